@@ -1,0 +1,66 @@
+# Xero sync — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export UV_PYTHON_DOWNLOADS := never
+RUN := $(UV) run --frozen --all-packages
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: uv
+uv: ## Install uv with pip when it is missing
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
+
+.PHONY: install
+install: uv ## Create .venv with every workspace package from uv.lock
+	@$(UV) sync --quiet --locked --all-packages
+
+.PHONY: lock
+lock: uv ## Re-resolve uv.lock after changing a pyproject.toml
+	@$(UV) lock
+
+.PHONY: infra-up
+infra-up: install ## Start local Kafka (127.0.0.1:9092) and the MongoDB-wire server (27017)
+	@$(RUN) local-infra up
+
+.PHONY: infra-down
+infra-down: install ## Stop what infra-up started
+	@$(RUN) local-infra down
+
+.PHONY: provision
+provision: install ## Fetch Kafka and build FerretDB into .cache/ (once)
+	@$(RUN) local-infra provision
+
+.PHONY: schemas
+schemas: install ## Regenerate schemas/generated (JSON Schema, AsyncAPI); refuses breaking changes
+	@$(RUN) sync-schemas generate
+
+.PHONY: lint
+lint: install ## ruff + mypy (strict on schemas/, libs/, services/)
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy schemas/src libs/service-kit/src deploy/local/src \
+		$(foreach s,$(wildcard services/*/src),$(s))
+
+.PHONY: format
+format: install ## Apply ruff's fixes and formatting
+	@$(RUN) ruff check --fix .
+	@$(RUN) ruff format .
+
+.PHONY: test
+test: install provision lint ## Install, provision real Kafka + MongoDB, lint, run every test
+	@$(RUN) pytest
+
+.PHONY: test-unit
+test-unit: install ## Only the fast tests (unit + contract), no servers
+	@$(RUN) pytest -m "unit or contract"
+
+.PHONY: run
+run: install ## Start infra and the services in the foreground (Ctrl-C stops them)
+	@$(RUN) local-infra up
+	@echo "The services have no behaviour yet (see the open issues); infra is up." \
+		"Stop it with: make infra-down"

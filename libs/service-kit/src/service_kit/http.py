@@ -1,0 +1,147 @@
+"""The HTTP shell every service shares.
+
+    app = create_app("sync-log", version="0.1.0", readiness={"kafka": ..., "mongodb": ...})
+    app.include_router(router, dependencies=[Depends(ApiKeyAuth(settings.api_keys))])
+
+Gives ``/healthz``, ``/readyz``, ``/metrics`` and ``/docs`` without a key, request metrics,
+and the contract's error body ``{"error": {"code", "message", "details"}}`` for every error,
+422 with one entry per offending field.
+"""
+
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+
+_PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class ApiError(Exception):
+    """An error a route raises to answer with the contract's error body."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+class ApiKeyAuth:
+    """Dependency that admits ``Authorization: Bearer <key>`` for one of the configured keys."""
+
+    def __init__(self, keys: Sequence[SecretStr]) -> None:
+        self._keys = [k.get_secret_value().encode() for k in keys if k.get_secret_value()]
+        self._bearer = HTTPBearer(auto_error=False, description="One of the service's API keys")
+
+    async def __call__(self, request: Request) -> None:
+        credentials: HTTPAuthorizationCredentials | None = await self._bearer(request)
+        presented = credentials.credentials.encode() if credentials else b""
+        # Compare against every key, always, so timing says nothing about which matched.
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(presented, key)
+        if not presented or not matched:
+            raise ApiError(
+                HTTPStatus.UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid API key: send Authorization: Bearer <key>",
+            )
+
+
+def create_app(
+    service: str,
+    *,
+    version: str,
+    readiness: Mapping[str, ReadinessCheck],
+    description: str = "",
+    lifespan: Any = None,
+) -> FastAPI:
+    app = FastAPI(title=service, version=version, description=description, lifespan=lifespan)
+    _add_error_handlers(app)
+    _add_metrics_middleware(app, service)
+
+    @app.get("/healthz", tags=["ops"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB are reachable")
+    async def readyz() -> JSONResponse:
+        checks = {name: await check() for name, check in readiness.items()}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "field": ".".join(str(p) for p in err["loc"]),
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors()
+        ]
+        return error_response(422, "invalid_request", "the request is invalid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
+
+
+def _add_metrics_middleware(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def record(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "<unmatched>")
+        if route not in _PUBLIC_PATHS:
+            HTTP_REQUESTS.labels(service, request.method, route, response.status_code).inc()
+            HTTP_LATENCY.labels(service, request.method, route).observe(
+                time.perf_counter() - started
+            )
+        return response

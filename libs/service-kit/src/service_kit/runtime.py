@@ -1,0 +1,56 @@
+"""Composition helpers: the base app of a service with its MongoDB client, and serving it."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from service_kit.http import create_app
+from service_kit.logging import configure_logging
+from service_kit.probes import kafka_reachable, mongo_reachable
+from service_kit.settings import ServiceSettings
+
+MongoClient = AsyncMongoClient[dict[str, Any]]
+
+
+def mongo_client(settings: ServiceSettings) -> MongoClient:
+    return AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=5000, tz_aware=True
+    )
+
+
+def base_app(service: str, version: str, settings: ServiceSettings, description: str) -> FastAPI:
+    """A service's app with health, readiness, metrics and a MongoDB client in ``app.state``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.mongo = mongo_client(settings)
+        try:
+            yield
+        finally:
+            await app.state.mongo.close()
+
+    app: FastAPI
+
+    async def kafka_ready() -> bool:
+        return await kafka_reachable(settings.kafka_bootstrap_servers)
+
+    async def mongo_ready() -> bool:
+        return await mongo_reachable(app.state.mongo)
+
+    app = create_app(
+        service,
+        version=version,
+        description=description,
+        readiness={"kafka": kafka_ready, "mongodb": mongo_ready},
+        lifespan=lifespan,
+    )
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -1,0 +1,35 @@
+"""The settings every service has. Each service subclasses this with its own env prefix."""
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Comma-separated lists are accepted for list fields."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    kafka_bootstrap_servers: Annotated[list[str], NoDecode] = ["127.0.0.1:9092"]
+    mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
+    mongodb_database: str
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    topic_partitions: int = Field(default=12, ge=1)
+    log_level: str = "INFO"
+    log_json: bool | None = Field(
+        default=None, description="JSON log lines; default: JSON unless stderr is a terminal"
+    )
+
+    @field_validator("kafka_bootstrap_servers", "api_keys", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_csv(value)

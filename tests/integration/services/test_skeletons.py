@@ -1,0 +1,89 @@
+"""Each service starts as a real process and answers its health, readiness, metrics and docs
+endpoints against the real Kafka and MongoDB-wire servers."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from local_infra import free_port
+
+SERVICES = {
+    "invoice-events": "INVOICE_EVENTS_",
+    "xero-connector": "XERO_CONNECTOR_",
+    "sync-log": "SYNC_LOG_",
+}
+
+
+@pytest.fixture(params=list(SERVICES))
+def service_url(
+    request: pytest.FixtureRequest, kafka_bootstrap: str, mongodb_uri: str, unique: str
+) -> Iterator[str]:
+    name, prefix = request.param, SERVICES[request.param]
+    port = free_port()
+    env = {
+        **os.environ,
+        f"{prefix}PORT": str(port),
+        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        f"{prefix}MONGODB_URI": mongodb_uri,
+        f"{prefix}MONGODB_DATABASE": unique,
+        f"{prefix}API_KEYS": "test-key",
+    }
+    module = name.replace("-", "_") + ".main"
+    proc = subprocess.Popen([sys.executable, "-m", module], env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_service_answers_ops_endpoints(service_url: str) -> None:
+    assert httpx.get(f"{service_url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{service_url}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"kafka": True, "mongodb": True}
+    metrics = httpx.get(f"{service_url}/metrics")
+    assert metrics.status_code == 200 and "python_info" in metrics.text
+    assert httpx.get(f"{service_url}/docs").status_code == 200
+    assert httpx.get(f"{service_url}/openapi.json").json()["info"]["title"] in SERVICES
+
+
+def test_readiness_fails_when_kafka_is_unreachable(
+    kafka_bootstrap: str, mongodb_uri: str, unique: str
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SYNC_LOG_PORT": str(port),
+        "SYNC_LOG_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "SYNC_LOG_MONGODB_URI": mongodb_uri,
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "sync_log.main"], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"kafka": False, "mongodb": True}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -1,0 +1,1 @@
+"""Test support shared across levels: real infrastructure endpoints and helpers."""
