@@ -1,0 +1,125 @@
+"""Kafka plumbing shared by the services: publish CloudEvents, dead-letter bad records,
+create topics at start-up.
+
+    broker = event_broker(settings)                  # FastStream KafkaBroker, acks=all
+    await publish_event(broker, new_event(...))      # durable when it returns
+    try:
+        event = decode(record.value, record.headers)
+    except EnvelopeError as error:
+        await dead_letter(broker, record, error)     # then move on: never block the partition
+"""
+
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, topics
+
+# dlq_error is free text built from our own validation messages; cap it like any header.
+_MAX_ERROR_HEADER = 2000
+
+
+class RawRecord(Protocol):
+    """What aiokafka's ConsumerRecord offers and dead-lettering needs."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The contract's topic names, behind an optional prefix (tests isolate themselves so)."""
+
+    invoice_events: str = topics.INVOICE_EVENTS
+    sync_results: str = topics.SYNC_RESULTS
+    connections: str = topics.CONNECTIONS
+    dlq: str = topics.INVOICE_EVENTS_DLQ
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> "Topics":
+        if not prefix:
+            return cls()
+        return cls(*(f"{prefix}.{name}" for name in topics.ALL_TOPICS))
+
+    def all(self) -> list[str]:
+        return [self.invoice_events, self.sync_results, self.connections, self.dlq]
+
+    def for_type(self, event_type: EventType) -> str:
+        by_contract_name = dict(zip(topics.ALL_TOPICS, self.all(), strict=True))
+        return by_contract_name[event_type.topic]
+
+
+def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: Any) -> KafkaBroker:
+    """A broker whose publishes are durable: all in-sync replicas, idempotent producer."""
+    return KafkaBroker(
+        list(bootstrap_servers),
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        **options,
+    )
+
+
+def _text_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    return {name: value.decode(errors="replace") for name, value in headers}
+
+
+async def publish_event(
+    broker: KafkaBroker, event: CloudEvent[Any], names: Topics = Topics()
+) -> None:
+    """Publish one event to its type's topic and wait for the broker's acknowledgement."""
+    record = encode(event)
+    await broker.publish(
+        record.value,
+        names.for_type(event.type),
+        key=record.key,
+        headers=_text_headers(record.headers),
+    )
+
+
+def dead_letter_headers(record: RawRecord, error: EnvelopeError) -> dict[str, str]:
+    return {
+        **_text_headers(h for h in record.headers if not h[0].startswith("dlq_")),
+        "dlq_reason": error.reason,
+        "dlq_error": str(error)[:_MAX_ERROR_HEADER],
+        "dlq_source_topic": record.topic,
+        "dlq_partition": str(record.partition),
+        "dlq_offset": str(record.offset),
+    }
+
+
+async def dead_letter(
+    broker: KafkaBroker, record: RawRecord, error: EnvelopeError, names: Topics = Topics()
+) -> None:
+    """Send the original bytes and headers, plus why, to the DLQ."""
+    await broker.publish(
+        record.value or b"", names.dlq, key=record.key, headers=dead_letter_headers(record, error)
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: Sequence[str],
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
+) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=list(bootstrap_servers))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(n, partitions, replication_factor) for n in names if n not in existing]
+        if missing:
+            with suppress(TopicAlreadyExistsError):  # another instance won the race
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()

@@ -1,0 +1,121 @@
+"""The shared Kafka plumbing against the real broker: CloudEvents published through
+FastStream keep their binary-mode headers; bad records reach the DLQ with the reason."""
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from service_kit.events import Topics, dead_letter, ensure_topics, event_broker, publish_event
+from sync_schemas import EnvelopeError, EventType, decode, new_event, topics
+from tests.support.samples import sample_data
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < count:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_published_event_keeps_binary_mode_headers_and_decodes_back(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    names = Topics.with_prefix(unique)
+    await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
+    event = new_event(
+        EventType.INVOICE_SYNC_FAILED, sample_data(EventType.INVOICE_SYNC_FAILED), source="/x"
+    )
+    broker = event_broker([kafka_bootstrap], client_id=unique)
+    await broker.start()
+    try:
+        await publish_event(broker, event, names)
+    finally:
+        await broker.stop()
+
+    [received] = await read_all(kafka_bootstrap, names.sync_results, 1)
+    headers = dict(received.headers)
+    assert headers["content-type"] == b"application/json"
+    assert headers["ce_type"] == b"invoice.sync_failed.v1"
+    assert received.key == b"org_acme"
+    assert decode(received.value, received.headers) == event
+
+
+def test_topic_names_keep_the_contracts_without_a_prefix() -> None:
+    assert Topics().all() == list(topics.ALL_TOPICS)
+    assert Topics.with_prefix("t1").for_type(EventType.INVOICE_SYNC_SUCCEEDED) == (
+        "t1.invoices.sync-results"
+    )
+
+
+async def test_undecodable_record_is_dead_lettered_with_reason_and_original_bytes(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    names = Topics.with_prefix(unique)
+    await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
+    source, dlq = names.invoice_events, names.dlq
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            source,
+            b"\x00not json",
+            key=b"org_x",
+            headers=[
+                ("ce_type", b"invoice.created.v1"),
+                ("ce_id", b"e1"),
+                ("ce_source", b"/x"),
+                ("ce_specversion", b"1.0"),
+            ],
+        )
+    finally:
+        await producer.stop()
+    [bad] = await read_all(kafka_bootstrap, source, 1)
+
+    broker = event_broker([kafka_bootstrap], client_id=unique)
+    await broker.start()
+    try:
+        try:
+            decode(bad.value, bad.headers)
+            raise AssertionError("garbage decoded")
+        except EnvelopeError as error:
+            await dead_letter(broker, bad, error, names)
+    finally:
+        await broker.stop()
+
+    [letter] = await read_all(kafka_bootstrap, dlq, 1)
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert letter.value == b"\x00not json"
+    assert letter.key == b"org_x"
+    assert headers["dlq_reason"] == "malformed_payload"
+    assert "not UTF-8 JSON" in headers["dlq_error"]
+    assert headers["dlq_source_topic"] == source
+    assert (headers["dlq_partition"], headers["dlq_offset"]) == (str(bad.partition), "0")
+    assert headers["ce_id"] == "e1"
+
+
+async def test_ensure_topics_creates_missing_ones_and_is_idempotent(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    names = [f"{unique}.a", f"{unique}.b"]
+    await ensure_topics([kafka_bootstrap], names, partitions=4)
+    await ensure_topics([kafka_bootstrap], names, partitions=4)
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+    assert sorted(len(t["partitions"]) for t in described) == [4, 4]
