@@ -1,7 +1,16 @@
-"""Composition helpers: the base app of a service with its MongoDB client, and serving it."""
+"""Composition helpers: the base app of a service with its MongoDB client, and serving it.
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+    @asynccontextmanager
+    async def wiring(app: FastAPI) -> AsyncIterator[None]:
+        app.state.service = MyService(app.state.mongo[settings.mongodb_database], ...)
+        async with running(broker):        # e.g. start a FastStream broker
+            yield
+
+    app = base_app("sync-log", __version__, settings, __doc__, wiring=wiring)
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import uvicorn
@@ -14,6 +23,7 @@ from service_kit.probes import kafka_reachable, mongo_reachable
 from service_kit.settings import ServiceSettings
 
 MongoClient = AsyncMongoClient[dict[str, Any]]
+Wiring = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def mongo_client(settings: ServiceSettings) -> MongoClient:
@@ -22,14 +32,21 @@ def mongo_client(settings: ServiceSettings) -> MongoClient:
     )
 
 
-def base_app(service: str, version: str, settings: ServiceSettings, description: str) -> FastAPI:
-    """A service's app with health, readiness, metrics and a MongoDB client in ``app.state``."""
+def base_app(
+    service: str,
+    version: str,
+    settings: ServiceSettings,
+    description: str,
+    wiring: Wiring | None = None,
+) -> FastAPI:
+    """A service's app: health, readiness, metrics, ``app.state.mongo``, then ``wiring``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mongo = mongo_client(settings)
         try:
-            yield
+            async with wiring(app) if wiring else nullcontext():
+                yield
         finally:
             await app.state.mongo.close()
 
