@@ -24,7 +24,9 @@ from xero_sandbox.config import Settings
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 SCOPE = "offline_access accounting.invoices accounting.contacts accounting.settings.read"
 # Generous limits so ordinary tests never meet them; limit tests lower them explicitly.
-ROOMY = {"per_minute": 100_000, "per_day": 1_000_000, "concurrent": 50, "app_per_minute": 1_000_000}
+ROOMY = Settings(
+    port=0, per_minute=100_000, per_day=1_000_000, concurrent=50, app_per_minute=1_000_000
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    settings = Settings(port=0, **ROOMY)
-    app = create_app(settings)
+    app = create_app(ROOMY)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

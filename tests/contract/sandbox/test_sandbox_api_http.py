@@ -46,9 +46,7 @@ def test_every_response_carries_the_limit_headers(
     assert second.headers["X-AppMinLimit-Remaining"] == "9998"
 
 
-def test_minute_window_resets_under_time_scale(
-    http: httpx.Client, headers: dict[str, str]
-) -> None:
+def test_minute_window_resets_under_time_scale(http: httpx.Client, headers: dict[str, str]) -> None:
     # 1200: a Xero minute lasts 50 ms, so the test waits for a window without a long sleep.
     http.put("/_sandbox/limits", json={"per_minute": 2, "time_scale": 1200})
     assert http.get(f"{API}/Currencies", headers=headers).status_code == 200
@@ -96,9 +94,9 @@ def test_refused_calls_do_not_consume_quota(http: httpx.Client, headers: dict[st
 async def test_concurrent_limit_counts_requests_held_by_latency(
     server: Server, http: httpx.Client, tenant_id: str, headers: dict[str, str]
 ) -> None:
-    http.put("/_sandbox/limits", json={"concurrent": 2})
-    http.put("/_sandbox/faults", json={"latency_ms": 300, "tenant_id": tenant_id})
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+        await client.put("/_sandbox/limits", json={"concurrent": 2})
+        await client.put("/_sandbox/faults", json={"latency_ms": 300, "tenant_id": tenant_id})
         results = await asyncio.gather(
             *(client.get(f"{API}/Currencies", headers=headers) for _ in range(4))
         )
@@ -204,7 +202,9 @@ def test_invoice_filters(http: httpx.Client, headers: dict[str, str]) -> None:
         "INV-1"
     ]
     page_two = http.get(f"{API}/Invoices", headers=headers, params={"page": 2}).json()
-    assert [i["InvoiceNumber"] for i in page_two["Invoices"]] == [f"INV-{n}" for n in range(101, 106)]
+    assert [i["InvoiceNumber"] for i in page_two["Invoices"]] == [
+        f"INV-{n}" for n in range(101, 106)
+    ]
     assert page_two["pagination"] == {"page": 2, "pageSize": 100, "pageCount": 2, "itemCount": 105}
     one = http.get(f"{API}/Invoices/INV-5", headers=headers).json()["Invoices"][0]
     by_id = http.get(f"{API}/Invoices/{one['InvoiceID']}", headers=headers).json()["Invoices"][0]
@@ -248,10 +248,14 @@ def test_request_log_masks_secrets(http: httpx.Client, tenant_id: str) -> None:
     assert exchange[0]["body"]["code_verifier"] == "***"
     assert exchange[1]["body"]["refresh_token"] == "***"
     assert exchange[0]["headers"]["authorization"] == "***"
-    authorize = [e for e in entries if e["path"] == "/identity/connect/authorize"][0]
+    authorize = next(e for e in entries if e["path"] == "/identity/connect/authorize")
     assert REDIRECT_URI.split("//")[1].split("/")[0] in authorize["query"]
     api = entries[-1]
-    assert (api["status"], api["tenant_id"], api["endpoint"]) == (200, tenant_id, "GET /Organisation")
+    assert (api["status"], api["tenant_id"], api["endpoint"]) == (
+        200,
+        tenant_id,
+        "GET /Organisation",
+    )
 
 
 def test_stats_count_calls_per_tenant_and_endpoint(

@@ -63,7 +63,11 @@ def test_authorize_refuses_unknown_client_and_foreign_redirect(http: httpx.Clien
 def test_pkce_s256_and_plain_are_verified(http: httpx.Client) -> None:
     tenant = create_org(http)
     verifier, challenge = pkce_pair()
-    s256 = {"code_challenge": challenge, "code_challenge_method": "S256", "sandbox_tenant_id": tenant}
+    s256 = {
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "sandbox_tenant_id": tenant,
+    }
     code = redirect_params(authorize(http, **s256))["code"]
     assert _exchange(http, code, "wrong-verifier").json() == {"error": "invalid_grant"}
     # The failed attempt used the code up.
@@ -150,12 +154,16 @@ def test_delete_connection(http: httpx.Client) -> None:
     assert len(filtered.json()) == 1
     deleted = http.delete(f"/connections/{connection['id']}", headers=_bearer(token))
     assert deleted.status_code == 204
-    assert http.delete(f"/connections/{connection['id']}", headers=_bearer(token)).status_code == 404
+    assert (
+        http.delete(f"/connections/{connection['id']}", headers=_bearer(token)).status_code == 404
+    )
     assert http.get("/api.xro/2.0/Invoices", headers=api_headers(token, tenant)).status_code == 403
 
 
 @pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic abc"])
-def test_bad_bearer_is_401_authorization_unsuccessful(http: httpx.Client, header: str | None) -> None:
+def test_bad_bearer_is_401_authorization_unsuccessful(
+    http: httpx.Client, header: str | None
+) -> None:
     tenant = create_org(http)
     headers = {"xero-tenant-id": tenant}
     if header:

@@ -66,7 +66,11 @@ def populated(http: httpx.Client) -> tuple[str, dict[str, str]]:
     headers = api_headers(connect(http, tenant), tenant)
     contacts = {
         "Contacts": [
-            {"Name": "Harbour Cafe", "ContactNumber": "cus_42", "EmailAddress": "a@harbour.example"},
+            {
+                "Name": "Harbour Cafe",
+                "ContactNumber": "cus_42",
+                "EmailAddress": "a@harbour.example",
+            },
             {"Name": "Kiwi Bikes", "FirstName": "Aroha", "LastName": "Ngata"},
         ]
     }

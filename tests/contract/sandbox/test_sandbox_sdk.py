@@ -4,7 +4,6 @@ answer, the connector (which speaks the same wire format) can trust the sandbox.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -57,13 +56,11 @@ class Sdk:
 
 
 @pytest.fixture
-def sdk(
-    server: Server, http: httpx.Client, tenant_id: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Sdk]:
+def sdk(server: Server, http: httpx.Client, tenant_id: str, monkeypatch: pytest.MonkeyPatch) -> Sdk:
     # The SDK hard-codes identity.xero.com for refresh and revocation.
     monkeypatch.setattr(TokenApi, "refresh_token_url", f"{server.base_url}/connect/token")
     monkeypatch.setattr(TokenApi, "revoke_token_url", f"{server.base_url}/connect/revocation")
-    yield Sdk(server, connect(http, tenant_id))
+    return Sdk(server, connect(http, tenant_id))
 
 
 def _v(value: Any) -> Any:

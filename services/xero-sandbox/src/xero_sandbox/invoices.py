@@ -274,7 +274,7 @@ def _price_line(org: Org, invoice: Invoice, line: LineItem, draft: bool) -> list
     errors: list[str] = []
     if not line.description:
         errors.append(messages.LINE_DESCRIPTION_MISSING)
-    sales = invoice.type == "ACCREC"
+    sales = invoice.type != "ACCPAY"  # an unknown type is reported once, not per line
     account = org.accounts.get(line.account_code) if line.account_code else None
     if line.account_code is not None:
         usable = account is not None and account.status == "ACTIVE"

@@ -3,8 +3,8 @@ every write O(batch) (by InvoiceNumber, ContactNumber, lower-case Name and e-mai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
