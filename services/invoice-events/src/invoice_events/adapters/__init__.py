@@ -1,0 +1,1 @@
+"""I/O only: MongoDB stores, the Kafka publisher, the sync-log API client."""

@@ -1,0 +1,35 @@
+"""Publishing CloudEvents through the service's FastStream broker.
+
+    publisher = KafkaPublisher(broker, Topics.with_prefix(settings.topic_prefix), timeout_s=10)
+    await publisher.publish(event)      # acknowledged by all in-sync replicas when it returns
+
+Any Kafka error or a timeout raises :class:`PublishFailed`.
+"""
+
+import asyncio
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+
+from invoice_events.ports import Unavailable
+from service_kit.events import Topics, publish_event
+from sync_schemas import CloudEvent
+
+
+class PublishFailed(Unavailable):
+    """Kafka did not acknowledge the event in time."""
+
+
+class KafkaPublisher:
+    def __init__(self, broker: KafkaBroker, names: Topics, *, timeout_s: float) -> None:
+        self._broker = broker
+        self._names = names
+        self._timeout_s = timeout_s
+
+    async def publish(self, event: CloudEvent[Any]) -> None:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await publish_event(self._broker, event, self._names)
+        except (KafkaError, TimeoutError) as error:
+            raise PublishFailed(f"{type(error).__name__}: {error}") from error

@@ -1,0 +1,234 @@
+"""MongoDB stores: invoice snapshots, idempotency keys, resync batches.
+
+    stores = await MongoStores.open(client["invoice_events"])   # creates the indexes
+    await stores.snapshots.get("org_acme", "inv_1")
+
+Compare-and-set writes filter on ``_id`` and the ``claim`` token read before; FerretDB v1 has
+no transactions, so these single-document conditional writes are the only atomicity used.
+A lost connection raises :class:`StoreUnavailable`.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
+
+from invoice_events.decisions import KeyRecord, KeyState, PublishState, Snapshot, StoredResponse
+from invoice_events.ports import ResyncBatch, Unavailable
+from sync_schemas import EventType, Invoice, SyncReason
+
+Document = dict[str, Any]
+
+
+class StoreUnavailable(Unavailable):
+    """MongoDB cannot be reached."""
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except ConnectionFailure as error:  # includes timeouts and server selection
+        raise StoreUnavailable(str(error)) from error
+
+
+def _snapshot_id(org_id: str, invoice_id: str) -> str:
+    # Identifiers cannot contain "/", so the pair is unambiguous.
+    return f"{org_id}/{invoice_id}"
+
+
+class MongoSnapshotStore:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def get(self, org_id: str, invoice_id: str) -> Snapshot | None:
+        async with _translated():
+            doc = await self._c.find_one({"_id": _snapshot_id(org_id, invoice_id)})
+        return _to_snapshot(doc) if doc else None
+
+    async def get_many(self, org_id: str, invoice_ids: Sequence[str]) -> dict[str, Snapshot]:
+        ids = [_snapshot_id(org_id, i) for i in invoice_ids]
+        async with _translated():
+            docs = await self._c.find({"_id": {"$in": ids}}).to_list()
+        return {doc["invoice_id"]: _to_snapshot(doc) for doc in docs}
+
+    async def insert(self, snapshot: Snapshot) -> bool:
+        try:
+            async with _translated():
+                await self._c.insert_one(_from_snapshot(snapshot))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def replace_if(self, expected_claim: str, snapshot: Snapshot) -> bool:
+        doc = _from_snapshot(snapshot)
+        async with _translated():
+            result = await self._c.replace_one({"_id": doc["_id"], "claim": expected_claim}, doc)
+        return result.matched_count == 1
+
+    async def mark_published(self, org_id: str, invoice_id: str, event_id: str) -> None:
+        async with _translated():
+            await self._c.update_one(
+                {
+                    "_id": _snapshot_id(org_id, invoice_id),
+                    "event_id": event_id,
+                    "state": PublishState.PENDING.value,
+                },
+                {"$set": {"state": PublishState.PUBLISHED.value}},
+            )
+
+    async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:
+        query = {"state": PublishState.PENDING.value, "claimed_at": {"$lt": claimed_before}}
+        async with _translated():
+            docs = await self._c.find(query).limit(limit).to_list()
+        return [_to_snapshot(doc) for doc in docs]
+
+
+def _from_snapshot(snapshot: Snapshot) -> Document:
+    invoice = snapshot.invoice
+    return {
+        "_id": _snapshot_id(invoice.org_id, invoice.invoice_id),
+        "org_id": invoice.org_id,
+        "invoice_id": invoice.invoice_id,
+        "version": invoice.version,
+        "invoice": invoice.model_dump(mode="json"),
+        "state": snapshot.state.value,
+        "event_id": snapshot.event_id,
+        "event_type": snapshot.event_type.value,
+        "claim": snapshot.claim,
+        "claimed_at": snapshot.claimed_at,
+    }
+
+
+def _to_snapshot(doc: Document) -> Snapshot:
+    return Snapshot(
+        invoice=Invoice.model_validate(doc["invoice"]),
+        state=PublishState(doc["state"]),
+        event_id=doc["event_id"],
+        event_type=EventType(doc["event_type"]),
+        claim=doc["claim"],
+        claimed_at=doc["claimed_at"],
+    )
+
+
+class MongoIdempotencyStore:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def get(self, key_id: str) -> KeyRecord | None:
+        async with _translated():
+            doc = await self._c.find_one({"_id": key_id})
+        if doc is None:
+            return None
+        stored = doc.get("response")
+        return KeyRecord(
+            key_id=doc["_id"],
+            request_hash=doc["request_hash"],
+            state=KeyState(doc["state"]),
+            created_at=doc["created_at"],
+            claim=doc["claim"],
+            response=StoredResponse(stored["status_code"], stored["body"]) if stored else None,
+        )
+
+    async def insert(self, record: KeyRecord) -> bool:
+        try:
+            async with _translated():
+                await self._c.insert_one(_from_key(record))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def replace_if(self, expected_claim: str, record: KeyRecord) -> bool:
+        async with _translated():
+            result = await self._c.replace_one(
+                {"_id": record.key_id, "claim": expected_claim}, _from_key(record)
+            )
+        return result.matched_count == 1
+
+    async def complete(self, key_id: str, claim: str, response: StoredResponse) -> None:
+        stored = {"status_code": response.status_code, "body": response.body}
+        async with _translated():
+            await self._c.update_one(
+                {"_id": key_id, "claim": claim},
+                {"$set": {"state": KeyState.DONE.value, "response": stored}},
+            )
+
+    async def release(self, key_id: str, claim: str) -> None:
+        async with _translated():
+            await self._c.delete_one({"_id": key_id, "claim": claim})
+
+    async def purge(self, created_before: datetime) -> int:
+        async with _translated():
+            result = await self._c.delete_many({"created_at": {"$lt": created_before}})
+        return result.deleted_count
+
+
+def _from_key(record: KeyRecord) -> Document:
+    return {
+        "_id": record.key_id,
+        "request_hash": record.request_hash,
+        "state": record.state.value,
+        "created_at": record.created_at,
+        "claim": record.claim,
+        "response": None,
+    }
+
+
+class MongoBatchStore:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._c = collection
+
+    async def get(self, batch_id: str) -> ResyncBatch | None:
+        async with _translated():
+            doc = await self._c.find_one({"_id": batch_id})
+        if doc is None:
+            return None
+        return ResyncBatch(
+            batch_id=doc["_id"],
+            org_id=doc["org_id"],
+            reason=SyncReason(doc["reason"]),
+            requested_by=doc.get("requested_by"),
+            created_at=doc["created_at"],
+            invoice_ids=doc.get("invoice_ids", []),
+            not_found=doc.get("not_found", []),
+            cause_event_id=doc.get("cause_event_id"),
+            complete=doc.get("complete", False),
+        )
+
+    async def save(self, batch: ResyncBatch) -> None:
+        doc = {
+            "org_id": batch.org_id,
+            "reason": batch.reason.value,
+            "requested_by": batch.requested_by,
+            "created_at": batch.created_at,
+            "invoice_ids": batch.invoice_ids,
+            "not_found": batch.not_found,
+            "cause_event_id": batch.cause_event_id,
+            "complete": batch.complete,
+        }
+        async with _translated():
+            await self._c.replace_one({"_id": batch.batch_id}, doc, upsert=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MongoStores:
+    snapshots: MongoSnapshotStore
+    idempotency: MongoIdempotencyStore
+    batches: MongoBatchStore
+
+    @classmethod
+    async def open(cls, db: AsyncDatabase[Document]) -> "MongoStores":
+        async with _translated():
+            await db.snapshots.create_index([("state", ASCENDING), ("claimed_at", ASCENDING)])
+            await db.idempotency_keys.create_index([("created_at", ASCENDING)])
+        return cls(
+            MongoSnapshotStore(db.snapshots),
+            MongoIdempotencyStore(db.idempotency_keys),
+            MongoBatchStore(db.resync_batches),
+        )

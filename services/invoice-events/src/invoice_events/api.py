@@ -1,0 +1,365 @@
+"""Thin HTTP routes of CONTRACT.md's "invoice-events API": validate, bind the log context,
+call one service method, answer.
+
+    add_routes(app, settings)     # every route behind ApiKeyAuth, bodies capped at max_body_bytes
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from invoice_events import metrics
+from invoice_events.body_limit import BodySizeLimit
+from invoice_events.config import Settings
+from invoice_events.decisions import StoredResponse, key_id, request_hash
+from invoice_events.idempotency import IdempotentRequests, KeyInProgress, KeyReused
+from invoice_events.ports import InvoiceQuery, SyncLogError, Unavailable
+from invoice_events.resync import SyncRequests, UnknownInvoice
+from invoice_events.service import IngestResult, InvoiceService, result_body
+from service_kit.http import ApiError, ApiKeyAuth, error_response
+from sync_schemas import ErrorCode, EventType, Invoice
+
+MAX_BATCH = 1000
+MAX_RESYNC_IDS = 10_000
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+
+log = structlog.get_logger(__name__)
+
+PathId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID_PATTERN)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Replays of the same request return the first answer and publish nothing",
+    ),
+]
+
+
+def _invoices(request: Request) -> InvoiceService:
+    service: InvoiceService = request.app.state.invoices
+    return service
+
+
+def _requests(request: Request) -> SyncRequests:
+    service: SyncRequests = request.app.state.sync_requests
+    return service
+
+
+def _idempotency(request: Request) -> IdempotentRequests:
+    service: IdempotentRequests = request.app.state.idempotency
+    return service
+
+
+InvoicesDep = Annotated[InvoiceService, Depends(_invoices)]
+RequestsDep = Annotated[SyncRequests, Depends(_requests)]
+IdempotencyDep = Annotated[IdempotentRequests, Depends(_idempotency)]
+
+
+class Accepted(BaseModel):
+    invoice_id: str
+    event_id: str
+    type: EventType
+    outcome: Literal["published", "in_flight", "duplicate", "stale"] = Field(
+        description="published: this request published the event; in_flight, duplicate, stale: "
+        "the version was being or had been published, or a newer one is known; event_id and "
+        "type then name the event that carries the current snapshot"
+    )
+    version: int = Field(description="the snapshot's current version")
+
+
+class InvoiceBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoices: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Invoices (see POST /v1/invoices); each is validated on its own",
+    )
+
+
+class BatchAccepted(BaseModel):
+    accepted: int
+    results: list[dict[str, Any]] = Field(
+        description='in request order: {"index", "invoice_id", "event_id", "type", "outcome", '
+        '"version"} or {"index", "invoice_id", "error": {"code", "message", "details"}}'
+    )
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested_by: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class SyncRequested(BaseModel):
+    event_id: str
+    type: EventType
+
+
+class ResyncFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["failed", "pending", "synced"] = "failed"
+    error_code: ErrorCode | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class Resync(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: Annotated[str, Field(min_length=1, max_length=100, pattern=_ID_PATTERN)]
+    invoice_ids: (
+        list[Annotated[str, Field(min_length=1, max_length=100, pattern=_ID_PATTERN)]] | None
+    ) = Field(default=None, min_length=1, max_length=MAX_RESYNC_IDS)
+    filter: ResyncFilter | None = None
+    requested_by: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> "Resync":
+        if (self.invoice_ids is None) == (self.filter is None):
+            raise ValueError("give exactly one of invoice_ids and filter")
+        return self
+
+
+class ResyncAccepted(BaseModel):
+    batch_id: str
+    count: int
+    not_found: list[str] = Field(description="ids with no known snapshot: nothing was requested")
+
+
+router = APIRouter(prefix="/v1", tags=["invoices"])
+
+
+@router.post("/invoices", status_code=202, response_model=Accepted)
+async def ingest_invoice(
+    invoice: Invoice,
+    request: Request,
+    invoices: InvoicesDep,
+    idempotency: IdempotencyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Accept one invoice: first sight publishes ``invoice.created.v1``, a newer version
+    ``invoice.updated.v1``; an older or equal version is acknowledged and not republished."""
+
+    async def handle() -> StoredResponse:
+        with structlog.contextvars.bound_contextvars(
+            org_id=invoice.org_id, invoice_id=invoice.invoice_id
+        ):
+            result = await invoices.ingest(invoice)
+        metrics.INVOICES_ACCEPTED.labels("single", result.outcome.value).inc()
+        return StoredResponse(202, result_body(result))
+
+    payload = invoice.model_dump(mode="json")
+    return await _answer(request, idempotency, idempotency_key, "invoices", payload, handle)
+
+
+@router.post("/invoices/batch", status_code=202, response_model=BatchAccepted)
+async def ingest_batch(
+    batch: InvoiceBatch,
+    request: Request,
+    invoices: InvoicesDep,
+    idempotency: IdempotencyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Up to 1000 invoices: the valid ones are accepted, each invalid one is reported with
+    its index and field errors."""
+
+    async def handle() -> StoredResponse:
+        results: list[dict[str, Any] | None] = [None] * len(batch.invoices)
+        valid: list[tuple[int, Invoice]] = []
+        for index, item in enumerate(batch.invoices):
+            try:
+                valid.append((index, Invoice.model_validate(item)))
+            except ValidationError as error:
+                results[index] = _invalid(index, item, error)
+                metrics.INVOICES_REJECTED.labels("batch", "invalid").inc()
+        outcomes = await invoices.ingest_many([invoice for _, invoice in valid])
+        unavailable: list[Unavailable] = []
+        for (index, invoice), outcome in zip(valid, outcomes, strict=True):
+            results[index] = _outcome(index, invoice, outcome)
+            if isinstance(outcome, Unavailable):
+                unavailable.append(outcome)
+        accepted = sum(isinstance(outcome, IngestResult) for outcome in outcomes)
+        if unavailable and accepted == 0:
+            raise unavailable[0]  # nothing went out: answer 503 and let the client retry
+        return StoredResponse(202, {"accepted": accepted, "results": results})
+
+    payload = batch.model_dump(mode="json")
+    return await _answer(request, idempotency, idempotency_key, "batch", payload, handle)
+
+
+@router.get("/invoices/{org_id}/{invoice_id}", response_model=Invoice)
+async def get_snapshot(org_id: PathId, invoice_id: PathId, invoices: InvoicesDep) -> Invoice:
+    """The latest known version of the invoice."""
+    invoice = await invoices.snapshot(org_id, invoice_id)
+    if invoice is None:
+        raise ApiError(404, "not_found", f"no invoice {invoice_id} of {org_id} is known")
+    return invoice
+
+
+@router.post("/invoices/{org_id}/{invoice_id}/sync", status_code=202, response_model=SyncRequested)
+async def sync_invoice(
+    org_id: PathId,
+    invoice_id: PathId,
+    request: Request,
+    requests: RequestsDep,
+    body: SyncRequest | None = None,
+) -> SyncRequested:
+    """Manual sync: publishes ``invoice.sync_requested.v1`` (reason ``manual``) with the
+    latest snapshot."""
+    requested_by = (body.requested_by if body else None) or _caller(request)
+    with structlog.contextvars.bound_contextvars(org_id=org_id, invoice_id=invoice_id):
+        try:
+            event = await requests.manual(org_id, invoice_id, requested_by)
+        except UnknownInvoice:
+            raise ApiError(
+                404, "not_found", f"no invoice {invoice_id} of {org_id} is known"
+            ) from None
+    return SyncRequested(event_id=event.id, type=event.type)
+
+
+@router.post("/resync", status_code=202, response_model=ResyncAccepted)
+async def resync(
+    body: Resync,
+    request: Request,
+    requests: RequestsDep,
+    idempotency: IdempotencyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """One sync request per invoice, by explicit ids or by a filter over the sync log's
+    current status per invoice, under a new ``batch_id``."""
+
+    async def handle() -> StoredResponse:
+        selection: list[str] | InvoiceQuery
+        if body.filter is not None:
+            f = body.filter
+            code = f.error_code.value if f.error_code else None
+            selection = InvoiceQuery(body.org_id, f.status, code, f.since, f.until)
+        else:
+            selection = body.invoice_ids or []
+        with structlog.contextvars.bound_contextvars(org_id=body.org_id):
+            batch = await requests.resync(
+                body.org_id, selection, requested_by=body.requested_by or _caller(request)
+            )
+        answer = ResyncAccepted(
+            batch_id=batch.batch_id, count=len(batch.invoice_ids), not_found=batch.not_found
+        )
+        return StoredResponse(202, answer.model_dump())
+
+    payload = body.model_dump(mode="json")
+    return await _answer(request, idempotency, idempotency_key, "resync", payload, handle)
+
+
+async def _answer(
+    request: Request,
+    idempotency: IdempotentRequests,
+    key: str | None,
+    route: str,
+    payload: Any,
+    handle: Callable[[], Awaitable[StoredResponse]],
+) -> Response:
+    if key is None:
+        response, replayed = await handle(), False
+    else:
+        try:
+            response, replayed = await idempotency.run(
+                key_id(_caller(request), route, key), request_hash(payload), handle
+            )
+        except KeyReused:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request body",
+                [{"field": "header.Idempotency-Key", "message": "reused with another body"}],
+            ) from None
+        except KeyInProgress:
+            raise ApiError(
+                409,
+                "idempotency_key_in_progress",
+                "a request with this Idempotency-Key is still being handled; retry shortly",
+            ) from None
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(response.body, status_code=response.status_code, headers=headers)
+
+
+def _caller(request: Request) -> str:
+    """Who called, without the key itself: a fingerprint of the bearer token."""
+    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return "api-key:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _invalid(index: int, item: Any, error: ValidationError) -> dict[str, Any]:
+    invoice_id = item.get("invoice_id") if isinstance(item, dict) else None
+    details = [
+        {
+            "field": ".".join(str(p) for p in ("body", "invoices", index, *e["loc"])),
+            "message": e["msg"],
+            "type": e["type"],
+        }
+        for e in error.errors(include_url=False, include_input=False)
+    ]
+    return {
+        "index": index,
+        "invoice_id": invoice_id if isinstance(invoice_id, str) else None,
+        "error": {
+            "code": "invalid_request",
+            "message": "the invoice is invalid",
+            "details": details,
+        },
+    }
+
+
+def _outcome(index: int, invoice: Invoice, outcome: IngestResult | Exception) -> dict[str, Any]:
+    if isinstance(outcome, IngestResult):
+        metrics.INVOICES_ACCEPTED.labels("batch", outcome.outcome.value).inc()
+        return {"index": index, **result_body(outcome)}
+    if isinstance(outcome, Unavailable):
+        code, message = "unavailable", "not accepted: a dependency is unavailable; retry it"
+    else:
+        log.error("invoice.failed", invoice_id=invoice.invoice_id, error=repr(outcome))
+        code, message = "internal_error", "not accepted: an unexpected error"
+    metrics.INVOICES_REJECTED.labels("batch", code).inc()
+    error = {"code": code, "message": message, "details": None}
+    return {"index": index, "invoice_id": invoice.invoice_id, "error": error}
+
+
+def add_routes(app: FastAPI, settings: Settings) -> None:
+    app.include_router(router, dependencies=[Depends(ApiKeyAuth(settings.api_keys))])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    kit_handler = app.exception_handlers[RequestValidationError]
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        route = {"/v1/invoices": "single", "/v1/invoices/batch": "batch"}.get(request.url.path)
+        if route:
+            metrics.INVOICES_REJECTED.labels(route, "invalid").inc()
+        response: Response = await kit_handler(request, exc)  # type: ignore[misc]
+        return response
+
+    async def unavailable(_: Request, exc: Exception) -> Response:
+        log.warning("request.unavailable", error=str(exc))
+        return error_response(
+            503,
+            "unavailable",
+            "a dependency is unavailable; retry shortly",
+            None,
+            {"Retry-After": "1"},
+        )
+
+    async def sync_log_refused(_: Request, exc: Exception) -> Response:
+        log.error("sync_log.refused", error=str(exc))
+        return error_response(502, "sync_log_error", "the sync-log API refused the query")
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Unavailable, unavailable)
+    app.add_exception_handler(SyncLogError, sync_log_refused)

@@ -1,0 +1,101 @@
+"""The composition root: builds the adapters and services, starts the broker and the sweeper,
+and closes everything on exit.
+
+    app = base_app("invoice-events", __version__, settings, doc, wiring=wiring(settings))
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+
+import structlog
+from fastapi import FastAPI
+
+from invoice_events import subscribers
+from invoice_events.adapters.kafka import KafkaPublisher
+from invoice_events.adapters.mongo import MongoStores
+from invoice_events.adapters.sync_log import SyncLogClient
+from invoice_events.config import Settings
+from invoice_events.idempotency import IdempotentRequests
+from invoice_events.ports import Unavailable
+from invoice_events.resync import SyncRequests
+from invoice_events.service import InvoiceService
+from service_kit.events import Topics, ensure_topics, event_broker
+from service_kit.runtime import Wiring
+
+log = structlog.get_logger(__name__)
+
+
+def wiring(settings: Settings) -> Wiring:
+    @asynccontextmanager
+    async def wire(app: FastAPI) -> AsyncIterator[None]:
+        names = Topics.with_prefix(settings.topic_prefix)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            names.all(),
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+        stores = await MongoStores.open(app.state.mongo[settings.mongodb_database])
+        broker = event_broker(settings.kafka_bootstrap_servers, client_id="invoice-events")
+        publisher = KafkaPublisher(broker, names, timeout_s=settings.publish_timeout_s)
+        lease = timedelta(seconds=settings.claim_lease_s)
+        async with SyncLogClient(
+            str(settings.sync_log_url),
+            settings.sync_log_api_key,
+            timeout_s=settings.sync_log_timeout_s,
+        ) as sync_log:
+            invoices = InvoiceService(
+                stores.snapshots, publisher, lease=lease, concurrency=settings.publish_concurrency
+            )
+            requests = SyncRequests(
+                stores.snapshots,
+                publisher,
+                stores.batches,
+                sync_log,
+                concurrency=settings.publish_concurrency,
+            )
+            idempotency = IdempotentRequests(
+                stores.idempotency, ttl=timedelta(seconds=settings.idempotency_ttl_s), lease=lease
+            )
+            app.state.invoices = invoices
+            app.state.sync_requests = requests
+            app.state.idempotency = idempotency
+            subscribers.register(
+                broker,
+                invoices,
+                requests,
+                names=names,
+                group_id=settings.consumer_group,
+                max_attempts=settings.consumer_max_attempts,
+                backoff_s=settings.consumer_backoff_s,
+            )
+            await broker.start()
+            sweeper = asyncio.create_task(
+                sweep_forever(invoices, idempotency, settings.sweep_interval_s)
+            )
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeper
+                await broker.stop()
+
+    return wire
+
+
+async def sweep_forever(
+    invoices: InvoiceService, idempotency: IdempotentRequests, interval_s: float
+) -> None:
+    """Finish publishes abandoned by a crash or a Kafka outage; forget expired keys."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await invoices.complete_stale()
+            await idempotency.purge()
+        except Unavailable as error:
+            log.warning("sweep.unavailable", error=str(error))
+        except Exception:
+            log.exception("sweep.failed")

@@ -1,0 +1,104 @@
+"""What the service needs from the outside world. Adapters implement these; unit tests use
+small in-memory fakes.
+
+Errors: every adapter raises a subclass of :class:`Unavailable` when its server cannot be
+reached (retrying later may work) and translates everything else at its boundary.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from invoice_events.decisions import KeyRecord, Snapshot, StoredResponse
+from sync_schemas import CloudEvent, SyncReason
+
+
+class Unavailable(Exception):
+    """A dependency (MongoDB, Kafka, the sync-log API) cannot be reached right now."""
+
+
+class SyncLogError(Exception):
+    """The sync-log API refused a query (a 4xx): retrying the same query will not help."""
+
+
+class SnapshotStore(Protocol):
+    async def get(self, org_id: str, invoice_id: str) -> Snapshot | None: ...
+
+    async def get_many(self, org_id: str, invoice_ids: Sequence[str]) -> dict[str, Snapshot]:
+        """The known snapshots among ``invoice_ids``, by invoice id."""
+        ...
+
+    async def insert(self, snapshot: Snapshot) -> bool:
+        """Store a first snapshot; False when one exists already."""
+        ...
+
+    async def replace_if(self, expected_claim: str, snapshot: Snapshot) -> bool:
+        """Compare-and-set on the claim token; False when someone else changed it first."""
+        ...
+
+    async def mark_published(self, org_id: str, invoice_id: str, event_id: str) -> None:
+        """The event ``event_id`` is on Kafka: its snapshot, if still pending, is published."""
+        ...
+
+    async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]: ...
+
+
+class IdempotencyStore(Protocol):
+    async def get(self, key_id: str) -> KeyRecord | None: ...
+
+    async def insert(self, record: KeyRecord) -> bool:
+        """False when the key is taken."""
+        ...
+
+    async def replace_if(self, expected_claim: str, record: KeyRecord) -> bool: ...
+
+    async def complete(self, key_id: str, claim: str, response: StoredResponse) -> None: ...
+
+    async def release(self, key_id: str, claim: str) -> None:
+        """Forget a key whose request failed, so that a retry runs it again."""
+        ...
+
+    async def purge(self, created_before: datetime) -> int: ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: CloudEvent[Any]) -> None:
+        """Return only once Kafka acknowledged the event (acks=all)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceQuery:
+    """A filter over the sync log's current status per invoice."""
+
+    org_id: str
+    status: str = "failed"
+    error_code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class SyncLog(Protocol):
+    def invoice_ids(self, query: InvoiceQuery) -> AsyncIterator[str]:
+        """Every matching invoice id, following the cursor through all pages."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncBatch:
+    batch_id: str
+    org_id: str
+    reason: SyncReason
+    requested_by: str | None
+    created_at: datetime
+    invoice_ids: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    cause_event_id: str | None = None
+    complete: bool = False
+
+
+class BatchStore(Protocol):
+    async def get(self, batch_id: str) -> ResyncBatch | None: ...
+
+    async def save(self, batch: ResyncBatch) -> None: ...

@@ -1,0 +1,198 @@
+"""Sync requests: manual sync of one invoice, bulk resync, and resync after Reconnect.
+
+    requests = SyncRequests(snapshots, publisher, batches, sync_log)
+    event = await requests.manual("org_acme", "inv_1", requested_by="ops@acme.example")
+    query = InvoiceQuery("org_acme", "failed", "tax_rate_unmapped")
+    batch = await requests.resync("org_acme", query)             # by filter, or a list of ids
+    await requests.after_connection_changed(event)   # connected -> reconnect resync
+
+Every request carries the invoice's latest snapshot. A batch's event ids are derived from
+``batch_id`` and the invoice id, and a reconnect batch's id from the connection event's id, so
+redelivering a connection event (or retrying a half-published batch) republishes the same
+events, which consumers deduplicate, and a completed reconnect batch is never run twice.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+
+import structlog
+
+from invoice_events import metrics
+from invoice_events.decisions import Snapshot
+from invoice_events.ports import (
+    BatchStore,
+    EventPublisher,
+    InvoiceQuery,
+    ResyncBatch,
+    SnapshotStore,
+    SyncLog,
+)
+from invoice_events.service import SOURCE, Clock, bounded_gather, utcnow
+from sync_schemas import (
+    CloudEvent,
+    ConnectionStatus,
+    ErrorCode,
+    EventType,
+    InvoiceSyncRequested,
+    SyncReason,
+    XeroConnectionChanged,
+    new_event,
+)
+
+_NAMESPACE = uuid.UUID("5f0b7a52-3c1e-4d43-9a55-2f1d0c7e9b61")
+_CHUNK = 500  # invoice ids per snapshot query
+RECONNECT_ERRORS = (ErrorCode.CONNECTION_EXPIRED, ErrorCode.NOT_CONNECTED)
+
+log = structlog.get_logger(__name__)
+
+
+class UnknownInvoice(LookupError):
+    """No snapshot of the invoice is known."""
+
+
+def derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+class SyncRequests:
+    def __init__(
+        self,
+        snapshots: SnapshotStore,
+        publisher: EventPublisher,
+        batches: BatchStore,
+        sync_log: SyncLog,
+        *,
+        concurrency: int = 64,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._snapshots = snapshots
+        self._publisher = publisher
+        self._batches = batches
+        self._sync_log = sync_log
+        self._concurrency = concurrency
+        self._clock = clock
+
+    async def manual(
+        self, org_id: str, invoice_id: str, requested_by: str | None
+    ) -> CloudEvent[InvoiceSyncRequested]:
+        snapshot = await self._snapshots.get(org_id, invoice_id)
+        if snapshot is None:
+            raise UnknownInvoice(invoice_id)
+        event = _request(snapshot, SyncReason.MANUAL, None, requested_by, str(uuid.uuid4()))
+        await self._publish(event)
+        log.info("sync.requested", event_id=event.id, reason="manual", requested_by=requested_by)
+        return event
+
+    async def resync(
+        self,
+        org_id: str,
+        selection: Sequence[str] | InvoiceQuery,
+        *,
+        requested_by: str | None = None,
+    ) -> ResyncBatch:
+        """One sync request per selected invoice, under a new batch id."""
+        ids = await self._resolve(selection)
+        return await self._run_batch(
+            org_id, ids, str(uuid.uuid4()), SyncReason.RESYNC, requested_by, cause=None
+        )
+
+    async def after_connection_changed(
+        self, event: CloudEvent[XeroConnectionChanged]
+    ) -> ResyncBatch | None:
+        """On ``connected``, re-request what waited for a connection, once per event."""
+        change = event.data
+        if change.status is not ConnectionStatus.CONNECTED:
+            return None
+        batch_id = derived_id("reconnect", event.id)
+        done = await self._batches.get(batch_id)
+        if done is not None and done.complete:
+            return None
+        queries = [InvoiceQuery(change.org_id, "failed", code.value) for code in RECONNECT_ERRORS]
+        ids = await self._resolve(queries)
+        return await self._run_batch(
+            change.org_id, ids, batch_id, SyncReason.RECONNECT, None, cause=event.id
+        )
+
+    async def _resolve(
+        self, selection: Sequence[str] | InvoiceQuery | list[InvoiceQuery]
+    ) -> list[str]:
+        if isinstance(selection, InvoiceQuery):
+            selection = [selection]
+        ids: dict[str, None] = {}  # ordered and deduplicated
+        for item in selection:
+            if isinstance(item, InvoiceQuery):
+                async for invoice_id in self._sync_log.invoice_ids(item):
+                    ids[invoice_id] = None
+            else:
+                ids[item] = None
+        return list(ids)
+
+    async def _run_batch(
+        self,
+        org_id: str,
+        invoice_ids: list[str],
+        batch_id: str,
+        reason: SyncReason,
+        requested_by: str | None,
+        cause: str | None,
+    ) -> ResyncBatch:
+        with structlog.contextvars.bound_contextvars(org_id=org_id, batch_id=batch_id):
+            known: dict[str, Snapshot] = {}
+            for start in range(0, len(invoice_ids), _CHUNK):
+                chunk = invoice_ids[start : start + _CHUNK]
+                known.update(await self._snapshots.get_many(org_id, chunk))
+            batch = ResyncBatch(
+                batch_id=batch_id,
+                org_id=org_id,
+                reason=reason,
+                requested_by=requested_by,
+                created_at=self._clock(),
+                invoice_ids=[i for i in invoice_ids if i in known],
+                not_found=[i for i in invoice_ids if i not in known],
+                cause_event_id=cause,
+            )
+            await self._batches.save(batch)
+            events = [
+                _request(known[i], reason, batch_id, requested_by, derived_id(batch_id, i))
+                for i in batch.invoice_ids
+            ]
+            failures = [
+                e
+                for e in await bounded_gather(events, self._publish, self._concurrency)
+                if isinstance(e, Exception)
+            ]
+            if failures:
+                raise failures[0]
+            complete = replace(batch, complete=True)
+            await self._batches.save(complete)
+            log.info(
+                "resync.published",
+                reason=reason.value,
+                count=len(events),
+                not_found=len(batch.not_found),
+            )
+            return complete
+
+    async def _publish(self, event: CloudEvent[InvoiceSyncRequested]) -> None:
+        await self._publisher.publish(event)
+        metrics.EVENTS_PUBLISHED.labels(event.type.value).inc()
+
+
+def _request(
+    snapshot: Snapshot,
+    reason: SyncReason,
+    batch_id: str | None,
+    requested_by: str | None,
+    event_id: str,
+) -> CloudEvent[InvoiceSyncRequested]:
+    invoice = snapshot.invoice
+    data = InvoiceSyncRequested(
+        org_id=invoice.org_id,
+        invoice_id=invoice.invoice_id,
+        reason=reason,
+        batch_id=batch_id,
+        requested_by=requested_by,
+        invoice=invoice,
+    )
+    return new_event(EventType.INVOICE_SYNC_REQUESTED, data, source=SOURCE, event_id=event_id)

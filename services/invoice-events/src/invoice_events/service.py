@@ -1,0 +1,261 @@
+"""Invoice ingest and snapshots: the use cases behind ``POST /v1/invoices`` and the consumer of
+``invoices.events``.
+
+    service = InvoiceService(snapshots, publisher, lease=timedelta(seconds=15))
+    result = await service.ingest(invoice)          # publishes created/updated, or not
+    await service.observe(event)                    # an invoice event seen on Kafka
+    await service.complete_stale()                  # the sweeper: finish abandoned publishes
+
+Publish/snapshot protocol (MongoDB has no transactions here; Kafka and MongoDB are never
+written atomically together, so the snapshot document doubles as an outbox entry):
+
+1. **Decide.** Read the invoice's snapshot and decide (``decisions.decide_ingest``): no
+   snapshot -> ``invoice.created.v1``; a newer version -> ``invoice.updated.v1``; an older
+   version, or the same one already published -> acknowledge, publish nothing.
+2. **Claim.** Write the new version as a *pending* snapshot with a fresh event id and claim
+   token: an insert for a first sight (unique ``_id``), else a compare-and-set on the claim
+   token just read. Of two concurrent requests for the same version exactly one claim
+   succeeds; the loser re-reads, sees the version pending (in flight) or published, and
+   answers with the winner's event id without publishing.
+3. **Publish** the event with that id (idempotent producer, ``acks=all``).
+4. **Mark** the snapshot published (only if it still carries that event id).
+
+A crash or a Kafka failure between 2 and 4 leaves a pending snapshot, never a lost invoice:
+- the snapshot consumer, seeing the event on ``invoices.events``, marks it published;
+- a pending claim older than the lease is *taken over* (a new claim token, same event id)
+  and published again, by a retry of the request or by the periodic sweeper. A failed
+  publish releases its lease at once so that a retry need not wait.
+So an event may reach Kafka twice, but always with the same CloudEvents id, which every
+consumer deduplicates on. A newer version may overtake a pending older one; consumers keep
+a version guard, and a never-published ``created`` stays ``created`` for its successor.
+
+The consumer applies the same guard: a snapshot never goes backwards, and re-applying an
+event (same id, or an older or equal version) changes nothing.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import structlog
+
+from invoice_events import metrics
+from invoice_events.decisions import IngestAction, PublishState, Snapshot, decide_ingest
+from invoice_events.ports import EventPublisher, SnapshotStore, Unavailable
+from sync_schemas import CloudEvent, EventType, Invoice, new_event
+
+SOURCE = "/invoice-events"
+_MAX_RACES = 8  # compare-and-set retries before giving up on a hot invoice
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"  # this request published the event
+    IN_FLIGHT = "in_flight"  # another request is publishing this very version
+    DUPLICATE = "duplicate"  # this version was published before
+    STALE = "stale"  # a newer version is known; nothing published
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The answer to one invoice: the event that carries the snapshot's current version."""
+
+    invoice_id: str
+    event_id: str
+    event_type: EventType
+    outcome: Outcome
+    version: int
+
+
+class Contended(Unavailable):
+    """The snapshot kept changing under us; the caller may retry."""
+
+
+async def bounded_gather(
+    items: Iterable[T], action: Callable[[T], Awaitable[R]], limit: int
+) -> list[R | Exception]:
+    """``action`` over every item, at most ``limit`` at a time; errors are returned in place."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> R | Exception:
+        async with gate:
+            try:
+                return await action(item)
+            except Exception as error:  # reported per item: one failure never hides the rest
+                return error
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+class InvoiceService:
+    def __init__(
+        self,
+        snapshots: SnapshotStore,
+        publisher: EventPublisher,
+        *,
+        lease: timedelta,
+        concurrency: int = 64,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._snapshots = snapshots
+        self._publisher = publisher
+        self._lease = lease
+        self._concurrency = concurrency
+        self._clock = clock
+
+    async def snapshot(self, org_id: str, invoice_id: str) -> Invoice | None:
+        found = await self._snapshots.get(org_id, invoice_id)
+        return found.invoice if found else None
+
+    async def ingest(self, invoice: Invoice) -> IngestResult:
+        for _ in range(_MAX_RACES):
+            current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
+            now = self._clock()
+            decision = decide_ingest(current, invoice.version, now=now, lease=self._lease)
+            if decision.action is IngestAction.PUBLISH:
+                assert decision.event_type is not None
+                claimed = Snapshot(
+                    invoice=invoice,
+                    state=PublishState.PENDING,
+                    event_id=str(uuid.uuid4()),
+                    event_type=decision.event_type,
+                    claim=uuid.uuid4().hex,
+                    claimed_at=now,
+                )
+                if current is None:
+                    won = await self._snapshots.insert(claimed)
+                else:
+                    won = await self._snapshots.replace_if(current.claim, claimed)
+                if won:
+                    await self._publish(claimed)
+                    return _result(claimed, Outcome.PUBLISHED)
+            elif decision.action is IngestAction.TAKE_OVER:
+                assert current is not None
+                if await self._take_over(current, now):
+                    return _result(current, Outcome.PUBLISHED)
+            else:
+                assert current is not None
+                outcome = {
+                    IngestAction.IN_FLIGHT: Outcome.IN_FLIGHT,
+                    IngestAction.DUPLICATE: Outcome.DUPLICATE,
+                    IngestAction.STALE: Outcome.STALE,
+                }[decision.action]
+                return _result(current, outcome)
+        raise Contended(f"invoice {invoice.invoice_id} kept changing; retry")
+
+    async def ingest_many(self, invoices: Sequence[Invoice]) -> list[IngestResult | Exception]:
+        return await bounded_gather(invoices, self.ingest, self._concurrency)
+
+    async def observe(self, event: CloudEvent[Invoice]) -> None:
+        """Keep the snapshot of an invoice event seen on Kafka (ours or the upstream's)."""
+        invoice = event.data
+        for _ in range(_MAX_RACES):
+            current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
+            if current is not None and invoice.version <= current.version:
+                if current.state is PublishState.PENDING and invoice.version == current.version:
+                    # This version is on Kafka, whoever put it there: nothing left to publish.
+                    await self._snapshots.mark_published(
+                        invoice.org_id, invoice.invoice_id, current.event_id
+                    )
+                return
+            seen = Snapshot(
+                invoice=invoice,
+                state=PublishState.PUBLISHED,
+                event_id=event.id,
+                event_type=event.type,
+                claim=uuid.uuid4().hex,
+                claimed_at=self._clock(),
+            )
+            if current is None:
+                won = await self._snapshots.insert(seen)
+            else:
+                won = await self._snapshots.replace_if(current.claim, seen)
+            if won:
+                log.info("snapshot.updated", version=invoice.version, source=event.source)
+                return
+        raise Contended(f"invoice {invoice.invoice_id} kept changing; retry")
+
+    async def complete_stale(self, limit: int = 500) -> int:
+        """Publish the pending snapshots whose claim outlived its lease; how many were."""
+        now = self._clock()
+        stale = await self._snapshots.stale_pending(now - self._lease, limit)
+        done = 0
+        for snapshot in stale:
+            with structlog.contextvars.bound_contextvars(
+                org_id=snapshot.invoice.org_id, invoice_id=snapshot.invoice.invoice_id
+            ):
+                if await self._take_over(snapshot, now):
+                    log.warning("publish.completed_by_sweeper", event_id=snapshot.event_id)
+                    done += 1
+        return done
+
+    async def _take_over(self, pending: Snapshot, now: datetime) -> bool:
+        mine = replace(pending, claim=uuid.uuid4().hex, claimed_at=now)
+        if not await self._snapshots.replace_if(pending.claim, mine):
+            return False
+        await self._publish(mine)
+        return True
+
+    async def _publish(self, claimed: Snapshot) -> None:
+        invoice = claimed.invoice
+        event = new_event(claimed.event_type, invoice, source=SOURCE, event_id=claimed.event_id)
+        try:
+            await self._publisher.publish(event)
+        except Exception:
+            await self._release(claimed)
+            raise
+        metrics.EVENTS_PUBLISHED.labels(claimed.event_type.value).inc()
+        log.info(
+            "invoice.published",
+            event_id=claimed.event_id,
+            type=claimed.event_type.value,
+            version=invoice.version,
+        )
+        try:
+            await self._snapshots.mark_published(
+                invoice.org_id, invoice.invoice_id, claimed.event_id
+            )
+        except Unavailable:
+            # The event is out; the consumer marks the snapshot when it reads the event back.
+            log.warning("snapshot.mark_failed", event_id=claimed.event_id)
+
+    async def _release(self, claimed: Snapshot) -> None:
+        """Expire our lease so that a retry or the sweeper takes over without waiting."""
+        expired = replace(claimed, claimed_at=claimed.claimed_at - self._lease)
+        with suppress(Unavailable):  # else the lease expires on its own
+            await self._snapshots.replace_if(claimed.claim, expired)
+
+
+def _result(snapshot: Snapshot, outcome: Outcome) -> IngestResult:
+    return IngestResult(
+        invoice_id=snapshot.invoice.invoice_id,
+        event_id=snapshot.event_id,
+        event_type=snapshot.event_type,
+        outcome=outcome,
+        version=snapshot.version,
+    )
+
+
+def result_body(result: IngestResult) -> dict[str, Any]:
+    return {
+        "invoice_id": result.invoice_id,
+        "event_id": result.event_id,
+        "type": result.event_type.value,
+        "outcome": result.outcome.value,
+        "version": result.version,
+    }
