@@ -45,6 +45,7 @@ def wiring(settings: Settings) -> Wiring:
             str(settings.sync_log_url),
             settings.sync_log_api_key,
             timeout_s=settings.sync_log_timeout_s,
+            page_size=settings.sync_log_page_size,
         ) as sync_log:
             invoices = InvoiceService(
                 stores.snapshots, publisher, lease=lease, concurrency=settings.publish_concurrency

@@ -18,6 +18,7 @@ class Settings(ServiceSettings):
     sync_log_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8003")
     sync_log_api_key: SecretStr = SecretStr("")
     sync_log_timeout_s: float = Field(default=10.0, gt=0)
+    sync_log_page_size: int = Field(default=500, ge=1, le=500, description="Rows per page asked")
 
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Larger request bodies get 413"

@@ -12,7 +12,8 @@ Both subscribers commit by hand (``AckPolicy.MANUAL``):
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -45,6 +46,77 @@ class ProcessingError(EnvelopeError):
 
 
 Handler = Callable[[CloudEvent[Any]], Awaitable[str]]
+DeadLetter = Callable[[ConsumerRecord[bytes, bytes], EnvelopeError], Awaitable[None]]
+
+
+class Ackable(Protocol):
+    """What a FastStream Kafka message offers: the raw record(s), ack and nack."""
+
+    raw_message: Any
+
+    async def ack(self) -> None: ...
+
+    async def nack(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHandler:
+    """Decodes each record of a message, calls ``call`` with retries, then acks or nacks."""
+
+    topic: str  # the contract's name, for metrics
+    call: Handler
+    dead_letter: DeadLetter
+    max_attempts: int
+    backoff_s: float
+
+    async def consume(self, message: Ackable) -> None:
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        try:
+            for record in records:
+                await self._handle(record)
+        except Unavailable as error:
+            log.warning("records.redelivered", error=str(error), count=len(records))
+            metrics.RECORDS_CONSUMED.labels(self.topic, "redelivered").inc(len(records))
+            await message.nack()
+            return
+        await message.ack()
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = decode(record.value, record.headers)
+        except EnvelopeError as error:
+            log.warning("record.dead_lettered", reason=error.reason, offset=record.offset)
+            await self._to_dlq(record, error)
+            metrics.RECORDS_CONSUMED.labels(self.topic, "dead_lettered").inc()
+            return
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.id,
+            org_id=event.org_id,
+            invoice_id=getattr(event.data, "invoice_id", None),
+        ):
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.max_attempts),
+                    wait=wait_exponential(multiplier=self.backoff_s, max=10),
+                    retry=retry_if_exception_type(Unavailable),
+                    reraise=True,
+                ):
+                    with attempt:
+                        result = await self.call(event)
+            except Unavailable:
+                raise
+            except Exception as error:
+                log.exception("record.failed")
+                await self._to_dlq(record, ProcessingError(repr(error)))
+                result = "dead_lettered"
+        metrics.RECORDS_CONSUMED.labels(self.topic, result).inc()
+
+    async def _to_dlq(self, record: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
+        try:
+            await self.dead_letter(record, error)
+        except Exception as failure:  # the DLQ is Kafka too: try the record again later
+            raise Unavailable(f"dead-lettering failed: {failure!r}") from failure
 
 
 def register(
@@ -70,55 +142,14 @@ def register(
         return "applied" if batch else "ignored"
 
     async def to_dlq(record: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
-        try:
-            await dead_letter(broker, record, error, names)
-        except Exception as failure:  # the DLQ is Kafka too: try the record again later
-            raise Unavailable(f"dead-lettering failed: {failure!r}") from failure
+        await dead_letter(broker, record, error, names)
 
-    async def handle(
-        record: ConsumerRecord[bytes, bytes], metric_topic: str, call: Handler
-    ) -> None:
-        try:
-            event = decode(record.value, record.headers)
-        except EnvelopeError as error:
-            log.warning("record.dead_lettered", reason=error.reason, offset=record.offset)
-            await to_dlq(record, error)
-            metrics.RECORDS_CONSUMED.labels(metric_topic, "dead_lettered").inc()
-            return
-        with structlog.contextvars.bound_contextvars(
-            event_id=event.id,
-            org_id=event.org_id,
-            invoice_id=getattr(event.data, "invoice_id", None),
-        ):
-            try:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(max_attempts),
-                    wait=wait_exponential(multiplier=backoff_s, max=10),
-                    retry=retry_if_exception_type(Unavailable),
-                    reraise=True,
-                ):
-                    with attempt:
-                        result = await call(event)
-            except Unavailable:
-                raise
-            except Exception as error:
-                log.exception("record.failed")
-                await to_dlq(record, ProcessingError(repr(error)))
-                result = "dead_lettered"
-        metrics.RECORDS_CONSUMED.labels(metric_topic, result).inc()
-
-    async def consume(message: Any, metric_topic: str, call: Handler) -> None:
-        raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
-        try:
-            for record in records:
-                await handle(record, metric_topic, call)
-        except Unavailable as error:
-            log.warning("records.redelivered", error=str(error), count=len(records))
-            metrics.RECORDS_CONSUMED.labels(metric_topic, "redelivered").inc(len(records))
-            await message.nack()
-            return
-        await message.ack()
+    snapshots = RecordHandler(
+        topics.INVOICE_EVENTS, on_invoice_event, to_dlq, max_attempts, backoff_s
+    )
+    connections = RecordHandler(
+        topics.CONNECTIONS, on_connection_event, to_dlq, max_attempts, backoff_s
+    )
 
     @broker.subscriber(
         names.invoice_events,
@@ -129,7 +160,7 @@ def register(
         max_records=500,
     )
     async def invoice_events(message: KafkaMessage) -> None:
-        await consume(message, topics.INVOICE_EVENTS, on_invoice_event)
+        await snapshots.consume(message)
 
     @broker.subscriber(
         names.connections,
@@ -138,4 +169,4 @@ def register(
         auto_offset_reset="earliest",
     )
     async def connection_events(message: KafkaMessage) -> None:
-        await consume(message, topics.CONNECTIONS, on_connection_event)
+        await connections.consume(message)

@@ -27,7 +27,10 @@ class SyncLogUnavailable(Unavailable):
 
 
 class SyncLogClient:
-    def __init__(self, base_url: str, api_key: SecretStr, *, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, api_key: SecretStr, *, timeout_s: float, page_size: int = PAGE_SIZE
+    ) -> None:
+        self._page_size = page_size
         headers = {"Accept": "application/json"}
         if key := api_key.get_secret_value():
             headers["Authorization"] = f"Bearer {key}"
@@ -55,7 +58,7 @@ class SyncLogClient:
         params: dict[str, str | int] = {
             "org_id": query.org_id,
             "status": query.status,
-            "limit": PAGE_SIZE,
+            "limit": self._page_size,
         }
         if query.error_code:
             params["error_code"] = query.error_code

@@ -1,0 +1,167 @@
+"""Helpers of the invoice-events integration tests: read a topic back, wait for a condition,
+and a small real sync-log API (FastAPI served by uvicorn on a free port) for the resolver."""
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI, Header, HTTPException, Query
+
+from invoice_events.config import Settings
+from local_infra import free_port
+from service_kit.events import Topics
+from sync_schemas import CloudEvent, EnvelopeError, decode, encode
+
+T = TypeVar("T")
+
+
+@dataclass
+class Running:
+    http: httpx.AsyncClient
+    settings: Settings
+    names: Topics
+    bootstrap: str
+
+
+ServiceFactory = Callable[..., AbstractAsyncContextManager[Running]]
+
+
+async def produce(bootstrap: str, topic: str, event: CloudEvent[Any]) -> None:
+    """Publish as the upstream system would: straight to Kafka, no invoice-events involved."""
+    record = encode(event)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+
+async def produce_raw(bootstrap: str, topic: str, value: bytes, headers: list[Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"org_x", headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on ``topic`` right now (up to the end offsets), in partition order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        async with asyncio.timeout(20):
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def read_events(bootstrap: str, topic: str) -> list[CloudEvent[Any]]:
+    """The decodable records of ``topic`` as events (garbage a test put there is skipped)."""
+    events = []
+    for record in await read_topic(bootstrap, topic):
+        with suppress(EnvelopeError):
+            events.append(decode(record.value, record.headers))
+    return events
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0) -> T:
+    """Poll ``check`` until it returns something truthy."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if result := await check():
+                return result
+            await asyncio.sleep(0.1)
+
+
+async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
+    """True once ``group`` has committed at least ``count`` records of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic) >= count
+
+
+class SyncLogDouble:
+    """The sync-log API's ``GET /v1/invoices`` over rows held in memory: filters, ``limit`` and
+    an opaque cursor, like the contract says; ``max_page`` caps the page like a server may."""
+
+    def __init__(self, api_key: str, max_page: int = 500) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.requests: list[dict[str, str]] = []
+        self.api_key = api_key
+        self.max_page = max_page
+        self.app = FastAPI()
+        self.app.get("/v1/invoices")(self.list_invoices)
+
+    def add(self, org_id: str, invoice_id: str, status: str, error_code: str | None) -> None:
+        last_error = {"error_code": error_code, "message": "m"} if error_code else None
+        self.rows.append(
+            {"org_id": org_id, "invoice_id": invoice_id, "status": status, "last_error": last_error}
+        )
+
+    async def list_invoices(
+        self,
+        org_id: str | None = None,
+        status: str | None = None,
+        error_code: str | None = None,
+        limit: int = Query(default=50, ge=1, le=500),
+        cursor: str | None = None,
+        authorization: str = Header(default=""),
+    ) -> dict[str, Any]:
+        if authorization != f"Bearer {self.api_key}":
+            raise HTTPException(401)
+        self.requests.append({"org_id": org_id or "", "error_code": error_code or ""})
+        rows = [
+            r
+            for r in self.rows
+            if (org_id is None or r["org_id"] == org_id)
+            and (status is None or r["status"] == status)
+            and (error_code is None or (r["last_error"] or {}).get("error_code") == error_code)
+        ]
+        start = int(base64.b64decode(cursor)) if cursor else 0
+        end = start + min(limit, self.max_page)
+        next_cursor = base64.b64encode(str(end).encode()).decode() if end < len(rows) else None
+        return {"items": rows[start:end], "next_cursor": next_cursor}
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
