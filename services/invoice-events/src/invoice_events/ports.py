@@ -41,7 +41,9 @@ class SnapshotStore(Protocol):
         """The event ``event_id`` is on Kafka: its snapshot, if still pending, is published."""
         ...
 
-    async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]: ...
+    async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:
+        """Pending snapshots claimed at or before ``claimed_before``."""
+        ...
 
 
 class IdempotencyStore(Protocol):

@@ -84,7 +84,7 @@ class MongoSnapshotStore:
             )
 
     async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:
-        query = {"state": PublishState.PENDING.value, "claimed_at": {"$lt": claimed_before}}
+        query = {"state": PublishState.PENDING.value, "claimed_at": {"$lte": claimed_before}}
         async with _translated():
             docs = await self._c.find(query).limit(limit).to_list()
         return [_to_snapshot(doc) for doc in docs]
@@ -165,7 +165,7 @@ class MongoIdempotencyStore:
 
     async def purge(self, created_before: datetime) -> int:
         async with _translated():
-            result = await self._c.delete_many({"created_at": {"$lt": created_before}})
+            result = await self._c.delete_many({"created_at": {"$lte": created_before}})
         return result.deleted_count
 
 
