@@ -5,12 +5,14 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"log"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -19,6 +21,8 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("sqlite-dir", "./data/", "directory of the SQLite databases")
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
+	sweep := flag.Duration("id-index-sweep", 200*time.Millisecond,
+		"how often to add the _id path index to new collections (0 disables; see idindex.go)")
 	flag.Parse()
 
 	var lvl slog.Level
@@ -42,6 +46,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *sweep > 0 {
+		keeper := &idIndexKeeper{dir: *dir, logger: logger, dbs: map[string]*sql.DB{}}
+		go keeper.run(ctx, *sweep)
+	}
 	logger.Warn("ferretdb-local listening", "addr", *listen, "dir", *dir)
 	f.Run(ctx)
 }

@@ -89,7 +89,8 @@ def ferretdb_binary() -> Path:
     """The FerretDB wrapper binary, built from the Go module proxy on first use."""
     target = cache_dir() / "ferretdb"
     binary = target / "ferretdb-local"
-    sources = [FERRETDB_RECIPE / n for n in ("go.mod", "go.sum", "main.go")]
+    sources = [FERRETDB_RECIPE / "go.mod", FERRETDB_RECIPE / "go.sum"]
+    sources += sorted(FERRETDB_RECIPE.glob("*.go"))
     wanted = _recipe_hash(*sources)
     stamp = target / "stamp"
     if _up_to_date(stamp, wanted) and binary.is_file():
