@@ -6,6 +6,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --all-packages
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
 help: ## Show this help
@@ -51,8 +52,14 @@ format: install ## Apply ruff's fixes and formatting
 	@$(RUN) ruff check --fix .
 	@$(RUN) ruff format .
 
+.PHONY: browser
+browser: ## Install Debian's chromium for the page tests when it is missing
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing chromium (apt-get) for the Sync Log page test…"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 .PHONY: test
-test: install provision lint ## Install, provision real Kafka + MongoDB, lint, run every test
+test: install provision browser lint ## Install, provision real Kafka + MongoDB, lint, run every test
 	@$(RUN) pytest
 
 .PHONY: test-unit

@@ -201,7 +201,10 @@ class KafkaServer(_Server):
             return
         cluster_id = _kafka_cluster_id()
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
+            # "=" form: a random id may start with "-", which would read as an option
+            self._java(
+                "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)
+            ),
             capture_output=True,
             text=True,
             check=False,

@@ -9,6 +9,7 @@ create topics at start-up.
         await dead_letter(broker, record, error)     # then move on: never block the partition
 """
 
+import logging
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: An
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
+        # FastStream's per-message access log is noise at INFO; services log what matters.
+        log_level=logging.DEBUG,
         **options,
     )
 

@@ -11,3 +11,16 @@ class Settings(ServiceSettings):
 
     port: int = Field(default=8003, ge=1, le=65535)
     mongodb_database: str = "sync_log"
+
+    # The read API and the consumer scale separately: run one process with each switched off.
+    api_enabled: bool = True
+    consumer_enabled: bool = True
+
+    consumer_group: str = "sync-log"
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    write_retry_seconds: float = Field(
+        default=60.0, gt=0, description="Keep retrying a batch write this long before a nack"
+    )
+    retention_days: float = Field(default=90, ge=0, description="0 keeps entries forever")
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    csv_max_rows: int = Field(default=100_000, ge=1)

@@ -1,0 +1,196 @@
+"""The sync log in MongoDB: ``entries`` (one per event, ``_id`` = event id), ``invoices``
+(current status, ``_id`` = "org/invoice"), ``connections`` (current status per org).
+
+Writes touch documents by ``_id`` only, which every MongoDB-wire server serves from its
+primary index (FerretDB v1 included).
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
+from sync_log.queries import (
+    ENTRY_INDEXES,
+    ENTRY_TIME,
+    INVOICE_INDEXES,
+    INVOICE_TIME,
+    Cursor,
+    Filters,
+    entry_filter,
+    invoice_filter,
+    sort_spec,
+)
+
+Doc = dict[str, Any]
+DUPLICATE_KEY = 11000
+
+
+class MongoSyncLog:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._entries = db["entries"]
+        self._invoices = db["invoices"]
+        self._connections = db["connections"]
+
+    async def ensure_indexes(self) -> None:
+        for index in ENTRY_INDEXES:
+            await self._entries.create_index(index)
+        for index in INVOICE_INDEXES:
+            await self._invoices.create_index(index)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def insert_entries(self, entries: Sequence[Doc]) -> int:
+        """Insert new entries; those already stored (same event id) are skipped. Returns new."""
+        if not entries:
+            return 0
+        try:
+            result = await self._entries.insert_many(list(entries), ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            inserted: int = exc.details.get("nInserted", 0)
+            return inserted
+
+    async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
+        states: dict[str, InvoiceState] = {}
+        for key in keys:  # one primary-key read each: the only read FerretDB pushes down
+            doc = await self._invoices.find_one({"_id": key})
+            if doc is not None:
+                states[key] = state_from_doc(doc)
+        return states
+
+    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
+        ops = [ReplaceOne({"_id": s.key}, state_to_doc(s, now), upsert=True) for s in states]
+        if ops:
+            await self._invoices.bulk_write(ops, ordered=False)
+
+    async def save_connection(self, change: ConnectionChange) -> None:
+        current = await self._connections.find_one({"_id": change.org_id})
+        if current is not None and current["changed_at"] > change.occurred_at:
+            return  # a late, older change
+        await self._connections.replace_one(
+            {"_id": change.org_id},
+            {
+                "org_id": change.org_id,
+                "status": change.status.value,
+                "tenant_id": change.tenant_id,
+                "tenant_name": change.tenant_name,
+                "reason": change.reason,
+                "changed_at": change.occurred_at,
+                "event_id": change.event_id,
+            },
+            upsert=True,
+        )
+
+    async def delete_entries_before(self, cutoff: datetime) -> int:
+        result = await self._entries.delete_many({ENTRY_TIME: {"$lt": cutoff}})
+        return result.deleted_count
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def list_entries(
+        self, filters: Filters, limit: int, cursor: Cursor | None
+    ) -> tuple[list[Doc], Cursor | None]:
+        query = entry_filter(filters, cursor)
+        docs = (
+            await self._entries.find(query).sort(sort_spec(ENTRY_TIME)).limit(limit + 1).to_list()
+        )
+        return _page(docs, limit, ENTRY_TIME)
+
+    async def list_invoices(
+        self, filters: Filters, limit: int, cursor: Cursor | None
+    ) -> tuple[list[Doc], Cursor | None]:
+        query = invoice_filter(filters, cursor)
+        docs = (
+            await self._invoices.find(query)
+            .sort(sort_spec(INVOICE_TIME))
+            .limit(limit + 1)
+            .to_list()
+        )
+        return _page(docs, limit, INVOICE_TIME)
+
+    async def get_invoice(self, key: str) -> Doc | None:
+        return await self._invoices.find_one({"_id": key})
+
+    async def history(self, org_id: str, invoice_id: str) -> list[Doc]:
+        query = {"org_id": org_id, "invoice_id": invoice_id}
+        return await self._entries.find(query).sort([(ENTRY_TIME, 1), ("_id", 1)]).to_list()
+
+    async def count_invoices(self, org_id: str | None, since: datetime | None) -> list[Doc]:
+        """Invoices grouped by current status and error code."""
+        match: Doc = {}
+        if org_id:
+            match["org_id"] = org_id
+        if since:
+            match[INVOICE_TIME] = {"$gte": since}
+        pipeline: list[Doc] = [
+            {"$match": match},
+            {
+                "$group": {
+                    "_id": {"status": "$status", "error_code": "$error_code"},
+                    "n": {"$sum": 1},
+                }
+            },
+        ]
+        return await (await self._invoices.aggregate(pipeline)).to_list()
+
+    async def batch_members(self, batch_id: str) -> list[Doc]:
+        projection = {"status": 1, "error_code": 1}
+        return await self._invoices.find({"batch_ids": batch_id}, projection).to_list()
+
+    async def connections(self, org_id: str | None) -> list[Doc]:
+        query = {"_id": org_id} if org_id else {}
+        return await self._connections.find(query).sort("_id", 1).to_list()
+
+
+def _page(docs: list[Doc], limit: int, time_field: str) -> tuple[list[Doc], Cursor | None]:
+    if len(docs) <= limit:
+        return docs, None
+    last = docs[limit - 1]
+    return docs[:limit], Cursor(last[time_field], str(last["_id"]))
+
+
+def state_to_doc(state: InvoiceState, now: datetime) -> Doc:
+    return {
+        "org_id": state.org_id,
+        "invoice_id": state.invoice_id,
+        "invoice_number": state.invoice_number,
+        "version": state.version,
+        "status": state.status.value,
+        "status_at": state.status_at,
+        "error_code": state.error_code,
+        "xero_invoice_id": state.xero_invoice_id,
+        "last_error": state.last_error.as_dict() if state.last_error else None,
+        "batch_ids": list(state.batch_ids),
+        "updated_at": now,
+    }
+
+
+def state_from_doc(doc: Doc) -> InvoiceState:
+    error = doc.get("last_error")
+    return InvoiceState(
+        org_id=doc["org_id"],
+        invoice_id=doc["invoice_id"],
+        invoice_number=doc.get("invoice_number"),
+        version=doc["version"],
+        status=Status(doc["status"]),
+        status_at=doc["status_at"],
+        xero_invoice_id=doc.get("xero_invoice_id"),
+        last_error=LastError(
+            error_code=error["error_code"],
+            message=error["message"],
+            xero_messages=tuple(error.get("xero_messages", ())),
+            remediation=error["remediation"],
+            occurred_at=error["occurred_at"],
+        )
+        if error
+        else None,
+        batch_ids=tuple(doc.get("batch_ids", ())),
+    )

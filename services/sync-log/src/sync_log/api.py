@@ -1,0 +1,224 @@
+"""The query API and the Sync Log page: thin routes over the store."""
+
+import csv
+import io
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from service_kit.http import ApiError, ApiKeyAuth
+from sync_log.adapters.mongo import Doc, MongoSyncLog
+from sync_log.api_models import (
+    BatchReport,
+    Connection,
+    EntryPage,
+    InvoiceDetail,
+    InvoicePage,
+    InvoiceRow,
+    LogEntry,
+    Stats,
+)
+from sync_log.config import Settings
+from sync_log.domain import Status, invoice_key
+from sync_log.queries import Cursor, Filters, InvalidCursor
+from sync_schemas import ErrorCode
+
+PAGE = Path(__file__).parent / "static" / "index.html"
+CSV_FIELDS = list(LogEntry.model_fields)
+
+
+def get_store(request: Request) -> MongoSyncLog:
+    store: MongoSyncLog = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[MongoSyncLog, Depends(get_store)]
+
+
+def filters(
+    org_id: str | None = None,
+    status: Status | None = None,
+    error_code: ErrorCode | None = None,
+    invoice_id: str | None = None,
+    invoice_number: str | None = None,
+    batch_id: str | None = None,
+    since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
+) -> Filters:
+    return Filters(
+        org_id=org_id,
+        status=status,
+        error_code=error_code.value if error_code else None,
+        invoice_id=invoice_id,
+        invoice_number=invoice_number,
+        batch_id=batch_id,
+        since=since,
+        until=until,
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def parse_cursor(cursor: str | None = None) -> Cursor | None:
+    if cursor is None:
+        return None
+    try:
+        return Cursor.decode(cursor)
+    except InvalidCursor as exc:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the request is invalid",
+            [{"field": "query.cursor", "message": str(exc), "type": "value_error"}],
+        ) from None
+
+
+CursorDep = Annotated[Cursor | None, Depends(parse_cursor)]
+
+
+def wants_csv(request: Request) -> bool:
+    return "text/csv" in request.headers.get("accept", "")
+
+
+def build_router(settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/v1", dependencies=[Depends(ApiKeyAuth(settings.api_keys))])
+
+    @router.get(
+        "/sync-log",
+        response_model=EntryPage,
+        summary="Log entries, newest first",
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def sync_log(
+        request: Request, store: StoreDep, f: FiltersDep, cursor: CursorDep, limit: Limit = 50
+    ) -> Any:
+        if wants_csv(request):
+            return _csv_response(_all_entries(store, f, settings.csv_max_rows), "sync-log.csv")
+        docs, next_cursor = await store.list_entries(f, limit, cursor)
+        return EntryPage(
+            items=[entry_out(d) for d in docs],
+            next_cursor=next_cursor.encode() if next_cursor else None,
+        )
+
+    @router.get("/invoices", response_model=InvoicePage, summary="Invoices by current status")
+    async def invoices(store: StoreDep, f: FiltersDep, cursor: CursorDep, limit: Limit = 50) -> Any:
+        docs, next_cursor = await store.list_invoices(f, limit, cursor)
+        return InvoicePage(
+            items=[invoice_out(d) for d in docs],
+            next_cursor=next_cursor.encode() if next_cursor else None,
+        )
+
+    @router.get(
+        "/invoices/{org_id}/{invoice_id}",
+        response_model=InvoiceDetail,
+        summary="One invoice's current status and timeline",
+    )
+    async def invoice(org_id: str, invoice_id: str, store: StoreDep) -> Any:
+        doc = await store.get_invoice(invoice_key(org_id, invoice_id))
+        if doc is None:
+            raise ApiError(404, "not_found", f"no sync-log record of invoice {org_id}/{invoice_id}")
+        history = [entry_out(d) for d in await store.history(org_id, invoice_id)]
+        return InvoiceDetail(**invoice_out(doc).model_dump(), history=history)
+
+    @router.get("/stats", response_model=Stats, summary="Invoices by current status and error")
+    async def stats(
+        store: StoreDep, org_id: str | None = None, since: datetime | None = None
+    ) -> Stats:
+        by_status: Counter[str] = Counter({s.value: 0 for s in Status})
+        by_error: Counter[str] = Counter()
+        for group in await store.count_invoices(org_id, since):
+            by_status[group["_id"]["status"]] += group["n"]
+            if group["_id"].get("error_code"):
+                by_error[group["_id"]["error_code"]] += group["n"]
+        return Stats(by_status=dict(by_status), by_error_code=dict(by_error))
+
+    @router.get("/batches/{batch_id}", response_model=BatchReport, summary="A bulk resync's report")
+    async def batch(batch_id: str, store: StoreDep) -> BatchReport:
+        members = await store.batch_members(batch_id)
+        if not members:
+            raise ApiError(404, "not_found", f"no invoice has been recorded for batch {batch_id}")
+        statuses = Counter(m["status"] for m in members)
+        errors = Counter(m["error_code"] for m in members if m.get("error_code"))
+        return BatchReport(
+            batch_id=batch_id,
+            total=len(members),
+            synced=statuses[Status.SYNCED],
+            failed=statuses[Status.FAILED],
+            pending=statuses[Status.PENDING],
+            by_error_code=dict(errors),
+        )
+
+    @router.get("/connections", response_model=list[Connection], summary="Xero connection status")
+    async def connections(store: StoreDep, org_id: str | None = None) -> list[Connection]:
+        return [Connection(**d) for d in await store.connections(org_id)]
+
+    return router
+
+
+def page_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        # The page holds no data; it asks the API, with the key the operator enters.
+        return HTMLResponse(PAGE.read_text())
+
+    return router
+
+
+def entry_out(doc: Doc) -> LogEntry:
+    return LogEntry(event_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+
+
+def invoice_out(doc: Doc) -> InvoiceRow:
+    return InvoiceRow(
+        org_id=doc["org_id"],
+        invoice_id=doc["invoice_id"],
+        invoice_number=doc.get("invoice_number"),
+        version=doc["version"],
+        status=doc["status"],
+        xero_invoice_id=doc.get("xero_invoice_id"),
+        last_error=doc.get("last_error"),
+        updated_at=doc["status_at"],
+        batch_ids=doc.get("batch_ids", []),
+    )
+
+
+async def _all_entries(store: MongoSyncLog, f: Filters, cap: int) -> AsyncIterator[LogEntry]:
+    cursor: Cursor | None = None
+    sent = 0
+    while sent < cap:
+        docs, cursor = await store.list_entries(f, min(500, cap - sent), cursor)
+        for doc in docs:
+            yield entry_out(doc)
+        sent += len(docs)
+        if cursor is None:
+            return
+
+
+def _csv_response(rows: AsyncIterator[LogEntry], filename: str) -> Response:
+    async def lines() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        async for row in rows:
+            data = row.model_dump(mode="json")
+            data["xero_messages"] = " | ".join(data["xero_messages"] or [])
+            writer.writerow(data)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,23 @@
+"""What the service needs from the outside world."""
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from service_kit.events import RawRecord
+from sync_log.domain import ConnectionChange, InvoiceState
+from sync_schemas import EnvelopeError
+
+
+class SyncLogStore(Protocol):
+    async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> int: ...
+
+    async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]: ...
+
+    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None: ...
+
+    async def save_connection(self, change: ConnectionChange) -> None: ...
+
+
+DeadLetter = Callable[[RawRecord, EnvelopeError], Awaitable[None]]
+Clock = Callable[[], datetime]

@@ -1,0 +1,104 @@
+"""Recording a batch of consumed records: the sync log's one use case on the write side."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from service_kit.events import RawRecord
+from sync_log.domain import (
+    ConnectionChange,
+    InvoiceState,
+    Observation,
+    apply,
+    invoice_key,
+    observe,
+    observe_connection,
+    observe_dead_letter,
+)
+from sync_log.ports import Clock, DeadLetter, SyncLogStore
+from sync_schemas import EnvelopeError, decode
+
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    observed: int
+    new_entries: int
+    invoices_changed: int
+    dead_lettered: int
+    connections: int
+
+
+class SyncLogService:
+    def __init__(
+        self, store: SyncLogStore, dlq_topic: str, dead_letter: DeadLetter, clock: Clock = utcnow
+    ) -> None:
+        self._store = store
+        self._dlq_topic = dlq_topic
+        self._dead_letter = dead_letter
+        self._clock = clock
+
+    async def record(self, records: Sequence[RawRecord]) -> BatchResult:
+        """Store every record's entry and the invoices' new current status.
+
+        Safe to call again with the same records (after a crash or a redelivery): entries are
+        keyed by event id and ``apply`` is idempotent.
+        """
+        observations: list[Observation] = []
+        connections: list[ConnectionChange] = []
+        dead = 0
+        now = self._clock()
+        for record in records:
+            if record.topic == self._dlq_topic:
+                headers = {k: v.decode(errors="replace") for k, v in record.headers}
+                observations.append(observe_dead_letter(record.key, record.value, headers, now))
+                continue
+            try:
+                event = decode(record.value, record.headers)
+            except EnvelopeError as error:
+                log.warning(
+                    "dead-lettering record",
+                    reason=error.reason,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                await self._dead_letter(record, error)
+                dead += 1
+                continue
+            if (change := observe_connection(event)) is not None:
+                connections.append(change)
+            elif (obs := observe(event)) is not None:
+                observations.append(obs)
+
+        new_entries = await self._store.insert_entries([o.entry() for o in observations])
+        changed = await self._fold(observations, now)
+        for change in connections:
+            await self._store.save_connection(change)
+        return BatchResult(len(observations), new_entries, changed, dead, len(connections))
+
+    async def _fold(self, observations: Sequence[Observation], now: datetime) -> int:
+        keys = {
+            invoice_key(o.org_id, o.invoice_id): None
+            for o in observations
+            if o.org_id is not None and o.invoice_id is not None
+        }
+        states: dict[str, InvoiceState] = await self._store.load_states(keys)
+        changed: dict[str, InvoiceState] = {}
+        for obs in observations:
+            if obs.org_id is None or obs.invoice_id is None:
+                continue
+            key = invoice_key(obs.org_id, obs.invoice_id)
+            before = states.get(key)
+            after = apply(before, obs)
+            if after is not None and after != before:
+                states[key] = changed[key] = after
+        await self._store.save_states(changed.values(), now)
+        return len(changed)
