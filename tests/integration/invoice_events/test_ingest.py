@@ -158,3 +158,19 @@ async def test_concurrent_posts_of_the_same_version_publish_one_event(
     assert outcomes.count("published") == 1, outcomes
     assert {r.json()["event_id"] for r in responses} == {events[0].id}
     assert len(events) == 1
+
+
+async def test_concurrent_batches_of_the_same_invoices_publish_each_once(
+    service: ServiceFactory,
+) -> None:
+    batch = {"invoices": [body(invoice_id=f"inv_{n:02d}") for n in range(20)]}
+    async with service() as svc:
+        responses = await asyncio.gather(
+            *(svc.http.post("/v1/invoices/batch", json=batch) for _ in range(3))
+        )
+        events = await read_events(svc.bootstrap, svc.names.invoice_events)
+
+    assert [r.json()["accepted"] for r in responses] == [20, 20, 20]
+    outcomes = [res["outcome"] for r in responses for res in r.json()["results"]]
+    assert outcomes.count("published") == 20
+    assert sorted(e.data.invoice_id for e in events) == [f"inv_{n:02d}" for n in range(20)]

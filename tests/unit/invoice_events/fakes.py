@@ -28,8 +28,11 @@ class FakeSnapshots:
     async def get(self, org_id: str, invoice_id: str) -> Snapshot | None:
         return self.docs.get((org_id, invoice_id))
 
-    async def get_many(self, org_id: str, invoice_ids: Sequence[str]) -> dict[str, Snapshot]:
-        return {i: self.docs[(org_id, i)] for i in invoice_ids if (org_id, i) in self.docs}
+    async def get_by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Snapshot]:
+        return {key: self.docs[key] for key in keys if key in self.docs}
+
+    async def insert_many(self, snapshots: Sequence[Snapshot]) -> list[bool]:
+        return [await self.insert(snapshot) for snapshot in snapshots]
 
     async def insert(self, snapshot: Snapshot) -> bool:
         key = (snapshot.invoice.org_id, snapshot.invoice.invoice_id)
@@ -45,10 +48,11 @@ class FakeSnapshots:
         self.docs[key] = snapshot
         return True
 
-    async def mark_published(self, org_id: str, invoice_id: str, event_id: str) -> None:
-        doc = self.docs.get((org_id, invoice_id))
-        if doc and doc.event_id == event_id and doc.state is PublishState.PENDING:
-            self.docs[(org_id, invoice_id)] = replace(doc, state=PublishState.PUBLISHED)
+    async def mark_published(self, marks: Sequence[tuple[str, str, str]]) -> None:
+        for org_id, invoice_id, event_id in marks:
+            doc = self.docs.get((org_id, invoice_id))
+            if doc and doc.event_id == event_id and doc.state is PublishState.PENDING:
+                self.docs[(org_id, invoice_id)] = replace(doc, state=PublishState.PUBLISHED)
 
     async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:
         stale = [

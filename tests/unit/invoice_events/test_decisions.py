@@ -47,8 +47,7 @@ def snap(
         (None, 9, IngestAction.PUBLISH, CREATED),
         (snap(1, PUBLISHED, CREATED), 2, IngestAction.PUBLISH, UPDATED),
         (snap(1, PENDING, UPDATED), 2, IngestAction.PUBLISH, UPDATED),
-        # a created that never got out stays created for its successor
-        (snap(1, PENDING, CREATED), 2, IngestAction.PUBLISH, CREATED),
+        (snap(1, PENDING, CREATED), 2, IngestAction.PUBLISH, UPDATED),
         (snap(2, PUBLISHED), 1, IngestAction.STALE, None),
         (snap(2, PENDING), 1, IngestAction.STALE, None),
         (snap(2, PUBLISHED), 2, IngestAction.DUPLICATE, None),

@@ -58,14 +58,18 @@ async def test_a_crashed_claim_is_left_alone_within_its_lease_then_taken_over(
     retried = await service.ingest(invoice())
     assert (retried.outcome, retried.event_id) == (Outcome.PUBLISHED, "evt-1")
     assert [e.id for e in publisher.events] == ["evt-1"]  # the same event, not a new one
+    assert (await service.ingest(invoice())).outcome is Outcome.IN_FLIGHT  # not marked yet
+    assert await service.flush_marks() == 1
     assert (await service.ingest(invoice())).outcome is Outcome.DUPLICATE
 
 
 async def test_ingest_publishes_created_then_updated_and_ignores_older(parts: Parts) -> None:
     service, _, publisher, _ = parts
-    results = [await service.ingest(invoice(version=v)) for v in (2, 1, 2, 3)]
+    results = [await service.ingest(invoice(version=v)) for v in (2, 1, 2)]
+    await service.flush_marks()
+    results += [await service.ingest(invoice(version=v)) for v in (2, 3)]
     assert [r.outcome for r in results] == [
-        Outcome.PUBLISHED, Outcome.STALE, Outcome.DUPLICATE, Outcome.PUBLISHED
+        Outcome.PUBLISHED, Outcome.STALE, Outcome.IN_FLIGHT, Outcome.DUPLICATE, Outcome.PUBLISHED
     ]  # fmt: skip
     assert [(e.type, e.data.version) for e in publisher.events] == [
         (EventType.INVOICE_CREATED, 2),
@@ -93,3 +97,31 @@ async def test_observe_never_goes_backwards_and_completes_a_pending_claim(parts:
     await service.observe(own)
     assert next(iter(snapshots.docs.values())) == replace(pending, state=PublishState.PUBLISHED)
     assert await service.complete_stale() == 0
+
+
+async def test_ingest_many_inserts_first_sights_together_and_handles_repeats_in_order(
+    parts: Parts,
+) -> None:
+    service, snapshots, publisher, _ = parts
+    await service.ingest(invoice(invoice_id="inv_known", version=1))
+    batch = [
+        invoice(invoice_id="inv_a"),
+        invoice(invoice_id="inv_known", version=2),
+        invoice(invoice_id="inv_a", version=2),  # a repeat within the batch
+        invoice(invoice_id="inv_known", version=1),
+    ]
+    results = await service.ingest_many(batch)
+    assert [(r.invoice_id, r.outcome, r.version) for r in results] == [  # type: ignore[union-attr]
+        ("inv_a", Outcome.PUBLISHED, 1),
+        ("inv_known", Outcome.PUBLISHED, 2),
+        ("inv_a", Outcome.PUBLISHED, 2),
+        ("inv_known", Outcome.STALE, 2),
+    ]
+    assert [(e.data.invoice_id, e.type, e.data.version) for e in publisher.events] == [
+        ("inv_known", EventType.INVOICE_CREATED, 1),
+        ("inv_a", EventType.INVOICE_CREATED, 1),
+        ("inv_known", EventType.INVOICE_UPDATED, 2),
+        ("inv_a", EventType.INVOICE_UPDATED, 2),
+    ]
+    await service.flush_marks()
+    assert {d.state for d in snapshots.docs.values()} == {PublishState.PUBLISHED}

@@ -33,16 +33,17 @@ def good(offset: int = 0) -> Any:
 
 
 class Calls:
-    def __init__(self, failures: list[Exception]) -> None:
+    def __init__(self, failures: list[Exception | None]) -> None:
         self.failures = failures
         self.count = 0
         self.dead: list[tuple[int, str]] = []
+        self.batches: list[int] = []
 
-    async def call(self, event: Any) -> str:
+    async def call(self, events: list[Any]) -> None:
         self.count += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        return "applied"
+        self.batches.append(len(events))
+        if self.failures and (failure := self.failures.pop(0)):
+            raise failure
 
     async def dead_letter(self, rec: Any, error: EnvelopeError) -> None:
         self.dead.append((rec.offset, error.reason))
@@ -57,7 +58,7 @@ async def test_undecodable_record_is_dead_lettered_and_the_rest_of_the_batch_han
     message = Message(record(b"{", [("ce_id", b"1")], offset=0), good(offset=1))
     await handler(calls).consume(message)
     assert calls.dead == [(0, "missing_attribute")]
-    assert (calls.count, message.acks) == (1, ["ack"])
+    assert (calls.batches, message.acks) == ([1], ["ack"])
 
 
 async def test_transient_failure_is_retried_then_succeeds_and_acks() -> None:
@@ -75,7 +76,9 @@ async def test_persistent_transient_failure_nacks_after_bounded_retries() -> Non
 
 
 async def test_a_bug_dead_letters_the_record_instead_of_blocking_the_partition() -> None:
-    calls = Calls([KeyError("boom")])
-    message = Message(good(offset=7))
+    # the batch fails, then record by record: the first passes, the second fails again
+    calls = Calls([KeyError("boom"), None, KeyError("boom")])
+    message = Message(good(offset=6), good(offset=7))
     await handler(calls).consume(message)
-    assert (calls.count, message.acks, calls.dead) == (1, ["ack"], [(7, "processing_error")])
+    assert (calls.batches, message.acks) == ([2, 1, 1], ["ack"])
+    assert calls.dead == [(7, "processing_error")]

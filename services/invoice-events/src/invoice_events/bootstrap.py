@@ -73,18 +73,34 @@ def wiring(settings: Settings) -> Wiring:
                 backoff_s=settings.consumer_backoff_s,
             )
             await broker.start()
-            sweeper = asyncio.create_task(
-                sweep_forever(invoices, idempotency, settings.sweep_interval_s)
-            )
+            tasks = [
+                asyncio.create_task(
+                    sweep_forever(invoices, idempotency, settings.sweep_interval_s)
+                ),
+                asyncio.create_task(flush_forever(invoices, settings.mark_interval_s)),
+            ]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sweeper
+                for task in tasks:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+                with suppress(Unavailable):
+                    await invoices.flush_marks()
                 await broker.stop()
 
     return wire
+
+
+async def flush_forever(invoices: InvoiceService, interval_s: float) -> None:
+    """Write the marks of published events behind the requests (step 4 of service.py)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await invoices.flush_marks()
+        except Exception:
+            log.exception("marks.flush_failed")
 
 
 async def sweep_forever(

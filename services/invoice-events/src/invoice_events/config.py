@@ -34,6 +34,9 @@ class Settings(ServiceSettings):
     sweep_interval_s: float = Field(
         default=5.0, gt=0, description="How often stale pending publishes and old keys are swept"
     )
+    mark_interval_s: float = Field(
+        default=0.05, gt=0, description="How often published snapshots are marked, in one write"
+    )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="Wait for Kafka's ack")
     publish_concurrency: int = Field(default=64, ge=1, description="In-flight publishes per call")
     consumer_max_attempts: int = Field(

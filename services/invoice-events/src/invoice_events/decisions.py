@@ -57,14 +57,7 @@ def decide_ingest(
     if current is None:
         return IngestDecision(IngestAction.PUBLISH, EventType.INVOICE_CREATED)
     if version > current.version:
-        # A created event that never made it out is superseded by this one: downstream must
-        # still see the invoice created, not updated out of nowhere.
-        never_published = (
-            current.state is PublishState.PENDING
-            and current.event_type is EventType.INVOICE_CREATED
-        )
-        kind = EventType.INVOICE_CREATED if never_published else EventType.INVOICE_UPDATED
-        return IngestDecision(IngestAction.PUBLISH, kind)
+        return IngestDecision(IngestAction.PUBLISH, EventType.INVOICE_UPDATED)
     if version < current.version:
         return IngestDecision(IngestAction.STALE)
     if current.state is PublishState.PUBLISHED:

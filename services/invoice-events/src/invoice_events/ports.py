@@ -22,23 +22,35 @@ class SyncLogError(Exception):
     """The sync-log API refused a query (a 4xx): retrying the same query will not help."""
 
 
+Key = tuple[str, str]
+"""(org_id, invoice_id)"""
+
+Mark = tuple[str, str, str]
+"""(org_id, invoice_id, event_id): that event is on Kafka."""
+
+
 class SnapshotStore(Protocol):
     async def get(self, org_id: str, invoice_id: str) -> Snapshot | None: ...
 
-    async def get_many(self, org_id: str, invoice_ids: Sequence[str]) -> dict[str, Snapshot]:
-        """The known snapshots among ``invoice_ids``, by invoice id."""
+    async def get_by_keys(self, keys: Sequence[Key]) -> dict[Key, Snapshot]:
+        """The known snapshots among ``keys``."""
         ...
 
     async def insert(self, snapshot: Snapshot) -> bool:
         """Store a first snapshot; False when one exists already."""
         ...
 
+    async def insert_many(self, snapshots: Sequence[Snapshot]) -> list[bool]:
+        """Store first snapshots; for each, False when one existed already."""
+        ...
+
     async def replace_if(self, expected_claim: str, snapshot: Snapshot) -> bool:
         """Compare-and-set on the claim token; False when someone else changed it first."""
         ...
 
-    async def mark_published(self, org_id: str, invoice_id: str, event_id: str) -> None:
-        """The event ``event_id`` is on Kafka: its snapshot, if still pending, is published."""
+    async def mark_published(self, marks: Sequence[Mark]) -> None:
+        """These events are on Kafka: their snapshots, if still pending with that event id,
+        are published."""
         ...
 
     async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:

@@ -141,7 +141,8 @@ class SyncRequests:
             known: dict[str, Snapshot] = {}
             for start in range(0, len(invoice_ids), _CHUNK):
                 chunk = invoice_ids[start : start + _CHUNK]
-                known.update(await self._snapshots.get_many(org_id, chunk))
+                found = await self._snapshots.get_by_keys([(org_id, i) for i in chunk])
+                known.update((invoice_id, snapshot) for (_, invoice_id), snapshot in found.items())
             batch = ResyncBatch(
                 batch_id=batch_id,
                 org_id=org_id,

@@ -5,6 +5,7 @@
     result = await service.ingest(invoice)          # publishes created/updated, or not
     await service.observe(event)                    # an invoice event seen on Kafka
     await service.complete_stale()                  # the sweeper: finish abandoned publishes
+    await service.flush_marks()                     # step 4 for what was published lately
 
 Publish/snapshot protocol (MongoDB has no transactions here; Kafka and MongoDB are never
 written atomically together, so the snapshot document doubles as an outbox entry):
@@ -18,16 +19,20 @@ written atomically together, so the snapshot document doubles as an outbox entry
    succeeds; the loser re-reads, sees the version pending (in flight) or published, and
    answers with the winner's event id without publishing.
 3. **Publish** the event with that id (idempotent producer, ``acks=all``).
-4. **Mark** the snapshot published (only if it still carries that event id).
+4. **Mark** the snapshot published (only if it still carries that event id). Marks are
+   written behind, many in one update (a flush every few tens of milliseconds): the answer
+   does not wait for them.
 
 A crash or a Kafka failure between 2 and 4 leaves a pending snapshot, never a lost invoice:
-- the snapshot consumer, seeing the event on ``invoices.events``, marks it published;
+- the snapshot consumer, seeing the event on ``invoices.events``, marks it published (also
+  what covers marks lost with a crashed process's write-behind buffer);
 - a pending claim older than the lease is *taken over* (a new claim token, same event id)
   and published again, by a retry of the request or by the periodic sweeper. A failed
   publish releases its lease at once so that a retry need not wait.
 So an event may reach Kafka twice, but always with the same CloudEvents id, which every
 consumer deduplicates on. A newer version may overtake a pending older one; consumers keep
-a version guard, and a never-published ``created`` stays ``created`` for its successor.
+a version guard. (A newer version that overtakes a ``created`` which never got out goes as
+``updated``: consumers treat an update of an invoice they never saw as its creation.)
 
 The consumer applies the same guard: a snapshot never goes backwards, and re-applying an
 event (same id, or an older or equal version) changes nothing.
@@ -46,7 +51,7 @@ import structlog
 
 from invoice_events import metrics
 from invoice_events.decisions import IngestAction, PublishState, Snapshot, decide_ingest
-from invoice_events.ports import EventPublisher, SnapshotStore, Unavailable
+from invoice_events.ports import EventPublisher, Key, Mark, SnapshotStore, Unavailable
 from sync_schemas import CloudEvent, EventType, Invoice, new_event
 
 SOURCE = "/invoice-events"
@@ -117,26 +122,26 @@ class InvoiceService:
         self._lease = lease
         self._concurrency = concurrency
         self._clock = clock
+        self._marks: list[Mark] = []  # published, not yet marked: flushed in one write
 
     async def snapshot(self, org_id: str, invoice_id: str) -> Invoice | None:
         found = await self._snapshots.get(org_id, invoice_id)
         return found.invoice if found else None
 
     async def ingest(self, invoice: Invoice) -> IngestResult:
-        for _ in range(_MAX_RACES):
-            current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
+        current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
+        return await self._ingest(invoice, current)
+
+    async def _ingest(self, invoice: Invoice, current: Snapshot | None) -> IngestResult:
+        """Steps 1-4 for one invoice, starting from a snapshot read just before."""
+        for attempt in range(_MAX_RACES):
+            if attempt:
+                current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
             now = self._clock()
             decision = decide_ingest(current, invoice.version, now=now, lease=self._lease)
             if decision.action is IngestAction.PUBLISH:
                 assert decision.event_type is not None
-                claimed = Snapshot(
-                    invoice=invoice,
-                    state=PublishState.PENDING,
-                    event_id=str(uuid.uuid4()),
-                    event_type=decision.event_type,
-                    claim=uuid.uuid4().hex,
-                    claimed_at=now,
-                )
+                claimed = _claim(invoice, decision.event_type, now)
                 if current is None:
                     won = await self._snapshots.insert(claimed)
                 else:
@@ -150,29 +155,90 @@ class InvoiceService:
                     return _result(current, Outcome.PUBLISHED)
             else:
                 assert current is not None
-                outcome = {
-                    IngestAction.IN_FLIGHT: Outcome.IN_FLIGHT,
-                    IngestAction.DUPLICATE: Outcome.DUPLICATE,
-                    IngestAction.STALE: Outcome.STALE,
-                }[decision.action]
-                return _result(current, outcome)
+                return _result(current, _OUTCOMES[decision.action])
         raise Contended(f"invoice {invoice.invoice_id} kept changing; retry")
 
     async def ingest_many(self, invoices: Sequence[Invoice]) -> list[IngestResult | Exception]:
-        return await bounded_gather(invoices, self.ingest, self._concurrency)
+        """The same protocol for many invoices, with one read and one insert for all first
+        sights; repeats of an invoice within the call are handled after, in order."""
+        firsts: dict[Key, int] = {}
+        repeats: list[int] = []
+        for index, invoice in enumerate(invoices):
+            key = _key(invoice)
+            if key in firsts:
+                repeats.append(index)
+            else:
+                firsts[key] = index
+        try:
+            known = await self._snapshots.get_by_keys(list(firsts))
+        except Unavailable as error:
+            return [error] * len(invoices)
+        now = self._clock()
+        fresh = [
+            (i, _claim(invoices[i], EventType.INVOICE_CREATED, now))
+            for key, i in firsts.items()
+            if key not in known
+        ]
+        try:
+            inserted = await self._snapshots.insert_many([claim for _, claim in fresh])
+        except Unavailable as error:
+            return [error] * len(invoices)
+        won = [(i, claim) for (i, claim), ok in zip(fresh, inserted, strict=True) if ok]
+        lost = {i for (i, _), ok in zip(fresh, inserted, strict=True) if not ok}
+        rest = [i for key, i in firsts.items() if key in known or i in lost]
+
+        async def publish(item: tuple[int, Snapshot]) -> IngestResult:
+            await self._publish(item[1])
+            return _result(item[1], Outcome.PUBLISHED)
+
+        async def one(i: int) -> IngestResult:
+            if i in lost:
+                return await self.ingest(invoices[i])
+            return await self._ingest(invoices[i], known.get(_key(invoices[i])))
+
+        results: dict[int, IngestResult | Exception] = {}
+        published = await bounded_gather(won, publish, self._concurrency)
+        results.update(zip((i for i, _ in won), published, strict=True))
+        results.update(zip(rest, await bounded_gather(rest, one, self._concurrency), strict=True))
+        for i in repeats:
+            results[i] = (await bounded_gather([invoices[i]], self.ingest, 1))[0]
+        return [results[i] for i in range(len(invoices))]
 
     async def observe(self, event: CloudEvent[Invoice]) -> None:
         """Keep the snapshot of an invoice event seen on Kafka (ours or the upstream's)."""
+        await self.observe_many([event])
+
+    async def observe_many(self, events: Sequence[CloudEvent[Invoice]]) -> None:
+        """Apply events in order, with one read for all and one write for the common case:
+        our own events read back, whose snapshots only need marking published."""
+        known = await self._snapshots.get_by_keys(list(dict.fromkeys(map(_event_key, events))))
+        marks: list[Mark] = []
+        for event in events:
+            key, version = _event_key(event), event.data.version
+            current = known.get(key)
+            if current is not None and version <= current.version:
+                if current.state is PublishState.PENDING and version == current.version:
+                    # This version is on Kafka, whoever put it there: nothing left to publish.
+                    marks.append((*key, current.event_id))
+                    known[key] = replace(current, state=PublishState.PUBLISHED)
+                continue
+            with structlog.contextvars.bound_contextvars(
+                event_id=event.id, org_id=key[0], invoice_id=key[1]
+            ):
+                known[key] = await self._apply(event, current)
+        if marks:
+            await self._snapshots.mark_published(marks)
+
+    async def _apply(self, event: CloudEvent[Invoice], current: Snapshot | None) -> Snapshot:
+        """Write a newer version seen on Kafka as a published snapshot; the one kept."""
         invoice = event.data
-        for _ in range(_MAX_RACES):
-            current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
+        for attempt in range(_MAX_RACES):
+            if attempt:
+                current = await self._snapshots.get(invoice.org_id, invoice.invoice_id)
             if current is not None and invoice.version <= current.version:
                 if current.state is PublishState.PENDING and invoice.version == current.version:
-                    # This version is on Kafka, whoever put it there: nothing left to publish.
-                    await self._snapshots.mark_published(
-                        invoice.org_id, invoice.invoice_id, current.event_id
-                    )
-                return
+                    await self._snapshots.mark_published([(*_key(invoice), current.event_id)])
+                return current
             seen = Snapshot(
                 invoice=invoice,
                 state=PublishState.PUBLISHED,
@@ -187,11 +253,12 @@ class InvoiceService:
                 won = await self._snapshots.replace_if(current.claim, seen)
             if won:
                 log.info("snapshot.updated", version=invoice.version, source=event.source)
-                return
+                return seen
         raise Contended(f"invoice {invoice.invoice_id} kept changing; retry")
 
     async def complete_stale(self, limit: int = 500) -> int:
         """Publish the pending snapshots whose claim outlived its lease; how many were."""
+        await self.flush_marks()
         now = self._clock()
         stale = await self._snapshots.stale_pending(now - self._lease, limit)
         done = 0
@@ -202,7 +269,19 @@ class InvoiceService:
                 if await self._take_over(snapshot, now):
                     log.warning("publish.completed_by_sweeper", event_id=snapshot.event_id)
                     done += 1
+        await self.flush_marks()
         return done
+
+    async def flush_marks(self) -> int:
+        """Mark the snapshots of the events published since the last flush (step 4)."""
+        marks, self._marks = self._marks, []
+        if marks:
+            try:
+                await self._snapshots.mark_published(marks)
+            except Unavailable:
+                # Not lost: the consumer marks them when it reads the events back.
+                log.warning("snapshot.mark_failed", count=len(marks))
+        return len(marks)
 
     async def _take_over(self, pending: Snapshot, now: datetime) -> bool:
         mine = replace(pending, claim=uuid.uuid4().hex, claimed_at=now)
@@ -222,23 +301,45 @@ class InvoiceService:
         metrics.EVENTS_PUBLISHED.labels(claimed.event_type.value).inc()
         log.info(
             "invoice.published",
+            org_id=invoice.org_id,
+            invoice_id=invoice.invoice_id,
             event_id=claimed.event_id,
             type=claimed.event_type.value,
             version=invoice.version,
         )
-        try:
-            await self._snapshots.mark_published(
-                invoice.org_id, invoice.invoice_id, claimed.event_id
-            )
-        except Unavailable:
-            # The event is out; the consumer marks the snapshot when it reads the event back.
-            log.warning("snapshot.mark_failed", event_id=claimed.event_id)
+        self._marks.append((invoice.org_id, invoice.invoice_id, claimed.event_id))
 
     async def _release(self, claimed: Snapshot) -> None:
         """Expire our lease so that a retry or the sweeper takes over without waiting."""
         expired = replace(claimed, claimed_at=claimed.claimed_at - self._lease)
         with suppress(Unavailable):  # else the lease expires on its own
             await self._snapshots.replace_if(claimed.claim, expired)
+
+
+_OUTCOMES = {
+    IngestAction.IN_FLIGHT: Outcome.IN_FLIGHT,
+    IngestAction.DUPLICATE: Outcome.DUPLICATE,
+    IngestAction.STALE: Outcome.STALE,
+}
+
+
+def _key(invoice: Invoice) -> Key:
+    return (invoice.org_id, invoice.invoice_id)
+
+
+def _event_key(event: CloudEvent[Invoice]) -> Key:
+    return _key(event.data)
+
+
+def _claim(invoice: Invoice, event_type: EventType, now: datetime) -> Snapshot:
+    return Snapshot(
+        invoice=invoice,
+        state=PublishState.PENDING,
+        event_id=str(uuid.uuid4()),
+        event_type=event_type,
+        claim=uuid.uuid4().hex,
+        claimed_at=now,
+    )
 
 
 def _result(snapshot: Snapshot, outcome: Outcome) -> IngestResult:

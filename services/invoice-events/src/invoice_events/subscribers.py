@@ -4,16 +4,19 @@
 
 Both subscribers commit by hand (``AckPolicy.MANUAL``):
 - a record that cannot be decoded or validated goes to the DLQ, then is acknowledged;
+- the invoice events of a batch are applied together (one read, one write for the common
+  case), so the consumer keeps up with the HTTP ingest;
 - a transient failure (:class:`Unavailable`: MongoDB, Kafka or the sync-log API down) is
   retried with exponential backoff a bounded number of times, then the message is nacked:
   the consumer seeks back and the record comes again, so nothing is committed past it;
-- anything else is a bug for this record: logged, dead-lettered as ``processing_error`` and
-  acknowledged, so that one record never blocks its partition.
+- anything else is a bug: the batch is retried record by record, and the record that fails is
+  logged, dead-lettered as ``processing_error`` and acknowledged, so that one record never
+  blocks its partition.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -45,8 +48,9 @@ class ProcessingError(EnvelopeError):
     reason: ClassVar[str] = "processing_error"
 
 
-Handler = Callable[[CloudEvent[Any]], Awaitable[str]]
+Handler = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
 DeadLetter = Callable[[ConsumerRecord[bytes, bytes], EnvelopeError], Awaitable[None]]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class Ackable(Protocol):
@@ -61,7 +65,8 @@ class Ackable(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RecordHandler:
-    """Decodes each record of a message, calls ``call`` with retries, then acks or nacks."""
+    """Decodes the records of a message, calls ``call`` with the events (retrying transient
+    failures), then acks or nacks the message."""
 
     topic: str  # the contract's name, for metrics
     call: Handler
@@ -71,10 +76,10 @@ class RecordHandler:
 
     async def consume(self, message: Ackable) -> None:
         raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
+        records: tuple[Record, ...] = raw if isinstance(raw, tuple) else (raw,)
         try:
-            for record in records:
-                await self._handle(record)
+            decoded = [item for record in records if (item := await self._decode(record))]
+            await self._handle(decoded)
         except Unavailable as error:
             log.warning("records.redelivered", error=str(error), count=len(records))
             metrics.RECORDS_CONSUMED.labels(self.topic, "redelivered").inc(len(records))
@@ -82,41 +87,49 @@ class RecordHandler:
             return
         await message.ack()
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _decode(self, record: Record) -> tuple[Record, CloudEvent[Any]] | None:
         try:
-            event = decode(record.value, record.headers)
+            return record, decode(record.value, record.headers)
         except EnvelopeError as error:
             log.warning("record.dead_lettered", reason=error.reason, offset=record.offset)
             await self._to_dlq(record, error)
-            metrics.RECORDS_CONSUMED.labels(self.topic, "dead_lettered").inc()
-            return
-        with structlog.contextvars.bound_contextvars(
-            event_id=event.id,
-            org_id=event.org_id,
-            invoice_id=getattr(event.data, "invoice_id", None),
-        ):
-            try:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.max_attempts),
-                    wait=wait_exponential(multiplier=self.backoff_s, max=10),
-                    retry=retry_if_exception_type(Unavailable),
-                    reraise=True,
-                ):
-                    with attempt:
-                        result = await self.call(event)
-            except Unavailable:
-                raise
-            except Exception as error:
-                log.exception("record.failed")
-                await self._to_dlq(record, ProcessingError(repr(error)))
-                result = "dead_lettered"
-        metrics.RECORDS_CONSUMED.labels(self.topic, result).inc()
+            return None
 
-    async def _to_dlq(self, record: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
+    async def _handle(self, decoded: list[tuple[Record, CloudEvent[Any]]]) -> None:
+        if not decoded:
+            return
+        try:
+            await self._with_retries([event for _, event in decoded])
+        except Unavailable:
+            raise
+        except Exception:
+            if len(decoded) > 1:  # find the culprit: one record must not sink the others
+                for item in decoded:
+                    await self._handle([item])
+                return
+            [(record, event)] = decoded
+            with structlog.contextvars.bound_contextvars(event_id=event.id, org_id=event.org_id):
+                log.exception("record.failed")
+            await self._to_dlq(record, ProcessingError(f"{event.type}: handling failed"))
+            return
+        metrics.RECORDS_CONSUMED.labels(self.topic, "handled").inc(len(decoded))
+
+    async def _with_retries(self, events: list[CloudEvent[Any]]) -> None:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential(multiplier=self.backoff_s, max=10),
+            retry=retry_if_exception_type(Unavailable),
+            reraise=True,
+        ):
+            with attempt:
+                await self.call(events)
+
+    async def _to_dlq(self, record: Record, error: EnvelopeError) -> None:
         try:
             await self.dead_letter(record, error)
         except Exception as failure:  # the DLQ is Kafka too: try the record again later
             raise Unavailable(f"dead-lettering failed: {failure!r}") from failure
+        metrics.RECORDS_CONSUMED.labels(self.topic, "dead_lettered").inc()
 
 
 def register(
@@ -129,26 +142,26 @@ def register(
     max_attempts: int,
     backoff_s: float,
 ) -> None:
-    async def on_invoice_event(event: CloudEvent[Any]) -> str:
-        if event.type not in _SNAPSHOT_TYPES:
-            return "ignored"  # sync requests carry no news for the snapshots
-        await invoices.observe(event)
-        return "applied"
+    async def on_invoice_events(events: list[CloudEvent[Any]]) -> None:
+        # sync requests carry no news for the snapshots
+        await invoices.observe_many([e for e in events if e.type in _SNAPSHOT_TYPES])
 
-    async def on_connection_event(event: CloudEvent[Any]) -> str:
-        if event.type is not EventType.XERO_CONNECTION_CHANGED:
-            return "ignored"
-        batch = await requests.after_connection_changed(event)
-        return "applied" if batch else "ignored"
+    async def on_connection_events(events: list[CloudEvent[Any]]) -> None:
+        for event in events:
+            if event.type is EventType.XERO_CONNECTION_CHANGED:
+                with structlog.contextvars.bound_contextvars(
+                    event_id=event.id, org_id=event.org_id
+                ):
+                    await requests.after_connection_changed(event)
 
     async def to_dlq(record: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
         await dead_letter(broker, record, error, names)
 
     snapshots = RecordHandler(
-        topics.INVOICE_EVENTS, on_invoice_event, to_dlq, max_attempts, backoff_s
+        topics.INVOICE_EVENTS, on_invoice_events, to_dlq, max_attempts, backoff_s
     )
     connections = RecordHandler(
-        topics.CONNECTIONS, on_connection_event, to_dlq, max_attempts, backoff_s
+        topics.CONNECTIONS, on_connection_events, to_dlq, max_attempts, backoff_s
     )
 
     @broker.subscriber(

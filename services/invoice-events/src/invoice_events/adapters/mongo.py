@@ -17,13 +17,14 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
 from invoice_events.decisions import KeyRecord, KeyState, PublishState, Snapshot, StoredResponse
-from invoice_events.ports import ResyncBatch, Unavailable
+from invoice_events.ports import Key, Mark, ResyncBatch, Unavailable
 from sync_schemas import EventType, Invoice, SyncReason
 
 Document = dict[str, Any]
+_DUPLICATE_KEY = 11000
 
 
 class StoreUnavailable(Unavailable):
@@ -52,11 +53,13 @@ class MongoSnapshotStore:
             doc = await self._c.find_one({"_id": _snapshot_id(org_id, invoice_id)})
         return _to_snapshot(doc) if doc else None
 
-    async def get_many(self, org_id: str, invoice_ids: Sequence[str]) -> dict[str, Snapshot]:
-        ids = [_snapshot_id(org_id, i) for i in invoice_ids]
+    async def get_by_keys(self, keys: Sequence[Key]) -> dict[Key, Snapshot]:
+        if not keys:
+            return {}
+        ids = [_snapshot_id(*key) for key in keys]
         async with _translated():
             docs = await self._c.find({"_id": {"$in": ids}}).to_list()
-        return {doc["invoice_id"]: _to_snapshot(doc) for doc in docs}
+        return {(doc["org_id"], doc["invoice_id"]): _to_snapshot(doc) for doc in docs}
 
     async def insert(self, snapshot: Snapshot) -> bool:
         try:
@@ -66,22 +69,36 @@ class MongoSnapshotStore:
             return False
         return True
 
+    async def insert_many(self, snapshots: Sequence[Snapshot]) -> list[bool]:
+        if not snapshots:
+            return []
+        inserted = [True] * len(snapshots)
+        try:
+            async with _translated():
+                await self._c.insert_many([_from_snapshot(s) for s in snapshots], ordered=False)
+        except BulkWriteError as error:
+            for failure in error.details.get("writeErrors", []):
+                if failure.get("code") != _DUPLICATE_KEY:
+                    raise
+                inserted[failure["index"]] = False
+        return inserted
+
     async def replace_if(self, expected_claim: str, snapshot: Snapshot) -> bool:
         doc = _from_snapshot(snapshot)
         async with _translated():
             result = await self._c.replace_one({"_id": doc["_id"], "claim": expected_claim}, doc)
         return result.matched_count == 1
 
-    async def mark_published(self, org_id: str, invoice_id: str, event_id: str) -> None:
+    async def mark_published(self, marks: Sequence[Mark]) -> None:
+        # One update for all: a snapshot matches only with its own event id, as event ids
+        # are unique per claim.
+        query = {
+            "_id": {"$in": [_snapshot_id(org, invoice) for org, invoice, _ in marks]},
+            "event_id": {"$in": [event_id for _, _, event_id in marks]},
+            "state": PublishState.PENDING.value,
+        }
         async with _translated():
-            await self._c.update_one(
-                {
-                    "_id": _snapshot_id(org_id, invoice_id),
-                    "event_id": event_id,
-                    "state": PublishState.PENDING.value,
-                },
-                {"$set": {"state": PublishState.PUBLISHED.value}},
-            )
+            await self._c.update_many(query, {"$set": {"state": PublishState.PUBLISHED.value}})
 
     async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:
         query = {"state": PublishState.PENDING.value, "claimed_at": {"$lte": claimed_before}}
