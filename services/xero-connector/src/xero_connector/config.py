@@ -1,9 +1,19 @@
-"""Settings of xero-connector, from environment variables prefixed ``XERO_CONNECTOR_``."""
+"""Settings of xero-connector, from environment variables prefixed ``XERO_CONNECTOR_``.
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+The service refuses to start without a token key (``XERO_CONNECTOR_TOKEN_KEYS``, Fernet keys,
+comma-separated: the first encrypts, all decrypt, so keys rotate by prepending a new one)
+unless ``XERO_CONNECTOR_DEV_MODE=true``, where an ephemeral key is generated at start-up.
+"""
 
-from service_kit.settings import ServiceSettings
+from typing import Annotated, Self
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from service_kit.settings import ServiceSettings, split_csv
+
+DEFAULT_SCOPES = "offline_access accounting.invoices accounting.contacts accounting.settings.read"
 
 
 class Settings(ServiceSettings):
@@ -11,3 +21,74 @@ class Settings(ServiceSettings):
 
     port: int = Field(default=8002, ge=1, le=65535)
     mongodb_database: str = "xero_connector"
+
+    # -- Xero app and endpoints ---------------------------------------------------------------
+    xero_client_id: str = Field(default="", description="The Xero app's client id")
+    xero_client_secret: SecretStr = SecretStr("")
+    redirect_uri: str = "http://127.0.0.1:8002/v1/oauth/callback"
+    scopes: str = Field(default=DEFAULT_SCOPES, description="Space-separated OAuth scopes")
+    xero_api_url: str = "https://api.xero.com"
+    xero_identity_url: str = "https://identity.xero.com"
+    xero_login_url: str = "https://login.xero.com"
+
+    # -- HTTP to Xero: explicit timeouts, in seconds ------------------------------------------
+    http_connect_timeout: float = Field(default=5.0, gt=0)
+    http_read_timeout: float = Field(default=30.0, gt=0)
+    http_write_timeout: float = Field(default=30.0, gt=0)
+    http_pool_timeout: float = Field(default=10.0, gt=0)
+    http_max_connections: int = Field(default=50, ge=1)
+
+    # -- Tokens at rest -----------------------------------------------------------------------
+    token_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    dev_mode: bool = Field(
+        default=False, description="Allow an ephemeral token key (tokens die with the process)"
+    )
+
+    # -- OAuth flow and token manager ---------------------------------------------------------
+    oauth_state_ttl_seconds: float = Field(default=600, gt=0)
+    refresh_ahead_seconds: float = Field(
+        default=120, ge=0, description="Refresh an access token this long before it expires"
+    )
+    refresh_lease_seconds: float = Field(
+        default=45, gt=0, description="How long one instance may hold a connection's refresh"
+    )
+    refresh_grace_seconds: float = Field(
+        default=1500, gt=0, description="Retry a used refresh token this long (Xero: 30 min)"
+    )
+    refresh_retries: int = Field(default=3, ge=0, description="Retries of a lost refresh")
+
+    # -- Organisation data --------------------------------------------------------------------
+    org_cache_ttl_seconds: float = Field(default=300, ge=0)
+    recent_currency_days: float = Field(default=90, gt=0)
+
+    @field_validator("token_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("token_keys")
+    @classmethod
+    def _valid_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys):
+            try:
+                Fernet(key.get_secret_value())
+            except (ValueError, TypeError):
+                # Never echo the value: it is a secret even when malformed.
+                raise ValueError(
+                    f"token key #{index + 1} is not a Fernet key (32 url-safe base64 bytes)"
+                ) from None
+        return keys
+
+    @model_validator(mode="after")
+    def _key_or_dev_mode(self) -> Self:
+        if not self.token_keys and not self.dev_mode:
+            raise ValueError(
+                "XERO_CONNECTOR_TOKEN_KEYS is required (tokens are encrypted at rest); "
+                "generate one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'` or set XERO_CONNECTOR_DEV_MODE=true"
+            )
+        return self
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()

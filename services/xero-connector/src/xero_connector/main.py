@@ -4,11 +4,23 @@ from fastapi import FastAPI
 
 from service_kit.runtime import base_app, serve
 from xero_connector import __version__
+from xero_connector.api import add_error_handlers, build_router, callback_router
+from xero_connector.bootstrap import wiring
 from xero_connector.config import Settings
+
+DESCRIPTION = (
+    "Connects organisations to Xero (OAuth 2.0 with PKCE), keeps their tokens fresh and "
+    "encrypted, and holds their settings and mappings. Every /v1 endpoint but the OAuth "
+    "callback needs `Authorization: Bearer <key>`."
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return base_app("xero-connector", __version__, settings, __doc__ or "")
+    app = base_app("xero-connector", __version__, settings, DESCRIPTION, wiring=wiring(settings))
+    add_error_handlers(app)
+    app.include_router(build_router(settings))
+    app.include_router(callback_router())
+    return app
 
 
 def run() -> None:

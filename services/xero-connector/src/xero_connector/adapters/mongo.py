@@ -1,0 +1,246 @@
+"""The connector's state in MongoDB. Every document is keyed by ``_id`` and read and written
+by ``_id``: the one lookup every MongoDB-wire server (FerretDB v1 included) serves from its
+primary index. FerretDB v1 has no transactions and applies a filtered update as "find, then
+replace by _id", so the only atomic primitive relied on is an insert failing on a duplicate
+``_id``: the refresh leases and the one-time OAuth states are built on it.
+
+Collections:
+- ``connections``  ``_id`` = org_id; tokens as one Fernet blob (``tokens``), never plaintext
+- ``leases``       ``_id`` = ``refresh:{org_id}:{generation}:{attempt}``
+- ``authorizations`` ``_id`` = state (pending) and ``used:{state}`` (the one-time marker)
+- ``org_config``   ``_id`` = org_id; ``settings`` and ``mappings``
+- ``seen_currencies`` ``_id`` = org_id; ``currencies.{CODE}`` = last seen
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import Binary
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from sync_schemas import ConnectionStatus
+from xero_connector.crypto import TokenCipher
+from xero_connector.domain import Connection, Mappings, OrgSettings, PendingAuthorization, Tokens
+
+Doc = dict[str, Any]
+MAX_LEASE_ATTEMPTS = 50
+_CURRENCY = re.compile(r"^[A-Z0-9]{3}$")
+
+
+class MongoConnections:
+    def __init__(self, db: AsyncDatabase[Doc], cipher: TokenCipher) -> None:
+        self._collection = db["connections"]
+        self._cipher = cipher
+
+    async def get(self, org_id: str) -> Connection | None:
+        doc = await self._collection.find_one({"_id": org_id})
+        return self._from_doc(doc) if doc else None
+
+    async def put(self, connection: Connection) -> None:
+        await self._collection.replace_one(
+            {"_id": connection.org_id}, self._to_doc(connection), upsert=True
+        )
+
+    async def put_tokens(
+        self, org_id: str, generation: int, tokens: Tokens, expires_at: datetime, at: datetime
+    ) -> Connection | None:
+        current = await self.get(org_id)
+        if (
+            current is None
+            or current.generation != generation
+            or current.status is not ConnectionStatus.CONNECTED
+        ):
+            return None
+        result = await self._collection.update_one(
+            {"_id": org_id, "generation": generation},
+            {
+                "$set": {
+                    "tokens": self._seal(tokens),
+                    "access_expires_at": expires_at,
+                    "generation": generation + 1,
+                    "updated_at": at,
+                }
+            },
+        )
+        if result.modified_count != 1:
+            return None
+        return await self.get(org_id)
+
+    def _seal(self, tokens: Tokens) -> Binary:
+        return Binary(
+            self._cipher.encrypt_json(
+                {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
+            )
+        )
+
+    def _to_doc(self, c: Connection) -> Doc:
+        return {
+            "org_id": c.org_id,
+            "status": c.status.value,
+            "generation": c.generation,
+            "updated_at": c.updated_at,
+            "reason": c.reason,
+            "tenant_id": c.tenant_id,
+            "tenant_name": c.tenant_name,
+            "xero_connection_id": c.xero_connection_id,
+            "connected_at": c.connected_at,
+            "access_expires_at": c.access_expires_at,
+            "tokens": self._seal(c.tokens) if c.tokens else None,
+        }
+
+    def _from_doc(self, doc: Doc) -> Connection:
+        tokens = None
+        if doc.get("tokens"):
+            secret = self._cipher.decrypt_json(bytes(doc["tokens"]))
+            tokens = Tokens(secret["access_token"], secret["refresh_token"])
+        return Connection(
+            org_id=doc["_id"],
+            status=ConnectionStatus(doc["status"]),
+            generation=int(doc.get("generation", 0)),
+            updated_at=doc["updated_at"],
+            reason=doc.get("reason", ""),
+            tenant_id=doc.get("tenant_id"),
+            tenant_name=doc.get("tenant_name"),
+            xero_connection_id=doc.get("xero_connection_id"),
+            connected_at=doc.get("connected_at"),
+            access_expires_at=doc.get("access_expires_at"),
+            tokens=tokens,
+        )
+
+
+class MongoRefreshLeases:
+    """Leases by insert: ``refresh:{org}:{generation}:{attempt}``. Attempt k+1 may be taken
+    only after attempt k expired (its holder died), and only by one instance: the insert of
+    an existing ``_id`` fails for everyone else."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._collection = db["leases"]
+
+    @staticmethod
+    def _id(org_id: str, generation: int, attempt: int) -> str:
+        return f"refresh:{org_id}:{generation}:{attempt}"
+
+    async def acquire(
+        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+    ) -> str | None:
+        attempt = 0
+        while attempt < MAX_LEASE_ATTEMPTS:
+            lease_id = self._id(org_id, generation, attempt)
+            try:
+                await self._collection.insert_one(
+                    {
+                        "_id": lease_id,
+                        "holder": holder,
+                        "acquired_at": now,
+                        "expires_at": now + timedelta(seconds=ttl_s),
+                    }
+                )
+                return lease_id
+            except DuplicateKeyError:
+                existing = await self._collection.find_one({"_id": lease_id})
+                if existing is None:
+                    continue  # released meanwhile: try the same attempt again
+                if existing["expires_at"] > now:
+                    return None  # held
+                attempt += 1  # its holder died: the next attempt is up for grabs
+        return None
+
+    async def release(self, lease_id: str) -> None:
+        await self._collection.delete_one({"_id": lease_id})
+
+    async def clear(self, org_id: str, generation: int) -> None:
+        ids = [self._id(org_id, generation, a) for a in range(MAX_LEASE_ATTEMPTS)]
+        await self._collection.delete_many({"_id": {"$in": ids}})
+
+
+class MongoAuthorizations:
+    def __init__(self, db: AsyncDatabase[Doc], cipher: TokenCipher) -> None:
+        self._collection = db["authorizations"]
+        self._cipher = cipher
+
+    async def put(self, pending: PendingAuthorization) -> None:
+        await self._collection.insert_one(
+            {
+                "_id": pending.state,
+                "org_id": pending.org_id,
+                "code_verifier": Binary(self._cipher.encrypt(pending.code_verifier)),
+                "redirect_uri": pending.redirect_uri,
+                "expires_at": pending.expires_at,
+            }
+        )
+
+    async def take(self, state: str, now: datetime) -> PendingAuthorization | None:
+        doc = await self._collection.find_one({"_id": state})
+        if doc is None:
+            return None
+        try:  # the one-time use: only one taker can insert the marker
+            await self._collection.insert_one(
+                {"_id": f"used:{state}", "expires_at": doc["expires_at"]}
+            )
+        except DuplicateKeyError:
+            return None
+        await self._collection.delete_one({"_id": state})
+        if doc["expires_at"] <= now:
+            return None
+        return PendingAuthorization(
+            state=state,
+            org_id=doc["org_id"],
+            code_verifier=self._cipher.decrypt(bytes(doc["code_verifier"])),
+            redirect_uri=doc["redirect_uri"],
+            expires_at=doc["expires_at"],
+        )
+
+    async def purge(self, now: datetime) -> int:
+        """Drop expired states and markers (a small collection: the scan is cheap)."""
+        result = await self._collection.delete_many({"expires_at": {"$lt": now}})
+        return result.deleted_count
+
+
+class MongoOrgConfig:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._config = db["org_config"]
+        self._seen = db["seen_currencies"]
+
+    async def get_settings(self, org_id: str) -> OrgSettings | None:
+        doc = await self._config.find_one({"_id": org_id})
+        if not doc or doc.get("settings") is None:
+            return None
+        return OrgSettings.model_validate(doc["settings"])
+
+    async def put_settings(self, org_id: str, settings: OrgSettings) -> None:
+        await self._config.update_one(
+            {"_id": org_id}, {"$set": {"settings": settings.model_dump(mode="json")}}, upsert=True
+        )
+
+    async def get_mappings(self, org_id: str) -> Mappings | None:
+        doc = await self._config.find_one({"_id": org_id})
+        if not doc or doc.get("mappings") is None:
+            return None
+        stored = doc["mappings"]
+        # Stored as pairs: upstream codes may hold "." or "$", which field names cannot.
+        return Mappings.model_validate(
+            {name: dict(stored.get(name) or []) for name in ("accounts", "tax_rates", "currencies")}
+        )
+
+    async def put_mappings(self, org_id: str, mappings: Mappings) -> None:
+        pairs = {
+            name: [[k, v] for k, v in getattr(mappings, name).items()]
+            for name in ("accounts", "tax_rates", "currencies")
+        }
+        await self._config.update_one({"_id": org_id}, {"$set": {"mappings": pairs}}, upsert=True)
+
+    async def clear(self, org_id: str) -> None:
+        await self._config.delete_one({"_id": org_id})
+
+    async def record_currencies(self, org_id: str, codes: Iterable[str], at: datetime) -> None:
+        wanted = {f"currencies.{c}": at for c in codes if _CURRENCY.match(c)}
+        if wanted:
+            await self._seen.update_one({"_id": org_id}, {"$max": wanted}, upsert=True)
+
+    async def recent_currencies(self, org_id: str, since: datetime) -> list[str]:
+        doc = await self._seen.find_one({"_id": org_id})
+        seen: dict[str, datetime] = (doc or {}).get("currencies") or {}
+        return sorted(code for code, at in seen.items() if at >= since)

@@ -1,0 +1,302 @@
+"""Xero over HTTP: the identity server (tokens, revocation, /connections) and the Accounting
+API, on one long-lived ``httpx.AsyncClient`` per process with explicit timeouts.
+
+    http = build_http_client(settings)
+    identity = XeroIdentityClient(http, settings)
+    api = XeroApiClient(http, token_manager, api_url=settings.xero_api_url)
+    org = await api.organisation("org_acme")     # bearer + xero-tenant-id from the manager
+    answer = await api.request("org_acme", "GET", "/Contacts", params={"page": 1})
+    answer.limits.minute_remaining               # Xero's X-*-Remaining headers
+
+Every failure is one of the ``xero_connector.xero_errors`` tree. An access token that Xero
+reports expired (401 ``TokenExpired``) is refreshed and the request sent once more, by
+:class:`XeroTokenAuth` (an ``httpx.Auth`` flow). No token, code or secret is ever logged.
+"""
+
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from xero_connector.config import Settings
+from xero_connector.metrics import XERO_CALLS, XERO_LATENCY
+from xero_connector.ports import AccessTokens, XeroAccess
+from xero_connector.xero_errors import (
+    XeroError,
+    XeroTransportError,
+    XeroUnavailable,
+    api_error,
+    oauth_error,
+)
+from xero_connector.xero_models import (
+    Account,
+    Currency,
+    JsonDict,
+    Organisation,
+    RateLimits,
+    TaxRate,
+    TokenGrant,
+    XeroConnection,
+    parse_accounts,
+    parse_connections,
+    parse_currencies,
+    parse_organisation,
+    parse_tax_rates,
+    parse_token_grant,
+)
+
+ACCOUNTING_PREFIX = "/api.xro/2.0"
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The process's one client to Xero (connection pooling, explicit timeouts)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            connect=settings.http_connect_timeout,
+            read=settings.http_read_timeout,
+            write=settings.http_write_timeout,
+            pool=settings.http_pool_timeout,
+        ),
+        limits=httpx.Limits(max_connections=settings.http_max_connections),
+        headers={"Accept": "application/json", "User-Agent": "xero-connector"},
+        follow_redirects=False,
+    )
+
+
+async def _send(
+    http: httpx.AsyncClient, endpoint: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    started = time.perf_counter()
+    try:
+        response = await http.request(method, url, **kwargs)
+    except httpx.TransportError as error:
+        XERO_CALLS.labels(endpoint, "transport_error").inc()
+        sent = not isinstance(error, _NOT_SENT)
+        # The exception text never holds a token (httpx does not put bodies or headers in it).
+        raise XeroTransportError(f"{type(error).__name__} calling {endpoint}", sent=sent) from None
+    XERO_CALLS.labels(endpoint, str(response.status_code)).inc()
+    XERO_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+    return response
+
+
+def _json_body(response: httpx.Response, endpoint: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise XeroUnavailable(
+            f"{endpoint} answered {response.status_code} with a body that is not JSON",
+            status=response.status_code,
+        ) from None
+
+
+class XeroIdentityClient:
+    """``/connect/token``, ``/connect/revocation`` (identity server) and ``/connections``."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        identity_url: str,
+        api_url: str,
+        client_id: str,
+        client_secret: str,
+    ) -> None:
+        self._http = http
+        self._identity = identity_url.rstrip("/")
+        self._api = api_url.rstrip("/")
+        self._basic = httpx.BasicAuth(client_id, client_secret)
+
+    @classmethod
+    def from_settings(cls, http: httpx.AsyncClient, settings: Settings) -> "XeroIdentityClient":
+        return cls(
+            http,
+            identity_url=settings.xero_identity_url,
+            api_url=settings.xero_api_url,
+            client_id=settings.xero_client_id,
+            client_secret=settings.xero_client_secret.get_secret_value(),
+        )
+
+    async def _token(self, form: dict[str, str]) -> TokenGrant:
+        response = await _send(
+            self._http,
+            "POST /connect/token",
+            "POST",
+            f"{self._identity}/connect/token",
+            data=form,
+            auth=self._basic,
+        )
+        if response.status_code != 200:
+            raise oauth_error(response.status_code, response.content)
+        body = _json_body(response, "POST /connect/token")
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise XeroUnavailable("the token endpoint answered without an access token")
+        return parse_token_grant(body)
+
+    async def exchange_code(self, code: str, verifier: str, redirect_uri: str) -> TokenGrant:
+        return await self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": verifier,
+            }
+        )
+
+    async def refresh(self, refresh_token: str) -> TokenGrant:
+        return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def revoke(self, refresh_token: str) -> None:
+        response = await _send(
+            self._http,
+            "POST /connect/revocation",
+            "POST",
+            f"{self._identity}/connect/revocation",
+            data={"token": refresh_token},
+            auth=self._basic,
+        )
+        if response.status_code != 200:
+            raise oauth_error(response.status_code, response.content)
+
+    async def connections(self, access_token: str) -> list[XeroConnection]:
+        response = await _send(
+            self._http,
+            "GET /connections",
+            "GET",
+            f"{self._api}/connections",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        if response.status_code != 200:
+            raise api_error(response.status_code, response.headers, response.content)
+        return parse_connections(_json_body(response, "GET /connections"))
+
+
+class XeroTokenAuth(httpx.Auth):
+    """Bearer token and ``xero-tenant-id`` from the token manager; on a 401 ``TokenExpired``
+    the manager refreshes (once per connection, whoever asks) and the request goes again."""
+
+    requires_response_body = True
+
+    def __init__(self, tokens: AccessTokens, org_id: str) -> None:
+        self._tokens = tokens
+        self._org_id = org_id
+
+    @staticmethod
+    def _sign(request: httpx.Request, access: XeroAccess) -> None:
+        request.headers["Authorization"] = f"Bearer {access.access_token}"
+        request.headers["xero-tenant-id"] = access.tenant_id
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        access = await self._tokens.access(self._org_id)
+        self._sign(request, access)
+        response = yield request
+        if response.status_code == 401 and _token_expired(response):
+            access = await self._tokens.access(self._org_id, rejected=access.access_token)
+            self._sign(request, access)
+            yield request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("XeroTokenAuth works with httpx.AsyncClient only")
+
+
+def _token_expired(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and str(body.get("Detail", "")).startswith("TokenExpired")
+
+
+@dataclass(frozen=True, slots=True)
+class XeroResponse:
+    status: int
+    body: Any
+    limits: RateLimits
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """What an observer (a rate limiter, metrics) hears about every Accounting call."""
+
+    org_id: str
+    tenant_id: str | None
+    endpoint: str
+    status: int
+    limits: RateLimits
+    seconds: float
+
+
+CallObserver = Callable[[ApiCall], None]
+
+
+class XeroApiClient:
+    """The Accounting API of an organisation, through its connection."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: AccessTokens,
+        *,
+        api_url: str,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._base = api_url.rstrip("/") + ACCOUNTING_PREFIX
+        self._observer = observer
+
+    async def request(
+        self,
+        org_id: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> XeroResponse:
+        """One Accounting call; raises a ``XeroError`` unless Xero answered 2xx."""
+        endpoint = f"{method} {path.split('?')[0]}"
+        started = time.perf_counter()
+        response = await _send(
+            self._http,
+            endpoint,
+            method,
+            f"{self._base}{path}",
+            params=params,
+            json=json,
+            headers=headers,
+            auth=XeroTokenAuth(self._tokens, org_id),
+        )
+        limits = RateLimits.from_headers(response.headers)
+        if self._observer is not None:
+            tenant = response.request.headers.get("xero-tenant-id")
+            seconds = time.perf_counter() - started
+            self._observer(ApiCall(org_id, tenant, endpoint, response.status_code, limits, seconds))
+        if not 200 <= response.status_code < 300:
+            raise api_error(response.status_code, response.headers, response.content)
+        body = _json_body(response, endpoint) if response.content else None
+        return XeroResponse(response.status_code, body, limits, response.headers)
+
+    async def _get(self, org_id: str, path: str) -> JsonDict:
+        answer = await self.request(org_id, "GET", path)
+        if not isinstance(answer.body, dict):
+            raise XeroError(f"GET {path} answered an unexpected body", status=answer.status)
+        return answer.body
+
+    async def organisation(self, org_id: str) -> Organisation:
+        return parse_organisation(await self._get(org_id, "/Organisation"))
+
+    async def currencies(self, org_id: str) -> list[Currency]:
+        return parse_currencies(await self._get(org_id, "/Currencies"))
+
+    async def tax_rates(self, org_id: str) -> list[TaxRate]:
+        return parse_tax_rates(await self._get(org_id, "/TaxRates"))
+
+    async def accounts(self, org_id: str) -> list[Account]:
+        return parse_accounts(await self._get(org_id, "/Accounts"))

@@ -1,0 +1,171 @@
+"""Thin HTTP routes: Settings > Integrations > Xero. Every route but the OAuth callback needs
+an API key (the callback is a browser redirect from Xero; its one-time state guards it)."""
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from service_kit.http import ApiKeyAuth, error_response
+from xero_connector.api_models import (
+    AuthorizeOut,
+    CheckOut,
+    ConnectedOut,
+    ConnectionOut,
+    ProblemOut,
+)
+from xero_connector.config import Settings
+from xero_connector.configuration import ConfigService
+from xero_connector.domain import Mappings, OrgSettings
+from xero_connector.errors import (
+    AuthorizationFailed,
+    ConnectionExpired,
+    ConnectorError,
+    InvalidState,
+    NotConnected,
+    XeroNotConfigured,
+)
+from xero_connector.service import ConnectionService
+from xero_connector.xero_errors import XeroError, XeroRateLimited, XeroUnavailable
+
+OrgId = Annotated[
+    str,
+    Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"),
+]
+
+
+def get_connections(request: Request) -> ConnectionService:
+    service: ConnectionService = request.app.state.connections
+    return service
+
+
+def get_config(request: Request) -> ConfigService:
+    service: ConfigService = request.app.state.config
+    return service
+
+
+ConnectionsDep = Annotated[ConnectionService, Depends(get_connections)]
+ConfigDep = Annotated[ConfigService, Depends(get_config)]
+
+
+def build_router(settings: Settings) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1", tags=["xero"], dependencies=[Depends(ApiKeyAuth(settings.api_keys))]
+    )
+
+    @router.get("/orgs/{org_id}/connection", response_model=ConnectionOut)
+    async def connection_status(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+        """The connection's status, tenant and token expiry: never a token."""
+        return ConnectionOut.of(await connections.status(org_id))
+
+    @router.post("/orgs/{org_id}/connection", response_model=AuthorizeOut)
+    async def connect(org_id: OrgId, connections: ConnectionsDep) -> AuthorizeOut:
+        """Start Connect / Reconnect: send the user's browser to ``authorize_url``."""
+        return AuthorizeOut(authorize_url=await connections.start(org_id))
+
+    @router.delete("/orgs/{org_id}/connection", response_model=ConnectionOut)
+    async def disconnect(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+        """Disconnect: revoke at Xero, delete the tokens, publish ``disconnected``."""
+        return ConnectionOut.of(await connections.disconnect(org_id))
+
+    @router.post("/orgs/{org_id}/reset", response_model=ConnectionOut)
+    async def reset(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+        """Reset the integration: disconnect, clear settings and mappings."""
+        return ConnectionOut.of(await connections.reset(org_id))
+
+    @router.get("/orgs/{org_id}/settings", response_model=OrgSettings)
+    async def get_settings(org_id: OrgId, config: ConfigDep) -> OrgSettings:
+        return await config.settings(org_id)
+
+    @router.put("/orgs/{org_id}/settings", response_model=OrgSettings)
+    async def put_settings(org_id: OrgId, body: OrgSettings, config: ConfigDep) -> OrgSettings:
+        return await config.put_settings(org_id, body)
+
+    @router.get("/orgs/{org_id}/mappings", response_model=Mappings)
+    async def get_mappings(org_id: OrgId, config: ConfigDep) -> Mappings:
+        return await config.mappings(org_id)
+
+    @router.put("/orgs/{org_id}/mappings", response_model=Mappings)
+    async def put_mappings(org_id: OrgId, body: Mappings, config: ConfigDep) -> Mappings:
+        return await config.put_mappings(org_id, body)
+
+    @router.post("/orgs/{org_id}/mappings/check", response_model=CheckOut)
+    async def check_mappings(org_id: OrgId, config: ConfigDep) -> CheckOut:
+        """Check the mappings against the live Xero organisation."""
+        problems = await config.check(org_id)
+        return CheckOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
+
+    return router
+
+
+def callback_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["xero"])
+
+    @router.get("/oauth/callback", response_model=ConnectedOut)
+    async def oauth_callback(
+        request: Request,
+        connections: ConnectionsDep,
+        code: Annotated[str | None, Query(max_length=2048)] = None,
+        state: Annotated[str | None, Query(max_length=512)] = None,
+        error: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        """Xero redirects the browser here; no API key (the one-time state is the guard)."""
+        connection = await connections.complete(code=code, state=state, error=error)
+        out = ConnectedOut(
+            org_id=connection.org_id,
+            status=connection.status,
+            tenant_id=connection.tenant_id,
+            tenant_name=connection.tenant_name,
+        )
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(_connected_page(out))
+        return JSONResponse(out.model_dump(mode="json"))
+
+    return router
+
+
+def _connected_page(out: ConnectedOut) -> str:
+    name = html.escape(out.tenant_name or out.tenant_id or "Xero")
+    org = html.escape(out.org_id)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Connected to Xero</title>"
+        "</head><body style='font-family:sans-serif;margin:3em'>"
+        f"<h1>Connected to Xero</h1><p>Organisation <b>{org}</b> is now connected to "
+        f"<b>{name}</b>. You can close this window.</p></body></html>"
+    )
+
+
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (NotConnected, 409, "not_connected"),
+    (ConnectionExpired, 409, "connection_expired"),
+    (InvalidState, 400, "invalid_state"),
+    (AuthorizationFailed, 400, "authorization_failed"),
+    (XeroNotConfigured, 503, "xero_not_configured"),
+    (XeroRateLimited, 503, "rate_limited"),
+    (XeroUnavailable, 502, "xero_unavailable"),
+    (XeroError, 502, "xero_error"),
+]
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Use-case and Xero errors as the contract's error body."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        for kind, status, code in _STATUS:
+            if isinstance(exc, kind):
+                headers = None
+                if isinstance(exc, XeroRateLimited):
+                    headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+                details = {"remediation": _remediation(exc)} if _remediation(exc) else None
+                return error_response(status, code, str(exc), details, headers)
+        raise exc  # pragma: no cover - only registered for the classes above
+
+    app.add_exception_handler(ConnectorError, handle)
+    app.add_exception_handler(XeroError, handle)
+
+
+def _remediation(exc: Exception) -> str | None:
+    if isinstance(exc, NotConnected | ConnectionExpired):
+        return exc.error_code.remediation(exc.org_id)
+    return None

@@ -1,0 +1,63 @@
+"""The API's response bodies (request bodies are the domain's OrgSettings and Mappings)."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from sync_schemas import ConnectionStatus
+from xero_connector.checks import Problem
+from xero_connector.domain import Connection
+
+
+class ConnectionOut(BaseModel):
+    """A connection's status: never a token."""
+
+    status: ConnectionStatus
+    tenant_id: str | None = None
+    tenant_name: str | None = None
+    connected_at: datetime | None = None
+    access_token_expires_at: datetime | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, connection: Connection | None) -> "ConnectionOut":
+        if connection is None:
+            return cls(status=ConnectionStatus.DISCONNECTED)
+        connected = connection.status is ConnectionStatus.CONNECTED
+        return cls(
+            status=connection.status,
+            tenant_id=connection.tenant_id,
+            tenant_name=connection.tenant_name,
+            connected_at=connection.connected_at,
+            access_token_expires_at=connection.access_expires_at if connected else None,
+            reason=connection.reason,
+        )
+
+
+class AuthorizeOut(BaseModel):
+    authorize_url: str
+
+
+class ConnectedOut(BaseModel):
+    org_id: str
+    status: ConnectionStatus
+    tenant_id: str | None
+    tenant_name: str | None
+
+
+class ProblemOut(BaseModel):
+    kind: str
+    error_code: str
+    field: str
+    code: str
+    message: str
+    action: str
+
+    @classmethod
+    def of(cls, problem: Problem) -> "ProblemOut":
+        return cls(**problem.as_dict())
+
+
+class CheckOut(BaseModel):
+    ok: bool
+    problems: list[ProblemOut]

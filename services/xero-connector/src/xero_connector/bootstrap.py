@@ -1,0 +1,122 @@
+"""The composition root: builds the cipher, the stores, the one HTTP client to Xero, the
+token manager and the use cases; starts the Kafka producer; closes everything on exit.
+
+    app = base_app("xero-connector", __version__, settings, doc, wiring=wiring(settings))
+    app.state.tokens     # the TokenManager the pipeline asks for access tokens
+    app.state.xero       # the XeroApiClient (Accounting API through the token manager)
+    app.state.org_data   # cached Currencies, TaxRates, Accounts per organisation
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service_kit.events import Topics, ensure_topics, event_broker
+from service_kit.runtime import Wiring
+from xero_connector.adapters.kafka import KafkaConnectionEvents
+from xero_connector.adapters.mongo import (
+    Doc,
+    MongoAuthorizations,
+    MongoConnections,
+    MongoOrgConfig,
+    MongoRefreshLeases,
+)
+from xero_connector.adapters.xero_client import (
+    XeroApiClient,
+    XeroIdentityClient,
+    build_http_client,
+)
+from xero_connector.config import Settings
+from xero_connector.configuration import ConfigService
+from xero_connector.crypto import TokenCipher
+from xero_connector.org_data import OrgDataCache
+from xero_connector.service import ConnectionService, OAuthClient
+from xero_connector.tokens import TokenManager
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    connections: MongoConnections
+    leases: MongoRefreshLeases
+    authorizations: MongoAuthorizations
+    config: MongoOrgConfig
+
+    @classmethod
+    def open(cls, db: AsyncDatabase[Doc], cipher: TokenCipher) -> "Stores":
+        # Every document is keyed by _id: no secondary index is needed.
+        return cls(
+            MongoConnections(db, cipher),
+            MongoRefreshLeases(db),
+            MongoAuthorizations(db, cipher),
+            MongoOrgConfig(db),
+        )
+
+
+def token_manager(
+    settings: Settings, stores: Stores, identity: XeroIdentityClient, events: KafkaConnectionEvents
+) -> TokenManager:
+    return TokenManager(
+        stores.connections,
+        stores.leases,
+        identity,
+        events,
+        refresh_ahead_s=settings.refresh_ahead_seconds,
+        lease_s=settings.refresh_lease_seconds,
+        grace_s=settings.refresh_grace_seconds,
+        retries=settings.refresh_retries,
+    )
+
+
+def wiring(settings: Settings) -> Wiring:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cipher = TokenCipher.from_settings(settings)
+        stores = Stores.open(app.state.mongo[settings.mongodb_database], cipher)
+        names = Topics.with_prefix(settings.topic_prefix)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            names.all(),
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+        broker: KafkaBroker = event_broker(
+            settings.kafka_bootstrap_servers, client_id="xero-connector"
+        )
+        events = KafkaConnectionEvents(broker, names)
+        async with build_http_client(settings) as http:
+            identity = XeroIdentityClient.from_settings(http, settings)
+            tokens = token_manager(settings, stores, identity, events)
+            xero = XeroApiClient(http, tokens, api_url=settings.xero_api_url)
+            org_data = OrgDataCache(xero, settings.org_cache_ttl_seconds)
+            app.state.stores = stores
+            app.state.tokens = tokens
+            app.state.xero = xero
+            app.state.org_data = org_data
+            app.state.connections = ConnectionService(
+                connections=stores.connections,
+                authorizations=stores.authorizations,
+                identity=identity,
+                events=events,
+                config=stores.config,
+                client=OAuthClient(
+                    client_id=settings.xero_client_id,
+                    login_url=settings.xero_login_url,
+                    redirect_uri=settings.redirect_uri,
+                    scopes=tuple(settings.scope_list),
+                    state_ttl_s=settings.oauth_state_ttl_seconds,
+                ),
+            )
+            app.state.config = ConfigService(
+                stores.config, org_data, recent_currency_days=settings.recent_currency_days
+            )
+            await broker.start()
+            try:
+                yield
+            finally:
+                await broker.stop()
+
+    return lifespan

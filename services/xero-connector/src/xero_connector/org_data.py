@@ -1,0 +1,70 @@
+"""An organisation's settings in Xero (Currencies, TaxRates, Accounts), cached per process
+with a short TTL. The pipeline pre-validates against it and calls ``get(org, fresh=True)``
+after a Xero validation error; the mapping check always reads fresh.
+
+    data = await cache.get("org_acme")
+    "EUR" in data.currency_codes
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from xero_connector.ports import Clock, XeroSettingsReader
+from xero_connector.tokens import utcnow
+from xero_connector.xero_models import Account, Currency, TaxRate
+
+
+@dataclass(frozen=True, slots=True)
+class OrgData:
+    currencies: list[Currency]
+    tax_rates: list[TaxRate]
+    accounts: list[Account]
+    fetched_at: datetime
+    currency_codes: frozenset[str] = field(default=frozenset())
+
+    @classmethod
+    def of(
+        cls,
+        currencies: list[Currency],
+        tax_rates: list[TaxRate],
+        accounts: list[Account],
+        at: datetime,
+    ) -> "OrgData":
+        codes = frozenset(c.code for c in currencies)
+        return cls(currencies, tax_rates, accounts, at, codes)
+
+    def tax_rate(self, tax_type: str) -> TaxRate | None:
+        return next((r for r in self.tax_rates if r.tax_type == tax_type), None)
+
+    def account(self, code: str) -> Account | None:
+        return next((a for a in self.accounts if a.code == code), None)
+
+
+class OrgDataCache:
+    def __init__(self, reader: XeroSettingsReader, ttl_s: float, clock: Clock = utcnow) -> None:
+        self._reader = reader
+        self._ttl = timedelta(seconds=ttl_s)
+        self._clock = clock
+        self._data: dict[str, OrgData] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, org_id: str, *, fresh: bool = False) -> OrgData:
+        asked_at = self._clock()
+        async with self._locks.setdefault(org_id, asyncio.Lock()):
+            cached = self._data.get(org_id)
+            # A fetch that finished while we waited for the lock is fresh enough.
+            if cached is not None and (
+                cached.fetched_at >= asked_at
+                or (not fresh and self._clock() - cached.fetched_at < self._ttl)
+            ):
+                return cached
+            currencies = await self._reader.currencies(org_id)
+            tax_rates = await self._reader.tax_rates(org_id)
+            accounts = await self._reader.accounts(org_id)
+            data = OrgData.of(currencies, tax_rates, accounts, self._clock())
+            self._data[org_id] = data
+            return data
+
+    def invalidate(self, org_id: str) -> None:
+        self._data.pop(org_id, None)
