@@ -11,8 +11,11 @@ import pytest
 
 from invoice_events.config import Settings
 from invoice_events.main import create_app
+from local_infra import free_port
 from service_kit.events import Topics
-from tests.integration.invoice_events.support import Running, ServiceFactory, SyncLogDouble, serve
+from sync_log.config import Settings as SyncLogSettings
+from sync_log.main import create_app as create_sync_log
+from tests.integration.invoice_events.support import Running, ServiceFactory, serve
 
 API_KEY = "test-key"
 SYNC_LOG_KEY = "sync-log-key"
@@ -55,7 +58,18 @@ def service(kafka_bootstrap: str, mongodb_uri: str, unique: str) -> ServiceFacto
 
 
 @pytest.fixture
-async def sync_log() -> AsyncIterator[tuple[SyncLogDouble, str]]:
-    double = SyncLogDouble(SYNC_LOG_KEY, max_page=500)
-    async with serve(double.app) as url:
-        yield double, url
+async def sync_log(kafka_bootstrap: str, mongodb_uri: str, unique: str) -> AsyncIterator[str]:
+    """The real sync-log service (its consumer and query API) on the test's topics; its URL.
+    It learns invoice statuses from the test's topics like in production."""
+    settings = SyncLogSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongodb_uri=mongodb_uri,
+        mongodb_database=f"{unique[:50]}_sl",
+        api_keys=SYNC_LOG_KEY,
+        topic_prefix=unique,
+        topic_partitions=3,
+        consumer_group=f"{unique}-sync-log",
+        port=free_port(),
+    )
+    async with serve(create_sync_log(settings)) as url:
+        yield url

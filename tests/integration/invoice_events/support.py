@@ -1,8 +1,7 @@
 """Helpers of the invoice-events integration tests: read a topic back, wait for a condition,
-and a small real sync-log API (FastAPI served by uvicorn on a free port) for the resolver."""
+serve an app (the real sync-log service) with uvicorn on a free port."""
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import FastAPI, Header, HTTPException, Query
+from fastapi import FastAPI
 
 from invoice_events.config import Settings
 from local_infra import free_port
@@ -106,60 +105,17 @@ async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
     return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic) >= count
 
 
-class SyncLogDouble:
-    """The sync-log API's ``GET /v1/invoices`` over rows held in memory: filters, ``limit`` and
-    an opaque cursor, like the contract says; ``max_page`` caps the page like a server may."""
-
-    def __init__(self, api_key: str, max_page: int = 500) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.requests: list[dict[str, str]] = []
-        self.api_key = api_key
-        self.max_page = max_page
-        self.app = FastAPI()
-        self.app.get("/v1/invoices")(self.list_invoices)
-
-    def add(self, org_id: str, invoice_id: str, status: str, error_code: str | None) -> None:
-        last_error = {"error_code": error_code, "message": "m"} if error_code else None
-        self.rows.append(
-            {"org_id": org_id, "invoice_id": invoice_id, "status": status, "last_error": last_error}
-        )
-
-    async def list_invoices(
-        self,
-        org_id: str | None = None,
-        status: str | None = None,
-        error_code: str | None = None,
-        limit: int = Query(default=50, ge=1, le=500),
-        cursor: str | None = None,
-        authorization: str = Header(default=""),
-    ) -> dict[str, Any]:
-        if authorization != f"Bearer {self.api_key}":
-            raise HTTPException(401)
-        self.requests.append({"org_id": org_id or "", "error_code": error_code or ""})
-        rows = [
-            r
-            for r in self.rows
-            if (org_id is None or r["org_id"] == org_id)
-            and (status is None or r["status"] == status)
-            and (error_code is None or (r["last_error"] or {}).get("error_code") == error_code)
-        ]
-        start = int(base64.b64decode(cursor)) if cursor else 0
-        end = start + min(limit, self.max_page)
-        next_cursor = base64.b64encode(str(end).encode()).decode() if end < len(rows) else None
-        return {"items": rows[start:end], "next_cursor": next_cursor}
-
-
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port; yields its base URL."""
+    """Serve ``app`` (with its lifespan) by uvicorn on a free loopback port; yields its URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )
     task = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            while not server.started:  # uvicorn offers no event to wait on
                 await asyncio.sleep(0.02)
         yield f"http://127.0.0.1:{port}"
     finally:

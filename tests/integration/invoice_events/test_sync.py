@@ -6,15 +6,18 @@ from typing import Any
 import httpx
 
 from sync_schemas import (
+    CloudEvent,
     ConnectionStatus,
+    ErrorCode,
     EventType,
+    InvoiceSyncFailed,
     SyncReason,
     XeroConnectionChanged,
     new_event,
 )
 from tests.integration.invoice_events.support import (
+    Running,
     ServiceFactory,
-    SyncLogDouble,
     committed,
     eventually,
     produce,
@@ -23,6 +26,8 @@ from tests.integration.invoice_events.support import (
     read_topic,
 )
 from tests.support.samples import CONTRACT_INVOICE, invoice
+
+SYNC_LOG_AUTH = {"Authorization": "Bearer sync-log-key"}
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -104,20 +109,74 @@ async def test_resync_by_explicit_ids_publishes_one_request_per_invoice_under_on
     assert both.status_code == 422
 
 
-async def test_resync_by_filter_pages_through_the_sync_log_and_requests_each_invoice_once(
-    service: ServiceFactory, sync_log: tuple[SyncLogDouble, str]
+async def failed(http: httpx.AsyncClient, invoice_id: str, code: ErrorCode) -> CloudEvent[Any]:
+    """The connector's verdict on an invoice ingested before (its snapshot carries it)."""
+    snapshot = (await http.get(f"/v1/invoices/org_acme/{invoice_id}")).json()
+    data = InvoiceSyncFailed(
+        org_id="org_acme",
+        invoice_id=invoice_id,
+        invoice_number=snapshot["invoice_number"],
+        version=snapshot["version"],
+        error_code=code,
+        message="m",
+        retryable=False,
+        remediation=code.remediation("org_acme"),
+        attempt=1,
+        cause_event_id="evt",
+    )
+    return new_event(EventType.INVOICE_SYNC_FAILED, data, source="/xero-connector")
+
+
+async def sync_log_rows(url: str, **params: str) -> list[dict[str, Any]]:
+    """Every row of the sync-log's GET /v1/invoices for ``params`` (following cursors)."""
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    async with httpx.AsyncClient(base_url=url, headers=SYNC_LOG_AUTH) as http:
+        while True:
+            page = (
+                await http.get(
+                    "/v1/invoices", params={**params, **({"cursor": cursor} if cursor else {})}
+                )
+            ).json()
+            rows.extend(page["items"])
+            if not (cursor := page["next_cursor"]):
+                return rows
+
+
+async def record_failures(
+    svc: Running, url: str, outcomes: dict[str, ErrorCode], expected_failed: int
 ) -> None:
-    double, url = sync_log
-    failed = [f"inv_{n:02d}" for n in range(7)]
-    for invoice_id in failed:
-        double.add("org_acme", invoice_id, "failed", "tax_rate_unmapped")
-    double.add("org_acme", "inv_other", "failed", "contact_missing")
-    double.add("org_acme", "inv_ok", "synced", None)
-    double.add("org_else", "inv_00", "failed", "tax_rate_unmapped")
-    async with service(sync_log_url=url, sync_log_page_size=3) as svc:
-        all_ids = [*failed, "inv_other", "inv_ok"]
-        batch = {"invoices": [body(invoice_id=i) for i in all_ids]}
-        await svc.http.post("/v1/invoices/batch", json=batch)
+    """Ingest the invoices, let the sync-log see them, then publish the connector's failures."""
+    batch = {"invoices": [body(invoice_id=i) for i in outcomes]}
+    assert (await svc.http.post("/v1/invoices/batch", json=batch)).json()["accepted"] == len(
+        outcomes
+    )
+
+    async def all_known() -> bool:
+        return len(await sync_log_rows(url, org_id="org_acme")) >= len(outcomes)
+
+    await eventually(all_known, timeout_s=30)
+    for invoice_id, code in outcomes.items():
+        await produce(
+            svc.bootstrap, svc.names.sync_results, await failed(svc.http, invoice_id, code)
+        )
+
+    async def all_failed() -> bool:
+        rows = await sync_log_rows(url, org_id="org_acme", status="failed")
+        return len(rows) >= expected_failed
+
+    await eventually(all_failed, timeout_s=30)
+
+
+async def test_resync_by_filter_pages_through_the_sync_log_and_requests_each_invoice_once(
+    service: ServiceFactory, sync_log: str
+) -> None:
+    tax = [f"inv_{n:02d}" for n in range(7)]
+    outcomes = {i: ErrorCode.TAX_RATE_UNMAPPED for i in tax}
+    outcomes["inv_other"] = ErrorCode.CONTACT_MISSING
+    async with service(sync_log_url=sync_log, sync_log_page_size=3) as svc:
+        await record_failures(svc, sync_log, outcomes, expected_failed=8)
+        await svc.http.post("/v1/invoices", json=body(invoice_id="inv_pending"))
         response = await svc.http.post(
             "/v1/resync",
             json={
@@ -129,21 +188,21 @@ async def test_resync_by_filter_pages_through_the_sync_log_and_requests_each_inv
 
     assert response.status_code == 202, response.text
     answer = response.json()
-    assert answer["count"] == 7
+    assert answer["count"] == 7 and answer["not_found"] == []
     requests = [e for e in events if e.type is EventType.INVOICE_SYNC_REQUESTED]
-    assert sorted(e.data.invoice_id for e in requests) == failed  # once each, no others
+    assert sorted(e.data.invoice_id for e in requests) == tax  # pages of 3: 3 pages, once each
     assert {e.data.batch_id for e in requests} == {answer["batch_id"]}
-    assert len(double.requests) == 3  # 7 rows at 3 per page
+    assert {e.data.reason for e in requests} == {SyncReason.RESYNC}
 
 
 async def test_connection_event_triggers_the_reconnect_resync_once(
-    service: ServiceFactory, sync_log: tuple[SyncLogDouble, str]
+    service: ServiceFactory, sync_log: str
 ) -> None:
-    double, url = sync_log
-    double.add("org_acme", "inv_exp", "failed", "connection_expired")
-    double.add("org_acme", "inv_nc", "failed", "not_connected")
-    double.add("org_acme", "inv_tax", "failed", "tax_rate_unmapped")
-    double.add("org_else", "inv_exp", "failed", "connection_expired")
+    outcomes = {
+        "inv_exp": ErrorCode.CONNECTION_EXPIRED,
+        "inv_nc": ErrorCode.NOT_CONNECTED,
+        "inv_tax": ErrorCode.TAX_RATE_UNMAPPED,
+    }
     connected = new_event(
         EventType.XERO_CONNECTION_CHANGED,
         XeroConnectionChanged(org_id="org_acme", status=ConnectionStatus.CONNECTED, reason="r"),
@@ -159,9 +218,8 @@ async def test_connection_event_triggers_the_reconnect_resync_once(
         events = await read_events(bootstrap, topic)
         return [e for e in events if e.type is EventType.INVOICE_SYNC_REQUESTED]
 
-    async with service(sync_log_url=url) as svc:
-        batch = {"invoices": [body(invoice_id=i) for i in ("inv_exp", "inv_nc", "inv_tax")]}
-        await svc.http.post("/v1/invoices/batch", json=batch)
+    async with service(sync_log_url=sync_log) as svc:
+        await record_failures(svc, sync_log, outcomes, expected_failed=3)
         await produce(svc.bootstrap, svc.names.connections, expired)
         await produce(svc.bootstrap, svc.names.connections, connected)
         requests = await eventually(lambda: requests_seen(svc.bootstrap, svc.names.invoice_events))
@@ -173,10 +231,4 @@ async def test_connection_event_triggers_the_reconnect_resync_once(
     assert sorted(e.data.invoice_id for e in requests) == ["inv_exp", "inv_nc"]
     assert {e.data.reason for e in requests} == {SyncReason.RECONNECT}
     assert len({e.data.batch_id for e in requests}) == 1
-    # One query per error code, for the first delivery only: the same event again is skipped.
-    assert sorted(r["error_code"] for r in double.requests) == [
-        "connection_expired",
-        "not_connected",
-    ]
-    assert {r["org_id"] for r in double.requests} == {"org_acme"}
-    assert len(requests_after) == 2
+    assert requests_after == requests  # the same connection event again changed nothing

@@ -6,8 +6,15 @@
 Compare-and-set writes filter on ``_id`` and the ``claim`` token read before; FerretDB v1 has
 no transactions, so these single-document conditional writes are the only atomicity used.
 A lost connection raises :class:`StoreUnavailable`.
+
+Cost on FerretDB v1 (SQLite): only an exact ``{_id: value}`` filter is served by the primary
+key; a compound filter (the compare-and-set, the batched mark, the sweeper's query) scans the
+collection. Reads and first-sight inserts, the hot path, are therefore by ``_id`` only; marks
+are batched into one update per flush. On MongoDB every one of these filters uses ``_id``'s
+index (and the sweeper its own).
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +31,7 @@ from invoice_events.ports import Key, Mark, ResyncBatch, Unavailable
 from sync_schemas import EventType, Invoice, SyncReason
 
 Document = dict[str, Any]
+_READ_CONCURRENCY = 16
 _DUPLICATE_KEY = 11000
 
 
@@ -54,12 +62,16 @@ class MongoSnapshotStore:
         return _to_snapshot(doc) if doc else None
 
     async def get_by_keys(self, keys: Sequence[Key]) -> dict[Key, Snapshot]:
-        if not keys:
-            return {}
-        ids = [_snapshot_id(*key) for key in keys]
-        async with _translated():
-            docs = await self._c.find({"_id": {"$in": ids}}).to_list()
-        return {(doc["org_id"], doc["invoice_id"]): _to_snapshot(doc) for doc in docs}
+        # One find per key rather than one "$in": FerretDB v1 serves only exact {_id: value}
+        # filters from its primary key and scans the collection for anything else.
+        gate = asyncio.Semaphore(_READ_CONCURRENCY)
+
+        async def one(key: Key) -> Snapshot | None:
+            async with gate:
+                return await self.get(*key)
+
+        found = await asyncio.gather(*(one(key) for key in keys))
+        return {key: snap for key, snap in zip(keys, found, strict=True) if snap is not None}
 
     async def insert(self, snapshot: Snapshot) -> bool:
         try:

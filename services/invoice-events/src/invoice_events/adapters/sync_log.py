@@ -28,7 +28,13 @@ class SyncLogUnavailable(Unavailable):
 
 class SyncLogClient:
     def __init__(
-        self, base_url: str, api_key: SecretStr, *, timeout_s: float, page_size: int = PAGE_SIZE
+        self,
+        base_url: str,
+        api_key: SecretStr,
+        *,
+        timeout_s: float,
+        page_size: int = PAGE_SIZE,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests: httpx.MockTransport
     ) -> None:
         self._page_size = page_size
         headers = {"Accept": "application/json"}
@@ -38,6 +44,7 @@ class SyncLogClient:
             base_url=base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+            transport=transport,
         )
 
     async def __aenter__(self) -> Self:
