@@ -130,6 +130,16 @@ async def load(args: argparse.Namespace, url: str) -> list[dict[str, Any]]:
     return results
 
 
+def stop_process(proc: "subprocess.Popen[bytes]") -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        print("the service did not stop within 30 s; killed", file=sys.stderr)
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def spawned_stack(workdir: Path) -> Iterator[str]:
     """Private Kafka + FerretDB on free ports and the service in a subprocess; its URL."""
@@ -156,8 +166,7 @@ def spawned_stack(workdir: Path) -> Iterator[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "invoice_events.main"], env=env, stderr=log, stdout=log
         )
-        stack.callback(proc.wait, 15)
-        stack.callback(proc.terminate)
+        stack.callback(stop_process, proc)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -183,18 +192,22 @@ def main() -> None:
     parser.add_argument("--batch-concurrency", type=int, default=2)
     parser.add_argument("--spawn", action="store_true", help="start private Kafka, DB, service")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--workdir", type=Path, help="with --spawn: keep data and logs here")
     args = parser.parse_args()
     if args.spawn:
         args.key = "bench-key"
         with (
             tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp,
-            spawned_stack(Path(tmp)) as url,
+            spawned_stack(args.workdir or Path(tmp)) as url,
         ):
-            results = asyncio.run(load(args, url))
+            report(args, asyncio.run(load(args, url)))
     else:
-        results = asyncio.run(load(args, args.url))
+        report(args, asyncio.run(load(args, args.url)))
+
+
+def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     text = json.dumps({"machine_cpus": os.cpu_count(), "results": results}, indent=2)
-    print(text)
+    print(text, flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
