@@ -220,14 +220,18 @@ class MongoOrgConfig:
         if not doc or doc.get("mappings") is None:
             return None
         stored = doc["mappings"]
-        # Stored as pairs: upstream codes may hold "." or "$", which field names cannot.
+        # Stored as {from, to} pairs: upstream codes may hold "." or "$", which field names
+        # cannot (and FerretDB stores no nested arrays).
         return Mappings.model_validate(
-            {name: dict(stored.get(name) or []) for name in ("accounts", "tax_rates", "currencies")}
+            {
+                name: {pair["from"]: pair["to"] for pair in stored.get(name) or []}
+                for name in ("accounts", "tax_rates", "currencies")
+            }
         )
 
     async def put_mappings(self, org_id: str, mappings: Mappings) -> None:
         pairs = {
-            name: [[k, v] for k, v in getattr(mappings, name).items()]
+            name: [{"from": k, "to": v} for k, v in getattr(mappings, name).items()]
             for name in ("accounts", "tax_rates", "currencies")
         }
         await self._config.update_one({"_id": org_id}, {"$set": {"mappings": pairs}}, upsert=True)

@@ -13,6 +13,7 @@ reports expired (401 ``TokenExpired``) is refreshed and the request sent once mo
 :class:`XeroTokenAuth` (an ``httpx.Auth`` flow). No token, code or secret is ever logged.
 """
 
+import json
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
@@ -177,8 +178,6 @@ class XeroTokenAuth(httpx.Auth):
     """Bearer token and ``xero-tenant-id`` from the token manager; on a 401 ``TokenExpired``
     the manager refreshes (once per connection, whoever asks) and the request goes again."""
 
-    requires_response_body = True
-
     def __init__(self, tokens: AccessTokens, org_id: str) -> None:
         self._tokens = tokens
         self._org_id = org_id
@@ -194,7 +193,7 @@ class XeroTokenAuth(httpx.Auth):
         access = await self._tokens.access(self._org_id)
         self._sign(request, access)
         response = yield request
-        if response.status_code == 401 and _token_expired(response):
+        if response.status_code == 401 and _token_expired(await response.aread()):
             access = await self._tokens.access(self._org_id, rejected=access.access_token)
             self._sign(request, access)
             yield request
@@ -203,9 +202,9 @@ class XeroTokenAuth(httpx.Auth):
         raise RuntimeError("XeroTokenAuth works with httpx.AsyncClient only")
 
 
-def _token_expired(response: httpx.Response) -> bool:
+def _token_expired(content: bytes) -> bool:
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         return False
     return isinstance(body, dict) and str(body.get("Detail", "")).startswith("TokenExpired")

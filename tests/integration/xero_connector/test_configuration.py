@@ -1,0 +1,139 @@
+"""Settings and mappings round trips with validation, and the mapping check against a live
+sandbox organisation."""
+
+from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
+
+ORG = "org_config"
+
+
+async def test_settings_have_defaults_round_trip_and_name_the_bad_field(
+    connector: ConnectorFactory,
+) -> None:
+    async with connector() as c:
+        defaults = await c.http.get(f"/v1/orgs/{ORG}/settings")
+        assert defaults.json() == {
+            "sync_mode": "automatic",
+            "auto_create_contacts": False,
+            "invoice_status": "AUTHORISED",
+            "default_account_code": None,
+        }
+        wanted = {
+            "sync_mode": "manual",
+            "auto_create_contacts": True,
+            "invoice_status": "DRAFT",
+            "default_account_code": "200",
+        }
+        put = await c.http.put(f"/v1/orgs/{ORG}/settings", json=wanted)
+        assert put.status_code == 200 and put.json() == wanted
+        assert (await c.http.get(f"/v1/orgs/{ORG}/settings")).json() == wanted
+        assert (await c.http.get("/v1/orgs/org_other/settings")).json() == defaults.json()
+
+        bad = await c.http.put(
+            f"/v1/orgs/{ORG}/settings", json={"sync_mode": "sometimes", "invoice_status": "PAID"}
+        )
+        assert bad.status_code == 422
+        fields = {d["field"] for d in bad.json()["error"]["details"]}
+        assert fields == {"body.sync_mode", "body.invoice_status"}
+        unknown = await c.http.put(f"/v1/orgs/{ORG}/settings", json={"colour": "blue"})
+        assert unknown.status_code == 422
+        assert unknown.json()["error"]["details"][0]["field"] == "body.colour"
+        assert (await c.http.get(f"/v1/orgs/{ORG}/settings")).json() == wanted
+
+
+async def test_mappings_round_trip_and_name_the_bad_field(connector: ConnectorFactory) -> None:
+    async with connector() as c:
+        assert (await c.http.get(f"/v1/orgs/{ORG}/mappings")).json() == {
+            "accounts": {},
+            "tax_rates": {},
+            "currencies": {},
+        }
+        wanted = {
+            "accounts": {"consulting": "200", "hardware.parts": "260"},
+            "tax_rates": {"GST15": "OUTPUT2", "$zero": "NONE"},
+            "currencies": {"EUR": "NZD"},
+        }
+        put = await c.http.put(f"/v1/orgs/{ORG}/mappings", json=wanted)
+        assert put.status_code == 200, put.text
+        assert (await c.http.get(f"/v1/orgs/{ORG}/mappings")).json() == wanted
+
+        partial = await c.http.put(f"/v1/orgs/{ORG}/mappings", json={"accounts": {"a": "200"}})
+        assert partial.json()["currencies"] == {}  # optional
+
+        bad = await c.http.put(
+            f"/v1/orgs/{ORG}/mappings",
+            json={"accounts": {"consulting": ""}, "currencies": {"euro": "NZD"}},
+        )
+        assert bad.status_code == 422
+        fields = {d["field"] for d in bad.json()["error"]["details"]}
+        assert "body.accounts.consulting" in fields
+        assert any(f.startswith("body.currencies.euro") for f in fields)
+
+
+async def test_the_mapping_check_finds_each_kind_of_problem(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    tenant = await sandbox.create_org(
+        name="Checked Ltd",
+        currencies=["NZD", "AUD"],
+        tax_rates=[
+            {"TaxType": "OUTPUT2", "Name": "GST on Income", "EffectiveRate": 15},
+            {"TaxType": "OUTPUT", "Name": "Old GST", "Status": "ARCHIVED"},
+            {"TaxType": "INPUT2", "Name": "GST on Expenses", "CanApplyToRevenue": False},
+        ],
+        accounts=[
+            {"Code": "200", "Name": "Sales", "Type": "REVENUE"},
+            {"Code": "210", "Name": "Old Sales", "Type": "REVENUE", "Status": "ARCHIVED"},
+            {"Code": "400", "Name": "Advertising", "Type": "EXPENSE"},
+        ],
+    )
+    async with connector() as c:
+        not_yet = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
+        assert not_yet.status_code == 409
+        assert not_yet.json()["error"]["code"] == "not_connected"
+
+        await connect(c, sandbox, ORG, tenant)
+        good = {"accounts": {"consulting": "200"}, "tax_rates": {"GST15": "OUTPUT2"}}
+        await c.http.put(f"/v1/orgs/{ORG}/mappings", json=good)
+        await c.app.state.config.record_currencies(ORG, ["NZD", "AUD"])
+        clean = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
+        assert clean.status_code == 200
+        assert clean.json() == {"ok": True, "problems": []}
+
+        await c.http.put(
+            f"/v1/orgs/{ORG}/mappings",
+            json={
+                "accounts": {"consulting": "200", "gone": "999", "old": "210", "ads": "400"},
+                "tax_rates": {"GST15": "OUTPUT2", "X": "XYZ", "OLD": "OUTPUT", "IN": "INPUT2"},
+                "currencies": {"CHF": "USD"},
+            },
+        )
+        await c.http.put(f"/v1/orgs/{ORG}/settings", json={"default_account_code": "998"})
+        await c.app.state.config.record_currencies(ORG, ["EUR", "CHF"])
+
+        checked = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
+        assert checked.status_code == 200
+        body = checked.json()
+        assert body["ok"] is False
+        found = {(p["kind"], p["field"], p["code"], p["error_code"]) for p in body["problems"]}
+        assert found == {
+            ("tax_type_unknown", "tax_rates.X", "XYZ", "tax_rate_invalid"),
+            ("tax_type_inactive", "tax_rates.OLD", "OUTPUT", "tax_rate_invalid"),
+            ("tax_type_not_for_revenue", "tax_rates.IN", "INPUT2", "tax_rate_invalid"),
+            ("account_unknown", "accounts.gone", "999", "account_invalid"),
+            ("account_inactive", "accounts.old", "210", "account_invalid"),
+            ("account_not_revenue", "accounts.ads", "400", "account_invalid"),
+            ("account_unknown", "default_account_code", "998", "account_invalid"),
+            ("currency_not_enabled", "currencies.EUR", "EUR", "currency_not_enabled"),
+            ("currency_not_enabled", "currencies.CHF", "USD", "currency_not_enabled"),
+        }
+        for problem in body["problems"]:
+            assert problem["code"] in problem["message"]
+            assert problem["action"] and "{org_id}" not in problem["action"]
+        eur = next(p for p in body["problems"] if p["field"] == "currencies.EUR")
+        assert "Enable EUR in Xero" in eur["action"]
+        calls = {r["path"] for r in await sandbox.requests() if r["path"].startswith("/api.xro")}
+        assert calls == {
+            "/api.xro/2.0/Currencies",
+            "/api.xro/2.0/TaxRates",
+            "/api.xro/2.0/Accounts",
+        }
