@@ -17,7 +17,10 @@ DEFAULT_SCOPES = "offline_access accounting.invoices accounting.contacts account
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="XERO_CONNECTOR_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a malformed secret must not be echoed by the start-up error.
+    model_config = SettingsConfigDict(
+        env_prefix="XERO_CONNECTOR_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     port: int = Field(default=8002, ge=1, le=65535)
     mongodb_database: str = "xero_connector"

@@ -1,0 +1,53 @@
+"""Settings fail fast without a token key outside dev mode; keys rotate."""
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from xero_connector.config import DEFAULT_SCOPES, Settings
+from xero_connector.crypto import TokenCipher, UndecryptableTokens
+
+
+def test_no_token_key_outside_dev_mode_refuses_to_start() -> None:
+    with pytest.raises(ValidationError, match="XERO_CONNECTOR_TOKEN_KEYS is required"):
+        Settings()
+
+
+def test_dev_mode_runs_on_an_ephemeral_key() -> None:
+    settings = Settings(dev_mode=True)
+    cipher = TokenCipher.from_settings(settings)
+    assert cipher.decrypt(cipher.encrypt("x")) == "x"
+
+
+def test_a_malformed_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(token_keys="not-a-real-key-but-a-secret")
+    assert "not-a-real-key-but-a-secret" not in str(caught.value)
+    assert "token key #1 is not a Fernet key" in str(caught.value)
+
+
+def test_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("XERO_CONNECTOR_TOKEN_KEYS", f"{key}, {Fernet.generate_key().decode()}")
+    monkeypatch.setenv("XERO_CONNECTOR_XERO_API_URL", "http://127.0.0.1:8004")
+    settings = Settings()
+    assert len(settings.token_keys) == 2
+    assert settings.xero_api_url == "http://127.0.0.1:8004"
+    assert settings.xero_identity_url == "https://identity.xero.com"
+    assert settings.redirect_uri == "http://127.0.0.1:8002/v1/oauth/callback"
+    assert settings.scopes == DEFAULT_SCOPES
+    assert "offline_access" in settings.scope_list
+    assert key not in repr(settings)
+
+
+def test_keys_rotate_first_encrypts_all_decrypt() -> None:
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    before = TokenCipher.from_keys([old]).encrypt_json({"refresh_token": "r-123"})
+    rotated = TokenCipher.from_keys([new, old])
+    assert rotated.decrypt_json(before) == {"refresh_token": "r-123"}
+    fresh = rotated.encrypt("r-456")
+    assert b"r-456" not in fresh
+    assert TokenCipher.from_keys([new]).decrypt(fresh) == "r-456"
+    assert TokenCipher.from_keys([new]).decrypt(rotated.rotate(before))
+    with pytest.raises(UndecryptableTokens):
+        TokenCipher.from_keys([old]).decrypt(fresh)

@@ -1,0 +1,85 @@
+"""The Xero client over ``httpx.MockTransport``: bearer + tenant from the token manager, one
+retry after a 401 TokenExpired, rate-limit headers to the observer, errors as the tree."""
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from xero_connector.adapters.xero_client import ApiCall, XeroApiClient
+from xero_connector.ports import XeroAccess
+from xero_connector.xero_errors import Unauthorized, XeroRateLimited, XeroTransportError
+
+ORGS = {"Organisations": [{"OrganisationID": "o", "Name": "Acme", "BaseCurrency": "NZD"}]}
+LIMITS = {"X-DayLimit-Remaining": "4999", "X-MinLimit-Remaining": "59"}
+
+
+class Tokens:
+    def __init__(self) -> None:
+        self.current = "tok-1"
+        self.asked: list[str | None] = []
+
+    async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess:
+        self.asked.append(rejected)
+        if rejected == self.current:
+            self.current = "tok-2"
+        return XeroAccess(org_id, "tenant-9", self.current, datetime.now(UTC), 1)
+
+
+def client(handler: httpx.MockTransport, tokens: Tokens, calls: list[ApiCall]) -> XeroApiClient:
+    http = httpx.AsyncClient(transport=handler)
+    return XeroApiClient(http, tokens, api_url="https://api.test", observer=calls.append)
+
+
+async def test_an_expired_token_is_refreshed_and_the_request_sent_again() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.headers["authorization"], request.headers["xero-tenant-id"]))
+        if request.headers["authorization"] == "Bearer tok-1":
+            detail = {"Status": 401, "Detail": "TokenExpired: token expired at 11/20/2026"}
+            return httpx.Response(401, json=detail)
+        return httpx.Response(200, json=ORGS, headers=LIMITS)
+
+    tokens, calls = Tokens(), []
+    org = await client(httpx.MockTransport(answer), tokens, calls).organisation("org_a")
+    assert org.name == "Acme"
+    assert seen == [("Bearer tok-1", "tenant-9"), ("Bearer tok-2", "tenant-9")]
+    assert tokens.asked == [None, "tok-1"]
+    assert [(c.endpoint, c.status, c.tenant_id) for c in calls] == [
+        ("GET /Organisation", 200, "tenant-9")
+    ]
+    assert calls[0].limits.minute_remaining == 59
+
+
+async def test_another_401_is_not_retried() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"Detail": "AuthorizationUnsuccessful"})
+
+    tokens = Tokens()
+    with pytest.raises(Unauthorized):
+        await client(httpx.MockTransport(answer), tokens, []).organisation("org_a")
+    assert tokens.asked == [None]
+
+
+async def test_a_429_raises_with_its_wait() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"Retry-After": "3", "X-Rate-Limit-Problem": "minute", **LIMITS}
+        return httpx.Response(429, content=json.dumps({"Status": 429}), headers=headers)
+
+    calls: list[ApiCall] = []
+    with pytest.raises(XeroRateLimited) as caught:
+        await client(httpx.MockTransport(answer), Tokens(), calls).currencies("org_a")
+    assert caught.value.retry_after == 3 and caught.value.problem == "minute"
+    assert calls[0].status == 429
+
+
+async def test_no_answer_is_a_transport_error_that_names_no_secret() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(XeroTransportError) as caught:
+        await client(httpx.MockTransport(answer), Tokens(), []).accounts("org_a")
+    assert caught.value.sent is True
+    assert "tok-1" not in str(caught.value)
