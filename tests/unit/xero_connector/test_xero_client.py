@@ -42,7 +42,7 @@ async def test_an_expired_token_is_refreshed_and_the_request_sent_again() -> Non
             return httpx.Response(401, json=detail)
         return httpx.Response(200, json=ORGS, headers=LIMITS)
 
-    tokens, calls = Tokens(), []
+    tokens, calls = Tokens(), list[ApiCall]()
     org = await client(httpx.MockTransport(answer), tokens, calls).organisation("org_a")
     assert org.name == "Acme"
     assert seen == [("Bearer tok-1", "tenant-9"), ("Bearer tok-2", "tenant-9")]
