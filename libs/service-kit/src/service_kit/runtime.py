@@ -1,12 +1,12 @@
 """Composition helpers: the base app of a service with its MongoDB client, and serving it.
 
-    @asynccontextmanager
-    async def wiring(app: FastAPI) -> AsyncIterator[None]:
-        app.state.service = MyService(app.state.mongo[settings.mongodb_database], ...)
-        async with running(broker):        # e.g. start a FastStream broker
-            yield
+@asynccontextmanager
+async def wiring(app: FastAPI) -> AsyncIterator[None]:
+    app.state.service = MyService(app.state.mongo[settings.mongodb_database], ...)
+    async with running(broker):        # e.g. start a FastStream broker
+        yield
 
-    app = base_app("sync-log", __version__, settings, __doc__, wiring=wiring)
+app = base_app("sync-log", __version__, settings, __doc__, wiring=wiring)
 """
 
 from collections.abc import AsyncIterator, Callable
