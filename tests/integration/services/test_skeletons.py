@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from local_infra import free_port
 
@@ -32,6 +33,8 @@ def service_url(
         f"{prefix}MONGODB_URI": mongodb_uri,
         f"{prefix}MONGODB_DATABASE": unique,
         f"{prefix}API_KEYS": "test-key",
+        f"{prefix}TOPIC_PREFIX": unique,
+        "XERO_CONNECTOR_TOKEN_KEYS": Fernet.generate_key().decode(),
     }
     module = name.replace("-", "_") + ".main"
     proc = subprocess.Popen([sys.executable, "-m", module], env=env, stderr=subprocess.PIPE)
@@ -71,6 +74,9 @@ def test_readiness_fails_when_kafka_is_unreachable(
         "SYNC_LOG_PORT": str(port),
         "SYNC_LOG_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "SYNC_LOG_MONGODB_URI": mongodb_uri,
+        "SYNC_LOG_MONGODB_DATABASE": unique,
+        # The read API alone: it needs no Kafka to start, and must say Kafka is unreachable.
+        "SYNC_LOG_CONSUMER_ENABLED": "false",
     }
     proc = subprocess.Popen([sys.executable, "-m", "sync_log.main"], env=env)
     try:
