@@ -67,7 +67,13 @@ test-unit: install ## Only the fast tests (unit + contract), no servers
 	@$(RUN) pytest -m "unit or contract"
 
 .PHONY: run
-run: install ## Start infra and the services in the foreground (Ctrl-C stops them)
-	@$(RUN) local-infra up
-	@echo "The services have no behaviour yet (see the open issues); infra is up." \
-		"Stop it with: make infra-down"
+run: install ## Start everything (infra, sandbox + demo org, services) in the foreground; Ctrl-C stops it
+	@$(RUN) local-infra run
+
+.PHONY: up
+up: ## The same stack with Docker: docker compose -f deploy/compose.yml up (needs a Docker engine)
+	docker compose -f deploy/compose.yml --profile dev up --build --detach --wait
+
+.PHONY: down
+down: ## Stop and remove what `make up` started
+	docker compose -f deploy/compose.yml --profile dev down

@@ -4,6 +4,7 @@ local-infra up          # idempotent; prints the endpoints
 local-infra down        # stops what `up` started, by pid
 local-infra status
 local-infra provision   # fetch/build only
+local-infra run         # the whole stack in the foreground (`make run`, see launcher.py)
 """
 
 import argparse
@@ -124,10 +125,14 @@ def status() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local-infra", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "provision"])
+    parser.add_argument("command", choices=["up", "down", "status", "provision", "run"])
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--mongo-port", type=int, default=27017)
     args = parser.parse_args(argv)
+    if args.command == "run":
+        from local_infra.launcher import run
+
+        return run()
     try:
         if args.command == "up":
             up(args.kafka_port, args.mongo_port)
