@@ -5,8 +5,11 @@ token manager and the use cases; starts the Kafka producer; closes everything on
     app.state.tokens     # the TokenManager the pipeline asks for access tokens
     app.state.xero       # the XeroApiClient (Accounting API through the token manager)
     app.state.org_data   # cached Currencies, TaxRates, Accounts per organisation
+    app.state.pipeline   # the sync use case (SyncPipeline)
+    app.state.consumer   # the invoices.events consumer (SyncConsumer)
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,8 +25,12 @@ from xero_connector.adapters.mongo import (
     Doc,
     MongoAuthorizations,
     MongoConnections,
+    MongoContactCache,
+    MongoLinks,
     MongoOrgConfig,
+    MongoProcessed,
     MongoRefreshLeases,
+    MongoRetries,
 )
 from xero_connector.adapters.xero_client import (
     XeroApiClient,
@@ -32,9 +39,15 @@ from xero_connector.adapters.xero_client import (
 )
 from xero_connector.config import Settings
 from xero_connector.configuration import ConfigService
+from xero_connector.contacts import ContactResolver
 from xero_connector.crypto import TokenCipher
+from xero_connector.gateway import XeroGateway
+from xero_connector.limiter import Limits, RateLimiter
 from xero_connector.org_data import OrgDataCache
+from xero_connector.pipeline import SyncPipeline
+from xero_connector.retries import RetryLoop
 from xero_connector.service import ConnectionService, OAuthClient
+from xero_connector.subscribers import SyncConsumer, kafka_ports, subscribe
 from xero_connector.tokens import TokenManager
 
 
@@ -44,6 +57,10 @@ class Stores:
     leases: MongoRefreshLeases
     authorizations: MongoAuthorizations
     config: MongoOrgConfig
+    links: MongoLinks
+    contacts: MongoContactCache
+    processed: MongoProcessed
+    retries: MongoRetries
 
     @classmethod
     def open(cls, db: AsyncDatabase[Doc], cipher: TokenCipher) -> "Stores":
@@ -53,6 +70,10 @@ class Stores:
             MongoRefreshLeases(db),
             MongoAuthorizations(db, cipher),
             MongoOrgConfig(db),
+            MongoLinks(db),
+            MongoContactCache(db),
+            MongoProcessed(db),
+            MongoRetries(db),
         )
 
 
@@ -68,6 +89,54 @@ def token_manager(
         lease_s=settings.refresh_lease_seconds,
         grace_s=settings.refresh_grace_seconds,
         retries=settings.refresh_retries,
+    )
+
+
+def limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        Limits(
+            per_minute=settings.xero_per_minute,
+            concurrent=settings.xero_concurrent,
+            app_per_minute=settings.xero_app_per_minute,
+            time_scale=settings.xero_time_scale,
+            margin=settings.xero_limit_margin,
+            day_reset_seconds=settings.xero_day_reset_seconds,
+        )
+    )
+
+
+def pipeline(
+    settings: Settings,
+    stores: Stores,
+    tokens: TokenManager,
+    xero: XeroApiClient,
+    org_data: OrgDataCache,
+    config: ConfigService,
+) -> SyncPipeline:
+    gateway = XeroGateway(
+        xero,
+        limiter(settings),
+        retries=settings.xero_retries,
+        backoff_s=settings.xero_backoff_seconds,
+    )
+    baseline = settings.baseline_mode
+    contacts = ContactResolver(
+        gateway,
+        stores.contacts,
+        create_batch=1 if baseline else settings.contact_batch_size,
+        per_invoice=baseline,
+    )
+    return SyncPipeline(
+        tokens=tokens,
+        config=config,
+        org_data=org_data,
+        gateway=gateway,
+        contacts=contacts,
+        links=stores.links,
+        retries=stores.retries,
+        chunk_size=1 if baseline else settings.chunk_size,
+        lookup=settings.invoice_lookup,
+        write_attempts=settings.write_attempts,
     )
 
 
@@ -113,10 +182,28 @@ def wiring(settings: Settings) -> Wiring:
             app.state.config = ConfigService(
                 stores.config, org_data, recent_currency_days=settings.recent_currency_days
             )
+            app.state.pipeline = pipeline(
+                settings, stores, tokens, xero, org_data, app.state.config
+            )
+            publish, to_dlq = kafka_ports(broker, names)
+            app.state.consumer = SyncConsumer(app.state.pipeline, stores.processed, publish, to_dlq)
+            if settings.consume:
+                subscribe(
+                    broker,
+                    names,
+                    app.state.consumer,
+                    group_id=settings.consumer_group,
+                    max_records=settings.consumer_batch_size,
+                    linger_ms=settings.linger_ms,
+                )
+            retry_task = asyncio.create_task(
+                RetryLoop(stores.retries, publish, poll_s=settings.retry_poll_seconds).run()
+            )
             await broker.start()
             try:
                 yield
             finally:
+                retry_task.cancel()
                 await broker.stop()
 
     return lifespan

@@ -5,7 +5,7 @@ comma-separated: the first encrypts, all decrypt, so keys rotate by prepending a
 unless ``XERO_CONNECTOR_DEV_MODE=true``, where an ephemeral key is generated at start-up.
 """
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -63,6 +63,35 @@ class Settings(ServiceSettings):
     # -- Organisation data --------------------------------------------------------------------
     org_cache_ttl_seconds: float = Field(default=300, ge=0)
     recent_currency_days: float = Field(default=90, gt=0)
+
+    # -- The sync pipeline --------------------------------------------------------------------
+    consumer_group: str = "xero-connector"
+    consume: bool = Field(default=True, description="Run the invoices.events consumer")
+    consumer_batch_size: int = Field(default=1000, ge=1, description="Records per poll")
+    linger_ms: int = Field(default=200, ge=0, description="How long a poll waits for records")
+    chunk_size: int = Field(default=50, ge=1, le=100, description="Invoices per Xero write")
+    contact_batch_size: int = Field(default=50, ge=1, le=100)
+    invoice_lookup: Literal["on_doubt", "always"] = Field(
+        default="on_doubt",
+        description="Look invoices without a link up by number before every create (always) "
+        "or only when a write's outcome is unknown or Xero reports the number taken (on_doubt)",
+    )
+    baseline_mode: bool = Field(
+        default=False,
+        description="Benchmark baseline: one invoice per call, a contact lookup per invoice",
+    )
+    write_attempts: int = Field(default=4, ge=1)
+    xero_retries: int = Field(default=4, ge=0, description="Retries of 5xx and timeouts")
+    xero_backoff_seconds: float = Field(default=0.2, gt=0)
+    retry_poll_seconds: float = Field(default=30, gt=0)
+
+    # -- Xero's rate limits (client side) -----------------------------------------------------
+    xero_per_minute: int = Field(default=60, ge=1)
+    xero_concurrent: int = Field(default=5, ge=1)
+    xero_app_per_minute: int = Field(default=10_000, ge=1)
+    xero_time_scale: float = Field(default=1.0, gt=0, description="60: a Xero minute is 1 s")
+    xero_limit_margin: float = Field(default=0.03, ge=0)
+    xero_day_reset_seconds: float = Field(default=3600, gt=0)
 
     @field_validator("token_keys", mode="before")
     @classmethod

@@ -117,3 +117,29 @@ class PendingAuthorization:
 
     def __repr__(self) -> str:
         return f"PendingAuthorization(org_id={self.org_id!r}, expires_at={self.expires_at!r})"
+
+
+# -- The pipeline's records ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An invoice's Xero InvoiceID, with the version and payload hash last written there."""
+
+    org_id: str
+    invoice_id: str
+    xero_invoice_id: str
+    version: int
+    payload_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRetry:
+    """A sync to request again once ``due_at`` has passed (Xero's daily limit was spent)."""
+
+    org_id: str
+    invoice_id: str
+    due_at: datetime
+    attempt: int
+    batch_id: str | None
+    invoice: dict[str, object]  # the Invoice as JSON

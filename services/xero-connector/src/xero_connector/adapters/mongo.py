@@ -10,20 +10,34 @@ Collections:
 - ``authorizations`` ``_id`` = state (pending) and ``used:{state}`` (the one-time marker)
 - ``org_config``   ``_id`` = org_id; ``settings`` and ``mappings``
 - ``seen_currencies`` ``_id`` = org_id; ``currencies.{CODE}`` = last seen
+- ``links``        ``_id`` = ``{org_id}/{invoice_id}``: Xero InvoiceID, version, payload hash
+- ``contacts``     ``_id`` = ``{org_id}/{customer_id}``: Xero ContactID
+- ``processed_events`` ``_id`` = CloudEvents id whose result is published
+- ``scheduled_retries`` ``_id`` = ``{org_id}/{invoice_id}``: due time of a rate-limited sync
 """
 
+import asyncio
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import Binary
+from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from sync_schemas import ConnectionStatus
 from xero_connector.crypto import TokenCipher
-from xero_connector.domain import Connection, Mappings, OrgSettings, PendingAuthorization, Tokens
+from xero_connector.domain import (
+    Connection,
+    Link,
+    Mappings,
+    OrgSettings,
+    PendingAuthorization,
+    ScheduledRetry,
+    Tokens,
+)
 
 Doc = dict[str, Any]
 MAX_LEASE_ATTEMPTS = 50
@@ -248,3 +262,153 @@ class MongoOrgConfig:
         doc = await self._seen.find_one({"_id": org_id})
         seen: dict[str, datetime] = (doc or {}).get("currencies") or {}
         return sorted(code for code, at in seen.items() if at >= since)
+
+
+# -- The pipeline's state: every read and write by ``_id`` ---------------------------------------
+
+_PARALLEL_READS = 32
+
+
+async def _find_many(collection: Any, ids: Iterable[str]) -> dict[str, Doc]:
+    """``find_one({_id})`` each, a few at a time: FerretDB scans the collection for ``$in``."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Doc] = {}
+    gate = asyncio.Semaphore(_PARALLEL_READS)
+
+    async def one(key: str) -> None:
+        async with gate:
+            doc = await collection.find_one({"_id": key})
+        if doc is not None:
+            found[key] = doc
+
+    await asyncio.gather(*(one(k) for k in wanted))
+    return found
+
+
+class MongoLinks:
+    """``links``: ``_id`` = ``{org_id}/{invoice_id}``; the Xero InvoiceID, the version and the
+    payload hash last synced."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._collection = db["links"]
+
+    async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, Link]:
+        docs = await _find_many(self._collection, (f"{org_id}/{i}" for i in invoice_ids))
+        return {
+            doc["invoice_id"]: Link(
+                org_id=org_id,
+                invoice_id=doc["invoice_id"],
+                xero_invoice_id=doc["xero_invoice_id"],
+                version=int(doc["version"]),
+                payload_hash=doc.get("payload_hash", ""),
+            )
+            for doc in docs.values()
+        }
+
+    async def put_many(self, links: Iterable[Link]) -> None:
+        operations = [
+            ReplaceOne(
+                {"_id": f"{link.org_id}/{link.invoice_id}"},
+                {
+                    "org_id": link.org_id,
+                    "invoice_id": link.invoice_id,
+                    "xero_invoice_id": link.xero_invoice_id,
+                    "version": link.version,
+                    "payload_hash": link.payload_hash,
+                },
+                upsert=True,
+            )
+            for link in links
+        ]
+        if operations:
+            await self._collection.bulk_write(operations, ordered=False)
+
+
+class MongoContactCache:
+    """``contacts``: ``_id`` = ``{org_id}/{customer_id}`` -> the Xero ContactID."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._collection = db["contacts"]
+
+    async def get_many(self, org_id: str, customer_ids: Iterable[str]) -> dict[str, str]:
+        docs = await _find_many(self._collection, (f"{org_id}/{c}" for c in customer_ids))
+        return {doc["customer_id"]: doc["contact_id"] for doc in docs.values()}
+
+    async def put_many(self, org_id: str, contacts: dict[str, str]) -> None:
+        operations = [
+            ReplaceOne(
+                {"_id": f"{org_id}/{customer}"},
+                {"org_id": org_id, "customer_id": customer, "contact_id": contact},
+                upsert=True,
+            )
+            for customer, contact in contacts.items()
+        ]
+        if operations:
+            await self._collection.bulk_write(operations, ordered=False)
+
+    async def forget(self, org_id: str, customer_id: str) -> None:
+        await self._collection.delete_one({"_id": f"{org_id}/{customer_id}"})
+
+
+class MongoProcessed:
+    """``processed_events``: ``_id`` = the CloudEvents id of an event whose result is out."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._collection = db["processed_events"]
+
+    async def seen(self, event_ids: Iterable[str]) -> set[str]:
+        return set(await _find_many(self._collection, event_ids))
+
+    async def mark(self, event_ids: Iterable[str], at: datetime) -> None:
+        docs = [{"_id": e, "at": at} for e in dict.fromkeys(event_ids)]
+        if not docs:
+            return
+        try:
+            await self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as error:  # marked before (a redelivery): fine
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+
+
+class MongoRetries:
+    """``scheduled_retries``: ``_id`` = ``{org_id}/{invoice_id}``; the request to send again
+    once ``due_at`` has passed (a small collection: only rate-limited invoices wait here)."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._collection = db["scheduled_retries"]
+
+    async def schedule(self, retries: Iterable[ScheduledRetry]) -> None:
+        operations = [
+            ReplaceOne(
+                {"_id": f"{r.org_id}/{r.invoice_id}"},
+                {
+                    "org_id": r.org_id,
+                    "invoice_id": r.invoice_id,
+                    "due_at": r.due_at,
+                    "attempt": r.attempt,
+                    "batch_id": r.batch_id,
+                    "invoice": r.invoice,
+                },
+                upsert=True,
+            )
+            for r in retries
+        ]
+        if operations:
+            await self._collection.bulk_write(operations, ordered=False)
+
+    async def due(self, now: datetime, limit: int = 500) -> list[ScheduledRetry]:
+        cursor = self._collection.find({"due_at": {"$lte": now}}).limit(limit)
+        return [
+            ScheduledRetry(
+                org_id=d["org_id"],
+                invoice_id=d["invoice_id"],
+                due_at=d["due_at"],
+                attempt=int(d["attempt"]),
+                batch_id=d.get("batch_id"),
+                invoice=d["invoice"],
+            )
+            async for d in cursor
+        ]
+
+    async def done(self, retry: ScheduledRetry) -> None:
+        await self._collection.delete_one({"_id": f"{retry.org_id}/{retry.invoice_id}"})

@@ -1,0 +1,73 @@
+"""Scheduled retries: invoices that failed as ``rate_limited`` are requested again once their
+due time has passed, as an ``invoice.sync_requested.v1`` (reason ``resync``) on
+``invoices.events``, so they go through the ordinary consumer and its ordering per
+organisation. The attempt number travels in ``requested_by``.
+
+    loop = RetryLoop(store, publish, poll_s=30)
+    task = asyncio.create_task(loop.run())
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from sync_schemas import CloudEvent, EventType, Invoice, InvoiceSyncRequested, SyncReason, new_event
+from xero_connector.domain import ScheduledRetry
+
+log = structlog.get_logger(__name__)
+RETRY_REQUESTER = "xero-connector:retry:"
+
+
+class DueRetries(Protocol):
+    async def due(self, now: datetime, limit: int = 500) -> list[ScheduledRetry]: ...
+
+    async def done(self, retry: ScheduledRetry) -> None: ...
+
+
+class RetryLoop:
+    def __init__(
+        self,
+        store: DueRetries,
+        publish: Callable[[CloudEvent[Any]], Awaitable[None]],
+        *,
+        poll_s: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._publish = publish
+        self._poll_s = poll_s
+
+    async def run_once(self) -> int:
+        due = await self._store.due(datetime.now(UTC))
+        for retry in due:
+            request = InvoiceSyncRequested(
+                org_id=retry.org_id,
+                invoice_id=retry.invoice_id,
+                reason=SyncReason.RESYNC,
+                batch_id=retry.batch_id,
+                requested_by=f"{RETRY_REQUESTER}{retry.attempt}",
+                invoice=Invoice.model_validate(retry.invoice),
+            )
+            event = new_event(
+                EventType.INVOICE_SYNC_REQUESTED,
+                request,
+                source="/xero-connector/retries",
+                subject=retry.org_id,
+            )
+            await self._publish(event)
+            await self._store.done(retry)
+        return len(due)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                count = await self.run_once()
+                if count:
+                    log.info("retries.requested", count=count)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retries.failed")
+            await asyncio.sleep(self._poll_s)

@@ -1,0 +1,169 @@
+"""The consumer of ``invoices.events``: one batch subscriber, manual acks.
+
+For every batch: decode each record with the envelope (anything undecodable goes to the DLQ
+with its reason, and the batch goes on), drop events seen before (CloudEvents id, in the batch
+and in ``processed_events``), run the pipeline, publish every result with ``acks=all``, mark
+the events processed, and only then commit the offsets. A failure of the infrastructure
+(Kafka, MongoDB) nacks the batch: the consumer seeks back and the records come again; the
+links make the second pass idempotent.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeAlias
+
+import structlog
+from aiokafka import ConsumerRecord, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+
+from service_kit.events import Topics, dead_letter, publish_event
+from sync_schemas import CloudEvent, EnvelopeError, EventType, Invoice, decode
+from xero_connector.metrics import CONSUMED, CONSUMER_LAG
+from xero_connector.pipeline import SyncPipeline, SyncRequest
+from xero_connector.retries import RETRY_REQUESTER
+
+log = structlog.get_logger(__name__)
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+_INVOICE_TYPES = frozenset(
+    {EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED, EventType.INVOICE_SYNC_REQUESTED}
+)
+
+
+class Processed(Protocol):
+    async def seen(self, event_ids: list[str]) -> set[str]: ...
+
+    async def mark(self, event_ids: list[str], at: datetime) -> None: ...
+
+
+class Ackable(Protocol):
+    raw_message: Any
+
+    async def ack(self) -> None: ...
+
+    async def nack(self) -> None: ...
+
+
+Publish = Callable[[CloudEvent[Any]], Awaitable[None]]
+DeadLetter = Callable[[Record, EnvelopeError], Awaitable[None]]
+
+
+def to_request(event: CloudEvent[Any]) -> SyncRequest:
+    if event.type is EventType.INVOICE_SYNC_REQUESTED:
+        data = event.data
+        attempt = 1
+        if data.requested_by and data.requested_by.startswith(RETRY_REQUESTER):
+            suffix = data.requested_by.removeprefix(RETRY_REQUESTER)
+            attempt = int(suffix) if suffix.isdigit() else 1
+        return SyncRequest(event.id, event.type, data.invoice, data.batch_id, attempt)
+    invoice: Invoice = event.data
+    return SyncRequest(event.id, event.type, invoice)
+
+
+class SyncConsumer:
+    def __init__(
+        self,
+        pipeline: SyncPipeline,
+        processed: Processed,
+        publish: Publish,
+        to_dlq: DeadLetter,
+    ) -> None:
+        self.pipeline = pipeline
+        self._processed = processed
+        self._publish = publish
+        self._to_dlq = to_dlq
+
+    async def consume(self, message: Ackable) -> None:
+        raw = message.raw_message
+        records: tuple[Record, ...] = raw if isinstance(raw, tuple) else (raw,)
+        try:
+            await self.handle(records)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch.failed", count=len(records))
+            CONSUMED.labels("redelivered").inc(len(records))
+            await asyncio.sleep(1.0)  # do not spin on an outage
+            await message.nack()
+            return
+        await message.ack()
+        _observe_lag(message, records)
+
+    async def handle(self, records: tuple[Record, ...]) -> None:
+        events: dict[str, CloudEvent[Any]] = {}
+        for record in records:
+            try:
+                event = decode(record.value, record.headers)
+            except EnvelopeError as error:
+                log.warning("record.dead_lettered", reason=error.reason, offset=record.offset)
+                await self._to_dlq(record, error)
+                CONSUMED.labels("dead_lettered").inc()
+                continue
+            if event.type in _INVOICE_TYPES:
+                events.setdefault(event.id, event)
+        seen = await self._processed.seen(list(events))
+        fresh = [e for e in events.values() if e.id not in seen]
+        CONSUMED.labels("duplicate").inc(len(records) - len(fresh))
+        if not fresh:
+            return
+        results = await self.pipeline.sync([to_request(e) for e in fresh])
+        await asyncio.gather(*(self._publish(r) for r in results))
+        await self._processed.mark([e.id for e in fresh], datetime.now(UTC))
+        CONSUMED.labels("handled").inc(len(fresh))
+
+
+def _observe_lag(message: Ackable, records: tuple[Record, ...]) -> None:
+    consumer = getattr(message, "consumer", None)
+    if consumer is None or not hasattr(consumer, "highwater"):
+        return
+    last: dict[Any, int] = {}
+    for record in records:
+        last[(record.topic, record.partition)] = record.offset
+    for (topic, partition), offset in last.items():
+        high = consumer.highwater(TopicPartition(topic, partition))
+        if high is not None:
+            CONSUMER_LAG.labels(str(partition)).set(max(0, high - offset - 1))
+
+
+async def raw_body(message: StreamMessage[Any]) -> Any:
+    return message.body
+
+
+def subscribe(
+    broker: KafkaBroker,
+    names: Topics,
+    consumer: SyncConsumer,
+    *,
+    group_id: str,
+    max_records: int,
+    linger_ms: int,
+) -> None:
+    subscriber = broker.subscriber(
+        names.invoice_events,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=linger_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_body,
+        title="xero-connector sync",
+        description="Syncs invoice events to Xero and publishes one result per event.",
+    )
+
+    @subscriber
+    async def sync_batch(message: KafkaMessage) -> None:
+        await consumer.consume(message)
+
+
+def kafka_ports(broker: KafkaBroker, names: Topics) -> tuple[Publish, DeadLetter]:
+    async def publish(event: CloudEvent[Any]) -> None:
+        await publish_event(broker, event, names)
+
+    async def to_dlq(record: Record, error: EnvelopeError) -> None:
+        await dead_letter(broker, record, error, names)
+
+    return publish, to_dlq

@@ -1,0 +1,277 @@
+"""The sync pipeline end to end: real Kafka, real MongoDB, the Xero sandbox.
+
+Most tests set the organisation up with one instance that does not consume, publish the
+events, then start a consuming instance, so that the whole burst arrives in one batch.
+"""
+
+import asyncio
+from typing import Any
+
+from sync_schemas import ErrorCode, SyncOutcome
+from tests.integration.xero_connector.pipeline_support import (
+    by_invoice,
+    created,
+    invoice,
+    publish,
+    publish_raw,
+    requested,
+    results,
+    setup_org,
+    stats,
+    wait_for,
+    xero_invoices,
+)
+from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
+
+FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
+
+
+async def test_every_error_code_and_the_dlq(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(consume=False) as setup:
+        topic = setup.names.invoice_events
+        tenant = await setup_org(setup, sandbox, "org_a")
+        await setup_org(setup, sandbox, "org_expired")
+        expired_tenant = await setup_org(setup, sandbox, "org_down")
+        events = [
+            created(invoice("org_a", 1)),
+            created(invoice("org_a", 2, line={"tax_code": "VAT9"})),
+            created(invoice("org_a", 3, line={"revenue_category": "hardware"})),
+            created(invoice("org_a", 4, currency="EUR")),
+            created(invoice("org_a", 5, line={"tax_code": "BADTAX"})),
+            created(invoice("org_a", 6, line={"revenue_category": "bad_account"})),
+            created(invoice("org_a", 7, customer={"id": "cus_new", "name": "Nobody Ltd"})),
+            created(invoice("org_a", 8, status="void")),
+            created(invoice("org_nobody", 9)),
+            created(invoice("org_expired", 10)),
+            created(invoice("org_down", 11)),
+        ]
+        await sandbox.faults(revoke_refresh_tokens=True, tenant_id=None)
+    # Only org_expired's tokens are expired and refused; the others reconnect below.
+    async with connector(**FAST, xero_retries=1, write_attempts=1) as c:
+        await reconnect_all_but(c, sandbox, "org_expired")
+        await sandbox.faults(expire_access_tokens=True)
+        await reconnect_all_but(c, sandbox, "org_expired")
+        await sandbox.faults(error_rate=1.0, error_status=503, tenant_id=expired_tenant)
+        await publish(kafka_bootstrap, topic, events)
+        await publish_raw(kafka_bootstrap, topic, b"\x00not json")
+        out = by_invoice(await results(c, len(events)))
+        await sandbox.faults(error_rate=0, tenant_id=expired_tenant)
+        dlq = await read_events_raw(kafka_bootstrap, c.names.dlq)
+
+    codes = {k: getattr(v, "error_code", None) for k, v in out.items()}
+    assert out["inv_00001"].outcome is SyncOutcome.CREATED
+    assert codes == {
+        "inv_00001": None,
+        "inv_00002": ErrorCode.TAX_RATE_UNMAPPED,
+        "inv_00003": ErrorCode.ACCOUNT_UNMAPPED,
+        "inv_00004": ErrorCode.CURRENCY_NOT_ENABLED,
+        "inv_00005": ErrorCode.TAX_RATE_INVALID,
+        "inv_00006": ErrorCode.ACCOUNT_INVALID,
+        "inv_00007": ErrorCode.CONTACT_MISSING,
+        "inv_00008": ErrorCode.XERO_VALIDATION,
+        "inv_00009": ErrorCode.NOT_CONNECTED,
+        "inv_00010": ErrorCode.CONNECTION_EXPIRED,
+        "inv_00011": ErrorCode.XERO_UNAVAILABLE,
+    }
+    assert out["inv_00008"].xero_messages == ["Invoice not of valid status for creation"]
+    assert out["inv_00011"].retryable and not out["inv_00002"].retryable
+    assert "POST /v1/orgs/org_expired/connection" in out["inv_00010"].remediation
+    assert len(await xero_invoices(sandbox, tenant)) == 1
+    assert [dict(h)["dlq_reason"] for h in dlq] == [b"missing_attribute"]
+
+
+async def reconnect_all_but(c: Any, sandbox: Sandbox, skip: str) -> None:
+    """Reconnect every test organisation except ``skip`` (its tokens stay refused)."""
+    from tests.integration.xero_connector.support import connect
+
+    for org in ("org_a", "org_down"):
+        if org != skip:
+            connection = await c.stores.connections.get(org)
+            await connect(c, sandbox, org, connection.tenant_id)
+
+
+async def read_events_raw(bootstrap: str, topic: str) -> list[list[tuple[str, bytes]]]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        batches = await consumer.getmany(timeout_ms=2000)
+        return [list(r.headers) for records in batches.values() for r in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_daily_limit_spent_fails_as_rate_limited_and_schedules_a_retry(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(**FAST) as c:
+        await setup_org(c, sandbox, "org_day")
+        await sandbox.http.put("/_sandbox/limits", json={"per_day": 3})
+        try:
+            await publish(kafka_bootstrap, c.names.invoice_events, [created(invoice("org_day", 1))])
+            [result] = await results(c, 1)
+        finally:
+            await sandbox.http.put("/_sandbox/limits", json={"per_day": 1_000_000})
+        scheduled = await c.app.state.mongo[c.settings.mongodb_database][
+            "scheduled_retries"
+        ].find_one({"_id": "org_day/inv_00001"})
+    assert result.data.error_code is ErrorCode.RATE_LIMITED and result.data.retryable
+    assert scheduled is not None and scheduled["attempt"] == 2
+
+
+async def test_five_deliveries_of_one_invoice_in_a_burst_make_one_xero_invoice(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(consume=False) as setup:
+        tenant = await setup_org(setup, sandbox, "org_burst", settings={"sync_mode": "automatic"})
+        v1, v2, v3 = (invoice("org_burst", 1, version=v) for v in (1, 2, 3))
+        burst = [created(v1), requested(v1, "b1"), created(v2), requested(v2, "b1"), created(v3)]
+        await publish(kafka_bootstrap, setup.names.invoice_events, burst)
+    async with connector(**FAST) as c:
+        out = await results(c, 5)
+        await publish(kafka_bootstrap, c.names.invoice_events, [requested(v3, "b2")])
+        again = await results(c, 6)
+    held = await xero_invoices(sandbox, tenant)
+    assert len(held) == 1 and held[0]["Reference"] == "v3"
+    assert len(out) == 5 and {e.data.cause_event_id for e in out} == {e.id for e in burst}
+    assert {e.data.outcome for e in out} == {SyncOutcome.CREATED}
+    assert [e.data.batch_id for e in out if e.data.batch_id] == ["b1", "b1"]
+    assert again[-1].data.outcome is SyncOutcome.UNCHANGED
+
+
+async def test_manual_mode_ignores_created_and_updated(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(**FAST) as c:
+        tenant = await setup_org(c, sandbox, "org_manual", settings={"sync_mode": "manual"})
+        events = [created(invoice("org_manual", 1)), requested(invoice("org_manual", 2))]
+        await publish(kafka_bootstrap, c.names.invoice_events, events)
+        out = await results(c, 1)
+        await asyncio.sleep(1)
+        out = await results(c, 1)
+    assert [e.data.invoice_id for e in out] == ["inv_00002"]
+    assert [i["InvoiceNumber"] for i in await xero_invoices(sandbox, tenant)] == ["INV-00002"]
+
+
+async def test_crash_after_xero_accepted_before_commit_makes_no_duplicate(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(consume=False) as setup:
+        tenant = await setup_org(setup, sandbox, "org_crash")
+        events = [created(invoice("org_crash", n)) for n in range(1, 21)]
+        await publish(kafka_bootstrap, setup.names.invoice_events, events)
+    entered = asyncio.Event()
+    victim: list[asyncio.Task[Any]] = []
+
+    async def crash() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        victim.append(task)
+        entered.set()
+        await asyncio.Event().wait()  # hangs until cancelled
+
+    async with connector(**FAST) as first:
+        first.app.state.pipeline.after_write = crash
+        await asyncio.wait_for(entered.wait(), 20)
+        assert len(await xero_invoices(sandbox, tenant)) == 20  # Xero accepted the batch
+        victim[0].cancel()
+        await asyncio.sleep(0.1)
+    assert await results(first, 0, timeout=0) == []  # nothing published, nothing committed
+    async with connector(**FAST) as second:
+        out = await results(second, 20)
+    assert len(await xero_invoices(sandbox, tenant)) == 20
+    assert len(out) == 20 and all(getattr(e.data, "xero_invoice_id", None) for e in out)
+
+
+async def test_unknown_outcome_is_looked_up_before_sending_again(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(**FAST, http_read_timeout=0.5) as c:
+        tenant = await setup_org(c, sandbox, "org_slow")
+        topic = c.names.invoice_events
+        await publish(kafka_bootstrap, topic, [created(invoice("org_slow", 9))])
+        await results(c, 1)  # settings and contacts are cached now
+        await sandbox.faults(latency_ms=1500, tenant_id=tenant)  # Xero writes, then answers late
+
+        async def clear_fault() -> None:
+            await sandbox.faults(latency_ms=0, tenant_id=tenant)
+
+        async def after_first_timeout() -> bool:
+            calls = await stats(sandbox, tenant)
+            if calls.get("POST /Invoices", 0) >= 2:  # the warm-up, then the slow one
+                await clear_fault()
+                return True
+            return False
+
+        await publish(kafka_bootstrap, topic, [created(invoice("org_slow", n)) for n in (1, 2, 3)])
+        await wait_for(after_first_timeout)
+        out = (await results(c, 4))[1:]
+    assert len(await xero_invoices(sandbox, tenant)) == 4
+    assert len(out) == 3 and all(getattr(e.data, "xero_invoice_id", None) for e in out), out
+    calls = await stats(sandbox, tenant)
+    assert calls.get("GET /Invoices", 0) >= 1, calls  # looked up before sending again
+
+
+async def test_a_late_older_version_never_overwrites_a_newer_one(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(**FAST) as c:
+        tenant = await setup_org(c, sandbox, "org_late")
+        topic = c.names.invoice_events
+        await publish(kafka_bootstrap, topic, [created(invoice("org_late", 1, version=3))])
+        await results(c, 1)
+        await publish(kafka_bootstrap, topic, [created(invoice("org_late", 1, version=2))])
+        out = await results(c, 2)
+    [held] = await xero_invoices(sandbox, tenant)
+    assert held["Reference"] == "v3"
+    assert out[-1].data.version == 2 and out[-1].data.outcome is SyncOutcome.UNCHANGED
+
+
+async def test_a_batch_of_50_with_3_bad_invoices_is_one_xero_call(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(consume=False) as setup:
+        tenant = await setup_org(
+            setup, sandbox, "org_fifty", settings={"auto_create_contacts": True}
+        )
+        await setup.app.state.org_data.get("org_fifty")
+        bad = {
+            7: {"line": {"tax_code": "VAT9"}},  # fails before Xero
+            23: {"status": "void"},  # Xero refuses it inside the batch
+            41: {"line": {"tax_code": "BADTAX"}},  # fails before Xero
+        }
+        events = [
+            created(
+                invoice(
+                    "org_fifty",
+                    n,
+                    customer={"id": f"cus_{n % 10}", "name": f"Customer {n % 10}"},
+                    **bad.get(n, {}),
+                )
+            )
+            for n in range(1, 51)
+        ]
+        await publish(kafka_bootstrap, setup.names.invoice_events, events)
+    async with connector(**FAST) as c:
+        out = by_invoice(await results(c, 50))
+    failed = {k: v.error_code for k, v in out.items() if hasattr(v, "error_code")}
+    assert failed == {
+        "inv_00007": ErrorCode.TAX_RATE_UNMAPPED,
+        "inv_00023": ErrorCode.XERO_VALIDATION,
+        "inv_00041": ErrorCode.TAX_RATE_INVALID,
+    }
+    assert len(out) == 50
+    assert len(await xero_invoices(sandbox, tenant)) == 47
+    calls = await stats(sandbox, tenant)
+    assert calls.get("POST /Invoices", 0) + calls.get("PUT /Invoices", 0) == 1, calls
+    assert calls.get("PUT /Contacts", 0) == 1, calls
+
+
+__all__ = ["read_events"]
