@@ -191,7 +191,7 @@ class Stack:
                 "INVOICE_EVENTS_SYNC_LOG_API_KEY": s.dev_api_key,
             },
             "xero-connector": common(
-                "XERO_CONNECTOR_", s.xero_connector_port, "xero_connector", None
+                "XERO_CONNECTOR_", s.xero_connector_port, "xero_connector", "xero-connector"
             )
             | {
                 "XERO_CONNECTOR_TOKEN_KEYS": self._token_key(),
