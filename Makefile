@@ -44,7 +44,7 @@ schemas: install ## Regenerate schemas/generated (JSON Schema, AsyncAPI); refuse
 lint: install ## ruff + mypy (strict on schemas/, libs/, services/)
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) mypy schemas/src libs/service-kit/src deploy/local/src \
+	@$(RUN) mypy schemas/src libs/service-kit/src deploy/local/src tools/ops-cli/src \
 		$(foreach s,$(wildcard services/*/src),$(s))
 
 .PHONY: format

@@ -18,6 +18,7 @@ COPY services/sync-log/pyproject.toml services/sync-log/
 COPY services/xero-connector/pyproject.toml services/xero-connector/
 COPY services/xero-sandbox/pyproject.toml services/xero-sandbox/
 COPY deploy/local/pyproject.toml deploy/local/
+COPY tools/ops-cli/pyproject.toml tools/ops-cli/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package sync-log
 

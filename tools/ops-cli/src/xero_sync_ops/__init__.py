@@ -1,0 +1,1 @@
+"""``xero-sync``: the operators' CLI. It talks to the services' HTTP APIs only."""
