@@ -83,7 +83,16 @@ def banner(stack: Stack, took_s: float) -> str:
     )
 
 
+class _Signals:
+    stopping = False
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    # Only the first signal interrupts: Ctrl-C reaches us twice (from the terminal and
+    # forwarded by `uv run`), and a second interrupt must not cut the clean stop short.
+    if _Signals.stopping:
+        return
+    _Signals.stopping = True
     raise KeyboardInterrupt
 
 
@@ -105,6 +114,7 @@ def run(settings: StackSettings | None = None) -> int:
             )
             console.print(Text.from_ansi("\n".join(dead.tail)), soft_wrap=True)
             console.print("[red]Stopping everything; fix the cause and run `make run` again.[/]")
+            _Signals.stopping = True
             return 1
     except KeyboardInterrupt:
         console.print("[green]✓[/] stopped everything `make run` started")
