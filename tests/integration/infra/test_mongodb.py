@@ -1,5 +1,6 @@
 """Documents, indexes (a unique one included) and queries on the real MongoDB-wire server."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,3 +80,17 @@ async def test_upsert_with_a_version_guard_never_goes_backwards(mongo_db: Db) ->
 
     doc = await current.find_one(key)
     assert doc is not None and (doc["version"], doc["status"]) == (3, "synced")
+
+
+async def test_large_bulk_updates_go_out_in_safe_chunks(mongo_db: Db) -> None:
+    """300 updates of existing documents: one command of that size deadlocks FerretDB v1
+    (see service_kit.mongo); chunked it completes, in order."""
+    from pymongo import UpdateOne
+
+    from service_kit.mongo import bulk_write_chunked
+
+    items = mongo_db["items"]
+    await items.insert_many([{"_id": f"k{i}", "n": 0} for i in range(300)])
+    ops = [UpdateOne({"_id": f"k{i % 300}"}, {"$inc": {"n": 1}}) for i in range(600)]
+    await asyncio.wait_for(bulk_write_chunked(items, ops, ordered=True), timeout=60)
+    assert {d["n"] for d in await items.find().to_list()} == {2}

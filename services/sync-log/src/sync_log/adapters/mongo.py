@@ -13,6 +13,7 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from service_kit.mongo import bulk_write_chunked
 from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
 from sync_log.queries import (
     ENTRY_INDEXES,
@@ -68,8 +69,7 @@ class MongoSyncLog:
 
     async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
         ops = [ReplaceOne({"_id": s.key}, state_to_doc(s, now), upsert=True) for s in states]
-        if ops:
-            await self._invoices.bulk_write(ops, ordered=False)
+        await bulk_write_chunked(self._invoices, ops)
 
     async def save_connection(self, change: ConnectionChange) -> None:
         current = await self._connections.find_one({"_id": change.org_id})

@@ -27,6 +27,7 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from service_kit.mongo import bulk_write_chunked
 from sync_schemas import ConnectionStatus
 from xero_connector.crypto import TokenCipher
 from xero_connector.domain import (
@@ -320,8 +321,7 @@ class MongoLinks:
             )
             for link in links
         ]
-        if operations:
-            await self._collection.bulk_write(operations, ordered=False)
+        await bulk_write_chunked(self._collection, operations)
 
 
 class MongoContactCache:
@@ -343,8 +343,7 @@ class MongoContactCache:
             )
             for customer, contact in contacts.items()
         ]
-        if operations:
-            await self._collection.bulk_write(operations, ordered=False)
+        await bulk_write_chunked(self._collection, operations)
 
     async def forget(self, org_id: str, customer_id: str) -> None:
         await self._collection.delete_one({"_id": f"{org_id}/{customer_id}"})
@@ -393,8 +392,7 @@ class MongoRetries:
             )
             for r in retries
         ]
-        if operations:
-            await self._collection.bulk_write(operations, ordered=False)
+        await bulk_write_chunked(self._collection, operations)
 
     async def due(self, now: datetime, limit: int = 500) -> list[ScheduledRetry]:
         cursor = self._collection.find({"due_at": {"$lte": now}}).limit(limit)
