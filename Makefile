@@ -70,6 +70,10 @@ test-unit: install ## Only the fast tests (unit + contract), no servers
 run: install ## Start everything (infra, sandbox + demo org, services) in the foreground; Ctrl-C stops it
 	@$(RUN) local-infra run
 
+.PHONY: demo
+demo: install ## With `make run` up: publish invoices for every seed case, print the sync log per case
+	@$(RUN) local-infra demo
+
 .PHONY: up
 up: ## The same stack with Docker: docker compose -f deploy/compose.yml up (needs a Docker engine)
 	docker compose -f deploy/compose.yml --profile dev up --build --detach --wait

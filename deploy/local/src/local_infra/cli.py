@@ -5,6 +5,7 @@ local-infra down        # stops what `up` started, by pid
 local-infra status
 local-infra provision   # fetch/build only
 local-infra run         # the whole stack in the foreground (`make run`, see launcher.py)
+local-infra demo        # every seed case against the running stack (`make demo`, demo.py)
 """
 
 import argparse
@@ -125,7 +126,7 @@ def status() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local-infra", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "provision", "run"])
+    parser.add_argument("command", choices=["up", "down", "status", "provision", "run", "demo"])
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--mongo-port", type=int, default=27017)
     args = parser.parse_args(argv)
@@ -133,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         from local_infra.launcher import run
 
         return run()
+    if args.command == "demo":
+        from local_infra.demo import main as demo
+
+        return demo()
     try:
         if args.command == "up":
             up(args.kafka_port, args.mongo_port)
