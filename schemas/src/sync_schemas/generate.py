@@ -74,6 +74,7 @@ _DLQ_HEADERS: dict[str, Any] = {
                 "invalid_attribute",
                 "unknown_event_type",
                 "schema_violation",
+                "processing_error",
             ],
         },
         "dlq_error": {"type": "string", "description": "Human-readable detail."},

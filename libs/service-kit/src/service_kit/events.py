@@ -13,13 +13,30 @@ import logging
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from pymongo.errors import PyMongoError
 
 from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, topics
+
+# Failures of the servers a consumer depends on: worth a redelivery, unlike a bug.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    PyMongoError,
+    KafkaError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class ProcessingError(EnvelopeError):
+    """A record that decoded but whose handling failed (a bug): dead-lettered with this
+    reason, so one record never blocks its partition."""
+
+    reason: ClassVar[str] = "processing_error"
+
 
 # dlq_error is free text built from our own validation messages; cap it like any header.
 _MAX_ERROR_HEADER = 2000

@@ -16,7 +16,7 @@ Both subscribers commit by hand (``AckPolicy.MANUAL``):
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -34,18 +34,12 @@ from invoice_events import metrics
 from invoice_events.ports import Unavailable
 from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
-from service_kit.events import Topics, dead_letter
+from service_kit.events import ProcessingError, Topics, dead_letter
 from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, topics
 
 log = structlog.get_logger(__name__)
 
 _SNAPSHOT_TYPES = frozenset({EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED})
-
-
-class ProcessingError(EnvelopeError):
-    """A record that decoded but could not be handled (a bug); dead-lettered with this reason."""
-
-    reason: ClassVar[str] = "processing_error"
 
 
 Handler = Callable[[list[CloudEvent[Any]]], Awaitable[None]]

@@ -5,7 +5,9 @@ with its reason, and the batch goes on), drop events seen before (CloudEvents id
 and in ``processed_events``), run the pipeline, publish every result with ``acks=all``, mark
 the events processed, and only then commit the offsets. A failure of the infrastructure
 (Kafka, MongoDB) nacks the batch: the consumer seeks back and the records come again; the
-links make the second pass idempotent.
+links make the second pass idempotent. Any other exception is a bug: the batch is handled
+again record by record, and a record that still fails is dead-lettered as
+``processing_error``, so one invoice never holds back the others.
 """
 
 import asyncio
@@ -20,7 +22,13 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
-from service_kit.events import Topics, dead_letter, publish_event
+from service_kit.events import (
+    INFRASTRUCTURE_ERRORS,
+    ProcessingError,
+    Topics,
+    dead_letter,
+    publish_event,
+)
 from sync_schemas import CloudEvent, EnvelopeError, EventType, Invoice, decode
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
 from xero_connector.pipeline import SyncPipeline, SyncRequest
@@ -80,10 +88,14 @@ class SyncConsumer:
         raw = message.raw_message
         records: tuple[Record, ...] = raw if isinstance(raw, tuple) else (raw,)
         try:
-            await self.handle(records)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+            try:
+                await self.handle(records)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                log.exception("batch.failed_isolating", count=len(records))
+                await self._isolate(records)
+        except INFRASTRUCTURE_ERRORS:
             log.exception("batch.failed", count=len(records))
             CONSUMED.labels("redelivered").inc(len(records))
             await asyncio.sleep(1.0)  # do not spin on an outage
@@ -91,6 +103,18 @@ class SyncConsumer:
             return
         await message.ack()
         _observe_lag(message, records)
+
+    async def _isolate(self, records: tuple[Record, ...]) -> None:
+        """Handle each record alone; dead-letter the ones whose handling is a bug."""
+        for record in records:
+            try:
+                await self.handle((record,))
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as error:
+                log.exception("record.processing_failed", offset=record.offset)
+                await self._to_dlq(record, ProcessingError(f"{type(error).__name__}: {error}"))
+                CONSUMED.labels("dead_lettered").inc()
 
     async def handle(self, records: tuple[Record, ...]) -> None:
         events: dict[str, CloudEvent[Any]] = {}

@@ -1,0 +1,90 @@
+"""One invoice whose handling is a bug never holds back the others (unit, hand-written fakes)."""
+
+from datetime import datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from pymongo.errors import AutoReconnect
+
+from sync_schemas import EnvelopeError, EventType, encode, new_event
+from tests.support.samples import invoice
+from xero_connector.subscribers import SyncConsumer
+
+
+def record(offset: int, invoice_id: str) -> ConsumerRecord[bytes, bytes]:
+    rec = encode(new_event(EventType.INVOICE_CREATED, invoice(invoice_id=invoice_id), source="/t"))
+    return ConsumerRecord(
+        "invoices.events", 0, offset, 0, 0, rec.key, rec.value, None, 0, 0, rec.headers
+    )
+
+
+class Pipeline:
+    """Fails on the invoice named ``poison``, or on everything with an outage."""
+
+    def __init__(self, outage: bool = False) -> None:
+        self.outage = outage
+
+    async def sync(self, requests: list[Any]) -> list[str]:
+        if self.outage:
+            raise AutoReconnect("mongodb went away")
+        ids = [r.invoice.invoice_id for r in requests]
+        if "poison" in ids:
+            raise KeyError("a bug in the pipeline")
+        return [f"result:{i}" for i in ids]
+
+
+class Processed:
+    def __init__(self) -> None:
+        self.marked: list[str] = []
+
+    async def seen(self, event_ids: list[str]) -> set[str]:
+        return set()
+
+    async def mark(self, event_ids: list[str], at: datetime) -> None:
+        self.marked += event_ids
+
+
+class Message:
+    def __init__(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
+        self.raw_message = records
+        self.acked = self.nacked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def nack(self) -> None:
+        self.nacked = True
+
+
+def consumer(pipeline: Pipeline) -> tuple[SyncConsumer, list[Any], list[Any]]:
+    published: list[Any] = []
+    dead: list[Any] = []
+
+    async def publish(result: Any) -> None:
+        published.append(result)
+
+    async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
+        dead.append((rec.offset, error.reason))
+
+    return SyncConsumer(pipeline, Processed(), publish, to_dlq), published, dead  # type: ignore[arg-type]
+
+
+async def test_a_poisoned_invoice_is_dead_lettered_and_the_rest_synced() -> None:
+    sync, published, dead = consumer(Pipeline())
+    message = Message((record(0, "inv_a"), record(1, "poison"), record(2, "inv_b")))
+
+    await sync.consume(message)
+
+    assert sorted(published) == ["result:inv_a", "result:inv_b"]
+    assert dead == [(1, "processing_error")]
+    assert message.acked and not message.nacked
+
+
+async def test_an_outage_is_redelivered_not_dead_lettered() -> None:
+    sync, published, dead = consumer(Pipeline(outage=True))
+    message = Message((record(0, "inv_a"),))
+
+    await sync.consume(message)
+
+    assert (published, dead) == ([], [])
+    assert message.nacked and not message.acked
