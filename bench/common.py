@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 
 RESULTS = Path(__file__).parent / "results"
+LOGS = RESULTS / "logs"
 
 
 def free_port() -> int:
@@ -28,19 +30,21 @@ def service_process(
     module: str, env: dict[str, str], port: int
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``python -m module`` until /healthz answers; stop it afterwards."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # stderr to a file, not a pipe: a chatty service must never block on a full pipe.
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{module}-{port}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{module} exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
+                raise RuntimeError(f"{module} exited: {log_path.read_text()[-4000:]}")
             try:
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
@@ -51,7 +55,23 @@ def service_process(
         yield proc
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def machine() -> dict[str, Any]:
+    """Where and under what load a figure was measured (the machine is shared: say so)."""
+    load1, load5, _ = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(load1, 2),
+        "load_avg_5m": round(load5, 2),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -1,0 +1,71 @@
+"""Drain time under Xero's real limits with many organisations at once (measurement 2 of
+issue 9): ``--orgs`` organisations of ``--invoices-per-org`` invoices each, published at once,
+drained by 1 and then by ``--instances`` connector instances (one consumer group).
+
+    .venv/bin/python -m bench.drain --orgs 20 --invoices-per-org 500 --instances 3
+
+The lower bound is the busiest tenant's calls at 60 a (scaled) minute: tenants have separate
+limits and drain in parallel. The single-organisation drain is in ``bench.connector_calls``.
+"""
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import machine, write_result
+from bench.connector_calls import bulk_run
+from bench.harness import REAL_LIMITS, sandbox_in_thread
+from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
+
+
+async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
+    customers = max(1, args.invoices_per_org // 20)  # the same 5% share of new customers
+    for instances in sorted({1, args.instances}):
+        with sandbox_in_thread(REAL_LIMITS) as url:
+            runs[f"instances_{instances}"] = await bulk_run(
+                kafka,
+                mongo,
+                url,
+                orgs=args.orgs,
+                invoices_per_org=args.invoices_per_org,
+                customers_per_org=customers,
+                instances=instances,
+            )
+    worst = max(runs.values(), key=lambda r: r["drain_vs_lower_bound"])
+    return {
+        "drain_vs_lower_bound": worst["drain_vs_lower_bound"],
+        "responses_429": sum(r["responses_429"] for r in runs.values()),
+        "calls_per_invoice": worst["calls_per_invoice"],
+        "runs": runs,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--orgs", type=int, default=20)
+    parser.add_argument("--invoices-per-org", type=int, default=500)
+    parser.add_argument("--instances", type=int, default=3)
+
+
+def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(run(kafka, mongo, args)) | {"machine": machine()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        kafka_endpoint(Path(tmp)) as kafka,
+        mongodb_endpoint(Path(tmp)) as mongo,
+    ):
+        result = measure(kafka, mongo, args)
+    print(result)
+    print(f"wrote {write_result('drain', result)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Pieces the measurements share: the sandbox in a thread, a follower of a results topic, and a
+peak-RSS poller over service processes."""
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psutil
+import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from xero_sandbox.app import create_app
+from xero_sandbox.config import Settings as SandboxSettings
+
+# Xero's real limits, a Xero minute lasting one real second.
+REAL_LIMITS = {"per_minute": 60, "concurrent": 5, "app_per_minute": 10_000, "time_scale": 60.0}
+# "Unthrottled": limits far above anything a run reaches.
+NO_LIMITS = {
+    "per_minute": 10_000_000,
+    "concurrent": 10_000,
+    "app_per_minute": 10_000_000,
+    "time_scale": 1.0,
+}
+# The connector's own client-side limiter, matched to the unthrottled sandbox.
+CONNECTOR_NO_LIMITS = {
+    "xero_per_minute": 10_000_000,
+    "xero_concurrent": 50,
+    "xero_app_per_minute": 10_000_000,
+}
+
+
+@contextmanager
+def sandbox_in_thread(limits: dict[str, float]) -> Iterator[str]:
+    """The Xero sandbox on a free port in a thread of this process; its URL."""
+    settings = SandboxSettings(port=0, per_day=100_000_000, **limits)  # type: ignore[arg-type]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+class TopicFollower:
+    """Counts the records arriving on a topic, from its beginning, with the time of the last."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.count = 0
+        self.last_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "TopicFollower":
+        self._task = asyncio.create_task(self._follow())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions: set[int] = set()
+            while not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(self.topic) or set()
+            tps = [TopicPartition(self.topic, p) for p in partitions]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while True:
+                batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+                got = sum(len(b) for b in batches.values())
+                if got:
+                    self.count += got
+                    self.last_at = time.monotonic()
+        finally:
+            await consumer.stop()
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.count} of {count} records on {self.topic}")
+            await asyncio.sleep(0.05)
+
+
+@dataclass
+class RssPoller:
+    """Peak resident memory per named service, polled in a thread (max over its instances and
+    their child processes)."""
+
+    pids: dict[str, list[int]]
+    interval: float = 0.2
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _rss(self, pid: int) -> float:
+        try:
+            proc = psutil.Process(pid)
+            total: int = proc.memory_info().rss
+            for child in proc.children(recursive=True):
+                total += child.memory_info().rss
+            return total / 2**20
+        except psutil.Error:
+            return 0.0
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for name, pids in self.pids.items():
+                for pid in pids:
+                    self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), self._rss(pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssPoller":
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

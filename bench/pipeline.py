@@ -1,0 +1,396 @@
+"""Pipeline throughput, latency and memory (measurements 3 and 4 of issue 9).
+
+    .venv/bin/python -m bench.pipeline --invoices 4000 --orgs 6 --instances 3 \\
+        --rate 200 --steady-seconds 20
+
+Every service runs as its own process, as deployed (the sandbox unthrottled): invoices go in
+by HTTP (``POST /v1/invoices/batch``) and count once the sync log stores them as synced
+(its ``invoices`` document's ``updated_at``). Throughput is measured with 1 and with
+``--instances`` connector instances; end-to-end latency at a steady ``--rate`` (or, when the
+pipeline's measured ceiling is below it, at 80% of that ceiling; the result says which).
+Beside them, in the same run: the raw ceilings of the parts, Kafka produce+consume of the same
+messages with aiokafka, and bulk inserts into the MongoDB-wire server. Peak RSS of each
+service process is polled (psutil) throughout.
+"""
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from bench.common import free_port, machine, percentile, service_process, write_result
+from bench.harness import CONNECTOR_NO_LIMITS, NO_LIMITS, RssPoller
+from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
+from service_kit.events import ensure_topics
+from sync_schemas import Invoice, encode
+from tests.integration.xero_connector.pipeline_support import created, setup_org
+from tests.integration.xero_connector.support import REDIRECT_URI, TOKEN_KEY, Sandbox
+
+KEY = "bench-key"
+LINE = {
+    "description": "Consulting, November",
+    "quantity": "10",
+    "unit_price": "150.00",
+    "tax_code": "GST15",
+    "revenue_category": "consulting",
+}
+
+
+def invoice(org: str, n: int) -> dict[str, Any]:
+    return {
+        "org_id": org,
+        "invoice_id": f"inv_{n:07d}",
+        "invoice_number": f"INV-{n:07d}",
+        "version": 1,
+        "customer": {"id": f"cus_{n % 50:03d}", "name": f"Customer {n % 50}"},
+        "currency": "NZD",
+        "issue_date": "2026-11-20",
+        "due_date": "2026-12-20",
+        "status": "issued",
+        "line_amount_type": "exclusive",
+        "lines": [LINE],
+    }
+
+
+@dataclass
+class Connected:
+    """What ``setup_org`` needs of a connector: its HTTP API."""
+
+    http: httpx.AsyncClient
+
+
+@dataclass
+class Stack:
+    kafka: str
+    mongo: str
+    prefix: str
+    ingest_url: str
+    connector_urls: list[str]
+    sandbox_url: str
+    pids: dict[str, list[int]] = field(default_factory=dict)
+
+
+@contextmanager
+def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
+    """Sandbox, invoice-events, ``instances`` connectors and sync-log, each a process."""
+    prefix = f"bench_pipe_{uuid.uuid4().hex[:8]}"
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "MONGODB_URI": mongo,
+        "API_KEYS": KEY,
+        "TOPIC_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+    }
+    with ExitStack() as stack_:
+        port = free_port()
+        env = {f"XERO_SANDBOX_{k.upper()}": str(v) for k, v in NO_LIMITS.items()}
+        env |= {"XERO_SANDBOX_PORT": str(port), "XERO_SANDBOX_PER_DAY": "100000000"}
+        env |= {"XERO_SANDBOX_LOG_LEVEL": "warning", "XERO_SANDBOX_REQUEST_LOG_SIZE": "0"}
+        sandbox = stack_.enter_context(service_process("xero_sandbox.main", env, port))
+        sandbox_url = f"http://127.0.0.1:{port}"
+        pids: dict[str, list[int]] = {"xero-sandbox": [sandbox.pid]}
+
+        log_port = free_port()
+        env = {f"SYNC_LOG_{k}": v for k, v in common.items()}
+        env |= {
+            "SYNC_LOG_PORT": str(log_port),
+            "SYNC_LOG_MONGODB_DATABASE": f"{prefix}_log",
+            "SYNC_LOG_CONSUMER_GROUP": f"{prefix}_log",
+        }
+        pids["sync-log"] = [stack_.enter_context(service_process("sync_log.main", env, log_port)).pid]
+
+        connector_urls = []
+        pids["xero-connector"] = []
+        for _ in range(instances):
+            c_port = free_port()
+            env = {f"XERO_CONNECTOR_{k}": v for k, v in common.items()}
+            env |= {f"XERO_CONNECTOR_{k.upper()}": str(v) for k, v in CONNECTOR_NO_LIMITS.items()}
+            env |= {
+                "XERO_CONNECTOR_PORT": str(c_port),
+                "XERO_CONNECTOR_MONGODB_DATABASE": f"{prefix}_xc",
+                "XERO_CONNECTOR_CONSUMER_GROUP": f"{prefix}_xc",
+                "XERO_CONNECTOR_XERO_CLIENT_ID": "sandbox",
+                "XERO_CONNECTOR_XERO_CLIENT_SECRET": "sandbox",
+                "XERO_CONNECTOR_REDIRECT_URI": REDIRECT_URI,
+                "XERO_CONNECTOR_XERO_API_URL": sandbox_url,
+                "XERO_CONNECTOR_XERO_IDENTITY_URL": sandbox_url,
+                "XERO_CONNECTOR_XERO_LOGIN_URL": sandbox_url,
+                "XERO_CONNECTOR_TOKEN_KEYS": TOKEN_KEY,
+            }
+            proc = stack_.enter_context(service_process("xero_connector.main", env, c_port))
+            pids["xero-connector"].append(proc.pid)
+            connector_urls.append(f"http://127.0.0.1:{c_port}")
+
+        in_port = free_port()
+        env = {f"INVOICE_EVENTS_{k}": v for k, v in common.items()}
+        env |= {
+            "INVOICE_EVENTS_PORT": str(in_port),
+            "INVOICE_EVENTS_MONGODB_DATABASE": f"{prefix}_ie",
+            "INVOICE_EVENTS_CONSUMER_GROUP": f"{prefix}_ie",
+            "INVOICE_EVENTS_SYNC_LOG_URL": f"http://127.0.0.1:{log_port}",
+            "INVOICE_EVENTS_SYNC_LOG_API_KEY": KEY,
+        }
+        ingest = stack_.enter_context(service_process("invoice_events.main", env, in_port))
+        pids["invoice-events"] = [ingest.pid]
+        yield Stack(
+            kafka, mongo, prefix, f"http://127.0.0.1:{in_port}", connector_urls, sandbox_url, pids
+        )
+
+
+async def connect_orgs(s: Stack, orgs: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with (
+        httpx.AsyncClient(base_url=s.sandbox_url, timeout=30) as sandbox_http,
+        httpx.AsyncClient(base_url=s.connector_urls[0], headers=headers, timeout=30) as http,
+    ):
+        for org in orgs:
+            await setup_org(
+                Connected(http),  # type: ignore[arg-type]
+                Sandbox(sandbox_http),
+                org,
+                settings={"auto_create_contacts": True},
+                contacts=[],
+            )
+
+
+async def post_batches(
+    http: httpx.AsyncClient, batches: list[list[dict[str, Any]]], sent: dict[str, float]
+) -> None:
+    for batch in batches:
+        at = time.time()
+        response = await http.post("/v1/invoices/batch", json={"invoices": batch})
+        response.raise_for_status()
+        assert response.json()["accepted"] == len(batch), response.text
+        for item in batch:
+            sent[f"{item['org_id']}/{item['invoice_id']}"] = at
+
+
+async def stored(s: Stack, keys: set[str], timeout: float) -> dict[str, float]:
+    """Wait until every invoice of ``keys`` is synced in the sync log; when each was stored."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(s.mongo)
+    invoices = client[f"{s.prefix}_log"]["invoices"]
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            docs = await invoices.find(
+                {"status": "synced"}, {"_id": 1, "updated_at": 1}
+            ).to_list()
+            done = {d["_id"]: d["updated_at"].replace(tzinfo=UTC).timestamp() for d in docs}
+            if keys <= done.keys():
+                return {k: done[k] for k in keys}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(keys & done.keys())} of {len(keys)} stored")
+            await asyncio.sleep(1.0)
+    finally:
+        await client.close()
+
+
+def batches_of(orgs: list[str], first: int, count: int, size: int) -> list[list[dict[str, Any]]]:
+    """``count`` new invoices, round-robin over the organisations, in requests of ``size``."""
+    items = [invoice(orgs[n % len(orgs)], first + n) for n in range(count)]
+    by_org: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_org.setdefault(item["org_id"], []).append(item)
+    out = []
+    for org_items in by_org.values():
+        out.extend(org_items[i : i + size] for i in range(0, len(org_items), size))
+    return out
+
+
+async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
+    batches = batches_of(orgs, 1, count, 100)
+    sent: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
+        began = time.time()
+        await asyncio.gather(*(post_batches(http, batches[i::4], sent) for i in range(4)))
+        ingested = time.time()
+    done = await stored(s, set(sent), timeout=1800)
+    elapsed = max(done.values()) - began
+    return {
+        "invoices": count,
+        "orgs": len(orgs),
+        "ingest_invoices_per_s": round(count / (ingested - began), 1),
+        "seconds": round(elapsed, 2),
+        "pipeline_invoices_per_s": round(count / elapsed, 1),
+    }
+
+
+async def steady(s: Stack, orgs: list[str], rate: float, seconds: float) -> dict[str, Any]:
+    """Invoices at ``rate`` a second for ``seconds``, 20 requests a second; latencies."""
+    ticks = int(seconds * 20)
+    per_tick = max(1, round(rate / 20))
+    batches = batches_of(orgs, 5_000_000, ticks * per_tick, per_tick)
+    sent: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
+        began = time.monotonic()
+        tasks = []
+        for i, batch in enumerate(sorted(batches, key=lambda b: b[0]["invoice_id"])):
+            await asyncio.sleep(max(0.0, began + i / 20 - time.monotonic()))
+            tasks.append(asyncio.create_task(post_batches(http, [batch], sent)))
+        await asyncio.gather(*tasks)
+        offered = len(sent) / (time.monotonic() - began)
+    done = await stored(s, set(sent), timeout=600)
+    latencies = [(done[k] - sent[k]) * 1000 for k in sent]
+    return {
+        "rate_target": rate,
+        "rate_offered": round(offered, 1),
+        "invoices": len(sent),
+        "latency_p50_ms": round(percentile(latencies, 50), 1),
+        "latency_p99_ms": round(percentile(latencies, 99), 1),
+        "latency_max_ms": round(max(latencies), 1),
+    }
+
+
+async def kafka_ceiling(kafka: str, count: int) -> float:
+    """aiokafka produce + consume of ``count`` invoice.created events, concurrently; per s."""
+    topic = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    await ensure_topics([kafka], [topic], partitions=12)
+    records = [encode(created(Invoice.model_validate(invoice("org_raw", n)))) for n in range(count)]
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka, group_id=topic, auto_offset_reset="earliest"
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        began = time.perf_counter()
+
+        async def produce() -> None:
+            futures = [
+                await producer.send(topic, r.value, key=r.key, headers=r.headers) for r in records
+            ]
+            await asyncio.gather(*futures)
+
+        producing = asyncio.create_task(produce())
+        got = 0
+        while got < count:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            got += sum(len(b) for b in batches.values())
+        await producing
+        return count / (time.perf_counter() - began)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def mongo_ceiling(mongo: str, count: int) -> float:
+    """Bulk inserts (``insert_many`` of 500) of invoice documents; documents per second."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo)
+    collection = client[f"bench_raw_{uuid.uuid4().hex[:8]}"]["docs"]
+    docs = [{"_id": f"org_raw/inv_{n}", **invoice("org_raw", n)} for n in range(count)]
+    try:
+        await collection.insert_one({"_id": "warm-up"})
+        began = time.perf_counter()
+        for i in range(0, count, 500):
+            await collection.insert_many(docs[i : i + 500], ordered=False)
+        return count / (time.perf_counter() - began)
+    finally:
+        await client.close()
+
+
+async def scenario(
+    kafka: str, mongo: str, args: argparse.Namespace, instances: int, rate: float | None
+) -> dict[str, Any]:
+    orgs = [f"org_pipe_{i:02d}" for i in range(args.orgs)]
+    with stack(kafka, mongo, instances) as s, RssPoller(s.pids) as rss:
+        await connect_orgs(s, orgs)
+        # a warm-up: contacts created, caches and connections filled, consumers assigned
+        await post_and_wait_warmup(s, orgs)
+        result: dict[str, Any] = {"instances": instances} | await throughput(
+            s, orgs, args.invoices
+        )
+        if rate is not None:
+            target = rate
+            ceiling = result["pipeline_invoices_per_s"]
+            if ceiling < rate:
+                target = round(0.8 * ceiling)
+                result["latency_rate_note"] = (
+                    f"{rate}/s is above this machine's pipeline ceiling ({ceiling}/s): "
+                    f"latency measured at {target}/s (80% of it)"
+                )
+            result["steady"] = await steady(s, orgs, target, args.steady_seconds)
+    result["peak_rss_mb"] = {k: round(v, 1) for k, v in rss.peak_mb.items()}
+    return result
+
+
+async def post_and_wait_warmup(s: Stack, orgs: list[str]) -> None:
+    batches = batches_of(orgs, 9_000_000, 50 * len(orgs), 50)
+    sent: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
+        await post_batches(http, batches, sent)
+    await stored(s, set(sent), timeout=300)
+
+
+async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
+    kafka_rate = await kafka_ceiling(kafka, args.invoices)
+    mongo_rate = await mongo_ceiling(mongo, args.invoices)
+    runs = {"instances_1": await scenario(kafka, mongo, args, 1, args.rate)}
+    if args.instances > 1:
+        runs[f"instances_{args.instances}"] = await scenario(
+            kafka, mongo, args, args.instances, None
+        )
+    slowest = min(kafka_rate, mongo_rate)
+    best = max(r["pipeline_invoices_per_s"] for r in runs.values())
+    one = runs["instances_1"]
+    peak: dict[str, float] = {}
+    for r in runs.values():
+        for name, mb in r["peak_rss_mb"].items():
+            peak[name] = max(peak.get(name, 0.0), mb)
+    return {
+        "pipeline_invoices_per_s": best,
+        "slowest_component_per_s": round(slowest, 1),
+        "pipeline_vs_slowest": round(best / slowest, 3),
+        "kafka_produce_consume_per_s": round(kafka_rate, 1),
+        "mongo_bulk_insert_per_s": round(mongo_rate, 1),
+        "latency_p50_ms": one["steady"]["latency_p50_ms"],
+        "latency_p99_ms": one["steady"]["latency_p99_ms"],
+        "latency_rate_per_s": one["steady"]["rate_target"],
+        "peak_rss_mb": peak,
+        "runs": runs,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--invoices", type=int, default=4000, help="per throughput run")
+    parser.add_argument("--orgs", type=int, default=6)
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=200.0, help="steady rate for latency")
+    parser.add_argument("--steady-seconds", type=float, default=20.0)
+
+
+def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(run(kafka, mongo, args)) | {"machine": machine()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        kafka_endpoint(Path(tmp)) as kafka,
+        mongodb_endpoint(Path(tmp)) as mongo,
+    ):
+        result = measure(kafka, mongo, args)
+    print(result)
+    print(f"wrote {write_result('pipeline', result)}")
+
+
+if __name__ == "__main__":
+    main()
