@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from service_kit.events import RawRecord
+from service_kit.events import INFRASTRUCTURE_ERRORS, ProcessingError, RawRecord
 from sync_log.domain import (
     ConnectionChange,
     InvoiceState,
@@ -83,6 +83,36 @@ class SyncLogService:
         for change in connections:
             await self._store.save_connection(change)
         return BatchResult(len(observations), new_entries, changed, dead, len(connections))
+
+    async def record_isolated(self, records: Sequence[RawRecord]) -> BatchResult:
+        """Record each record alone, after ``record`` failed with a bug on the whole batch.
+
+        A record whose recording still fails is dead-lettered as ``processing_error``; one
+        read from the DLQ itself is logged and dropped rather than sent back to the DLQ.
+        """
+        totals = [0, 0, 0, 0, 0]
+        for record in records:
+            try:
+                result = await self.record([record])
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as error:
+                log.exception("record failed", topic=record.topic, offset=record.offset)
+                if record.topic != self._dlq_topic:
+                    await self._dead_letter(record, ProcessingError(type(error).__name__))
+                totals[3] += 1
+                continue
+            for i, value in enumerate(
+                (
+                    result.observed,
+                    result.new_entries,
+                    result.invoices_changed,
+                    result.dead_lettered,
+                    result.connections,
+                )
+            ):
+                totals[i] += value
+        return BatchResult(*totals)
 
     async def _fold(self, observations: Sequence[Observation], now: datetime) -> int:
         keys = {

@@ -23,10 +23,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from service_kit.events import Topics
+from service_kit.events import INFRASTRUCTURE_ERRORS, Topics
 from sync_log.config import Settings
 from sync_log.metrics import BATCH_SECONDS, DEAD_LETTERED, DUPLICATES, RECORDED
-from sync_log.service import SyncLogService
+from sync_log.service import BatchResult, SyncLogService
 
 log = structlog.get_logger(__name__)
 
@@ -57,18 +57,29 @@ def subscribe(
         records = message.raw_message
         records = records if isinstance(records, tuple) else (records,)
         with BATCH_SECONDS.time():
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type((ConnectionFailure, OperationFailure)),
-                wait=wait_exponential_jitter(multiplier=0.2, max=5),
-                stop=stop_after_delay(settings.write_retry_seconds),
-                reraise=True,
-            ):
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        log.warning(
-                            "retrying batch write", attempt=attempt.retry_state.attempt_number
-                        )
-                    result = await service.record(records)
+            try:
+                result = await _record_with_retries(service, records, settings)
+            except INFRASTRUCTURE_ERRORS:
+                raise  # nacked: the batch comes again
+            except Exception:
+                log.exception("batch failed; recording record by record", count=len(records))
+                result = await service.record_isolated(records)
         RECORDED.inc(result.new_entries)
         DUPLICATES.inc(result.observed - result.new_entries)
         DEAD_LETTERED.inc(result.dead_lettered)
+
+
+async def _record_with_retries(
+    service: SyncLogService, records: tuple[Any, ...], settings: Settings
+) -> BatchResult:
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((ConnectionFailure, OperationFailure)),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5),
+        stop=stop_after_delay(settings.write_retry_seconds),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                log.warning("retrying batch write", attempt=attempt.retry_state.attempt_number)
+            return await service.record(records)
+    raise AssertionError("unreachable: tenacity reraises the last error")

@@ -1,0 +1,89 @@
+"""Recording a batch with a hand-written store: duplicates, dead letters, bug isolation."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sync_log.domain import ConnectionChange, InvoiceState
+from sync_log.service import SyncLogService
+from sync_schemas import EnvelopeError, EventType, encode, new_event
+from tests.support.samples import invoice
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+DLQ = "invoices.events.dlq"
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+def rec(offset: int, invoice_id: str, topic: str = "invoices.events") -> Rec:
+    r = encode(new_event(EventType.INVOICE_CREATED, invoice(invoice_id=invoice_id), source="/t"))
+    return Rec(topic, 0, offset, r.key, r.value, r.headers)
+
+
+@dataclass
+class Store:
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states: dict[str, InvoiceState] = field(default_factory=dict)
+    poison: str = "never"
+
+    async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> int:
+        if any(e.get("invoice_id") == self.poison for e in entries):
+            raise ValueError("a bug")
+        new = [e for e in entries if e["_id"] not in self.entries]
+        self.entries |= {e["_id"]: e for e in new}
+        return len(new)
+
+    async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
+        return {k: self.states[k] for k in keys if k in self.states}
+
+    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
+        self.states |= {s.key: s for s in states}
+
+    async def save_connection(self, change: ConnectionChange) -> None: ...
+
+
+def service(store: Store) -> tuple[SyncLogService, list[tuple[int, str]]]:
+    dead: list[tuple[int, str]] = []
+
+    async def to_dlq(record: Any, error: EnvelopeError) -> None:
+        dead.append((record.offset, error.reason))
+
+    return SyncLogService(store, DLQ, to_dlq, clock=lambda: NOW), dead
+
+
+async def test_a_replayed_batch_stores_nothing_new() -> None:
+    store = Store()
+    svc, _ = service(store)
+    batch = [rec(0, "inv_a"), rec(1, "inv_b")]
+    first = await svc.record(batch)
+    again = await svc.record(batch)
+    assert (first.new_entries, again.new_entries) == (2, 0)
+    assert sorted(store.states) == ["org_acme/inv_a", "org_acme/inv_b"]
+
+
+async def test_garbage_is_dead_lettered_and_the_rest_recorded() -> None:
+    store = Store()
+    svc, dead = service(store)
+    garbage = Rec("invoices.events", 0, 7, b"org_acme", b"\xff", [("ce_type", b"x")])
+    result = await svc.record([rec(0, "inv_a"), garbage])
+    assert dead == [(7, "missing_attribute")]
+    assert (result.new_entries, result.dead_lettered) == (1, 1)
+
+
+async def test_a_record_that_hits_a_bug_is_isolated() -> None:
+    store = Store(poison="inv_bad")
+    svc, dead = service(store)
+    batch = [rec(0, "inv_a"), rec(1, "inv_bad"), rec(2, "inv_b"), rec(3, "inv_bad", DLQ)]
+    result = await svc.record_isolated(batch)
+    assert sorted(store.states) == ["org_acme/inv_a", "org_acme/inv_b"]
+    assert dead == [(1, "processing_error")]  # the DLQ's own record is dropped, not re-queued
+    assert result.dead_lettered == 2
