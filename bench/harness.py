@@ -96,8 +96,8 @@ class TopicFollower:
         finally:
             await consumer.stop()
 
-    async def wait_for(self, count: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, count: int, within: float) -> None:
+        deadline = time.monotonic() + within
         while self.count < count:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.count} of {count} records on {self.topic}")

@@ -108,7 +108,8 @@ def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
             "SYNC_LOG_MONGODB_DATABASE": f"{prefix}_log",
             "SYNC_LOG_CONSUMER_GROUP": f"{prefix}_log",
         }
-        pids["sync-log"] = [stack_.enter_context(service_process("sync_log.main", env, log_port)).pid]
+        recorder = stack_.enter_context(service_process("sync_log.main", env, log_port))
+        pids["sync-log"] = [recorder.pid]
 
         connector_urls = []
         pids["xero-connector"] = []
@@ -176,16 +177,14 @@ async def post_batches(
             sent[f"{item['org_id']}/{item['invoice_id']}"] = at
 
 
-async def stored(s: Stack, keys: set[str], timeout: float) -> dict[str, float]:
+async def stored(s: Stack, keys: set[str], within: float) -> dict[str, float]:
     """Wait until every invoice of ``keys`` is synced in the sync log; when each was stored."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(s.mongo)
     invoices = client[f"{s.prefix}_log"]["invoices"]
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     try:
         while True:
-            docs = await invoices.find(
-                {"status": "synced"}, {"_id": 1, "updated_at": 1}
-            ).to_list()
+            docs = await invoices.find({"status": "synced"}, {"_id": 1, "updated_at": 1}).to_list()
             done = {d["_id"]: d["updated_at"].replace(tzinfo=UTC).timestamp() for d in docs}
             if keys <= done.keys():
                 return {k: done[k] for k in keys}
@@ -216,7 +215,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         began = time.time()
         await asyncio.gather(*(post_batches(http, batches[i::4], sent) for i in range(4)))
         ingested = time.time()
-    done = await stored(s, set(sent), timeout=1800)
+    done = await stored(s, set(sent), within=1800)
     elapsed = max(done.values()) - began
     return {
         "invoices": count,
@@ -242,7 +241,7 @@ async def steady(s: Stack, orgs: list[str], rate: float, seconds: float) -> dict
             tasks.append(asyncio.create_task(post_batches(http, [batch], sent)))
         await asyncio.gather(*tasks)
         offered = len(sent) / (time.monotonic() - began)
-    done = await stored(s, set(sent), timeout=600)
+    done = await stored(s, set(sent), within=600)
     latencies = [(done[k] - sent[k]) * 1000 for k in sent]
     return {
         "rate_target": rate,
@@ -311,9 +310,7 @@ async def scenario(
         await connect_orgs(s, orgs)
         # a warm-up: contacts created, caches and connections filled, consumers assigned
         await post_and_wait_warmup(s, orgs)
-        result: dict[str, Any] = {"instances": instances} | await throughput(
-            s, orgs, args.invoices
-        )
+        result: dict[str, Any] = {"instances": instances} | await throughput(s, orgs, args.invoices)
         if rate is not None:
             target = rate
             ceiling = result["pipeline_invoices_per_s"]
@@ -334,7 +331,7 @@ async def post_and_wait_warmup(s: Stack, orgs: list[str]) -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
     async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
         await post_batches(http, batches, sent)
-    await stored(s, set(sent), timeout=300)
+    await stored(s, set(sent), within=300)
 
 
 async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""PNG plots of the results files (matplotlib, Agg backend: no display needed)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bench.common import RESULTS
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _bars(ax: Any, labels: list[str], values: list[float], fmt: str) -> None:
+    bars = ax.bar(labels, values, color=["#3b7dd8", "#d8693b", "#6a9f3b", "#8a5cc2"][: len(labels)])
+    for bar, value in zip(bars, values, strict=True):
+        ax.annotate(
+            fmt.format(value),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+
+
+def plot_calls(out: Path) -> Path | None:
+    calls, drain = _load("connector_calls"), _load("drain")
+    if calls is None:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    values = [calls["calls_per_invoice"], calls.get("baseline_calls_per_invoice", 0.0)]
+    _bars(left, ["batched", "baseline"], values, "{:.3f}")
+    left.set_yscale("log")
+    left.set_title("Xero calls per invoice")
+    labels, ratios = ["1 org"], [calls["batched"]["drain_vs_lower_bound"]]
+    for name, run in (drain or {}).get("runs", {}).items():
+        labels.append(f"{run['orgs']} orgs, {name.split('_')[1]} inst.")
+        ratios.append(run["drain_vs_lower_bound"])
+    _bars(right, labels, ratios, "{:.1f}x")
+    right.axhline(1.1, color="grey", linestyle="--", linewidth=1)
+    right.set_yscale("log")
+    right.set_title("Drain / lower bound (target 1.1x)")
+    right.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    path = out / "bench_calls_drain.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def plot_pipeline(out: Path) -> Path | None:
+    pipe = _load("pipeline")
+    if pipe is None:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    labels = ["Kafka raw", "Mongo raw"] + [
+        f"pipeline {k.split('_')[1]} inst." for k in pipe["runs"]
+    ]
+    values = [pipe["kafka_produce_consume_per_s"], pipe["mongo_bulk_insert_per_s"]] + [
+        r["pipeline_invoices_per_s"] for r in pipe["runs"].values()
+    ]
+    _bars(left, labels, values, "{:.0f}")
+    left.set_title("Invoices (messages, docs) per second")
+    left.tick_params(axis="x", labelsize=7)
+    names = list(pipe["peak_rss_mb"])
+    _bars(right, names, [pipe["peak_rss_mb"][n] for n in names], "{:.0f}")
+    right.set_title("Peak RSS per service process (MB)")
+    right.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    path = out / "bench_pipeline.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def plot_all(out: Path = RESULTS) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    return [p for p in (plot_calls(out), plot_pipeline(out)) if p is not None]
+
+
+if __name__ == "__main__":
+    for path in plot_all():
+        print(f"wrote {path}")

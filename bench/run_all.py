@@ -1,0 +1,127 @@
+"""``make bench``: every measurement of issue 9 on one private Kafka + MongoDB-wire server,
+the results files, the plots and a summary table.
+
+    .venv/bin/python -m bench.run_all [--only calls,drain,pipeline] [sizes...]
+
+Defaults finish in about 10-15 minutes on a 2-core machine; every size is a flag.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import connector_calls, drain, pipeline
+from bench.common import RESULTS, machine, write_result
+from bench.plots import plot_all
+from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
+
+Measure = Callable[[str, str, argparse.Namespace], dict[str, Any]]
+MEASUREMENTS: dict[str, tuple[str, Measure]] = {
+    "calls": ("connector_calls", connector_calls.measure),
+    "drain": ("drain", drain.measure),
+    "pipeline": ("pipeline", pipeline.measure),
+}
+TARGETS = {
+    "calls_per_invoice": "<= 0.03",
+    "drain_vs_lower_bound": "<= 1.1",
+    "responses_429": "0",
+    "pipeline_invoices_per_s": ">= 0.5 x slowest part",
+}
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="calls,drain,pipeline")
+    calls = parser.add_argument_group("calls (1) and single-org drain (2)")
+    connector_calls.add_arguments(calls)  # type: ignore[arg-type]
+    many = parser.add_argument_group("many-org drain (2)")
+    drain.add_arguments(many)  # type: ignore[arg-type]
+    pipe = parser.add_argument_group("pipeline (3, 4)")
+    pipe.add_argument("--pipeline-invoices", type=int, default=4000)
+    pipe.add_argument("--pipeline-orgs", type=int, default=6)
+    pipe.add_argument("--rate", type=float, default=200.0)
+    pipe.add_argument("--steady-seconds", type=float, default=20.0)
+    return parser.parse_args()
+
+
+def _load(name: str) -> dict[str, Any]:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def summary(console: Console) -> None:
+    """The table of the result keys, read back from the results files."""
+    calls, many, pipe = _load("connector_calls"), _load("drain"), _load("pipeline")
+    table = Table(title="make bench: summary (ratios are measured in the same run)")
+    for column in ("measure", "key", "value", "target"):
+        table.add_column(column)
+    rows: list[tuple[str, str, Any]] = [
+        ("1 calls", "calls_per_invoice", calls.get("calls_per_invoice")),
+        ("1 calls", "baseline_calls_per_invoice", calls.get("baseline_calls_per_invoice")),
+        ("2 drain, 1 org", "drain_vs_lower_bound", calls.get("drain_vs_lower_bound")),
+        ("2 drain, 1 org", "responses_429", calls.get("responses_429")),
+    ]
+    for name, run in many.get("runs", {}).items():
+        label = f"2 drain, {run['orgs']} orgs, {name.split('_')[1]} inst."
+        rows.append((label, "drain_vs_lower_bound", run["drain_vs_lower_bound"]))
+        rows.append((label, "responses_429", run["responses_429"]))
+    rows += [
+        ("3 pipeline", "pipeline_invoices_per_s", pipe.get("pipeline_invoices_per_s")),
+        ("3 pipeline", "slowest_component_per_s", pipe.get("slowest_component_per_s")),
+        ("3 pipeline", "pipeline_vs_slowest", pipe.get("pipeline_vs_slowest")),
+        ("3 latency", "latency_rate_per_s", pipe.get("latency_rate_per_s")),
+        ("3 latency", "latency_p50_ms", pipe.get("latency_p50_ms")),
+        ("3 latency", "latency_p99_ms", pipe.get("latency_p99_ms")),
+    ]
+    for service, mb in pipe.get("peak_rss_mb", {}).items():
+        rows.append(("4 memory", f"peak_rss_mb.{service}", mb))
+    for measure, key, value in rows:
+        target = TARGETS.get(key, "")
+        if key == "pipeline_vs_slowest":
+            target = ">= 0.5"
+        table.add_row(measure, key, "-" if value is None else str(value), target)
+    console.print(table)
+
+
+def main() -> None:
+    args = parse()
+    console = Console(width=120)
+    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+    timings: dict[str, float] = {}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        kafka_endpoint(Path(tmp)) as kafka,
+        mongodb_endpoint(Path(tmp)) as mongo,
+    ):
+        for key in wanted:
+            name, measure = MEASUREMENTS[key]
+            console.print(f"[bold]{name}[/bold] …")
+            began = time.monotonic()
+            margs = args
+            if key == "pipeline":
+                margs = argparse.Namespace(
+                    invoices=args.pipeline_invoices,
+                    orgs=args.pipeline_orgs,
+                    instances=args.instances,
+                    rate=args.rate,
+                    steady_seconds=args.steady_seconds,
+                )
+            result = measure(kafka, mongo, margs)
+            timings[name] = round(time.monotonic() - began, 1)
+            result["sizes"] = {k: v for k, v in vars(margs).items() if k != "only"}
+            console.print(f"wrote {write_result(name, result)} ({timings[name]} s)")
+    for path in plot_all():
+        console.print(f"wrote {path}")
+    write_result("run_all", {"seconds": timings, "machine": machine()})
+    summary(console)
+
+
+if __name__ == "__main__":
+    main()
