@@ -88,3 +88,29 @@ async def test_an_outage_is_redelivered_not_dead_lettered() -> None:
 
     assert (published, dead) == ([], [])
     assert message.nacked and not message.acked
+
+
+class RebalancedConsumer:
+    """A Kafka consumer whose partition was revoked since the poll: highwater() asserts."""
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+
+    def assignment(self) -> set[Any]:
+        return set()
+
+    def highwater(self, tp: Any) -> int:
+        self.asked.append(tp)
+        raise AssertionError("Partition is not assigned")
+
+
+async def test_a_rebalance_during_the_batch_does_not_fail_the_lag_metric() -> None:
+    sync, published, _ = consumer(Pipeline())
+    message = Message((record(0, "inv_a"),))
+    message.consumer = RebalancedConsumer()  # type: ignore[attr-defined]
+
+    await sync.consume(message)
+
+    assert published == ["result:inv_a"]
+    assert message.acked
+    assert message.consumer.asked == []  # type: ignore[attr-defined]

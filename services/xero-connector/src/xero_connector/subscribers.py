@@ -146,8 +146,12 @@ def _observe_lag(message: Ackable, records: tuple[Record, ...]) -> None:
     last: dict[Any, int] = {}
     for record in records:
         last[(record.topic, record.partition)] = record.offset
+    assigned = consumer.assignment() if hasattr(consumer, "assignment") else None
     for (topic, partition), offset in last.items():
-        high = consumer.highwater(TopicPartition(topic, partition))
+        tp = TopicPartition(topic, partition)
+        if assigned is not None and tp not in assigned:
+            continue  # revoked by a rebalance since the poll: highwater() would assert
+        high = consumer.highwater(tp)
         if high is not None:
             CONSUMER_LAG.labels(str(partition)).set(max(0, high - offset - 1))
 
