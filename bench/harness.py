@@ -141,3 +141,37 @@ class RssPoller:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def _role(proc: psutil.Process) -> str:
+    cmd = " ".join(proc.cmdline())
+    for role in ("xero_sandbox", "invoice_events", "xero_connector", "sync_log", "ferretdb"):
+        if role in cmd:
+            return role.replace("_", "-")
+    return "kafka" if "kafka" in cmd else proc.name()
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) so far of this process and each role among its descendants
+    (services, FerretDB, Kafka when this process started them)."""
+    me = psutil.Process()
+    totals: dict[str, float] = {"bench-harness": sum(me.cpu_times()[:2])}
+    for child in me.children(recursive=True):
+        try:
+            times = child.cpu_times()
+            role = _role(child)
+        except psutil.Error:
+            continue
+        totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_share(
+    before: dict[str, float], after: dict[str, float], seconds: float
+) -> dict[str, float]:
+    """Cores used on average by each role between two ``cpu_seconds()`` readings."""
+    return {
+        role: round((after[role] - before.get(role, 0.0)) / seconds, 2)
+        for role in sorted(after)
+        if after[role] - before.get(role, 0.0) > 0.01 * seconds
+    }
