@@ -9,11 +9,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from service_kit.mongo import bulk_write_chunked
+from service_kit.mongo import bulk_write_chunked, find_by_ids, reads_by_secondary_indexes
 from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
 from sync_log.queries import (
     ENTRY_INDEXES,
@@ -29,15 +30,21 @@ from sync_log.queries import (
 
 Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
+log = structlog.get_logger(__name__)
 
 
 class MongoSyncLog:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._db = db
         self._entries = db["entries"]
         self._invoices = db["invoices"]
         self._connections = db["connections"]
 
     async def ensure_indexes(self) -> None:
+        """The indexes of the read API's queries, on servers that read through them."""
+        if not await reads_by_secondary_indexes(self._db):
+            log.info("secondary indexes skipped: the server reads by _id only")
+            return
         for index in ENTRY_INDEXES:
             await self._entries.create_index(index)
         for index in INVOICE_INDEXES:
@@ -60,12 +67,9 @@ class MongoSyncLog:
             return inserted
 
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
-        states: dict[str, InvoiceState] = {}
-        for key in keys:  # one primary-key read each: the only read FerretDB pushes down
-            doc = await self._invoices.find_one({"_id": key})
-            if doc is not None:
-                states[key] = state_from_doc(doc)
-        return states
+        # one primary-key read each (the only read FerretDB pushes down), several in flight
+        docs = await find_by_ids(self._invoices, keys)
+        return {key: state_from_doc(doc) for key, doc in docs.items()}
 
     async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
         ops = [ReplaceOne({"_id": s.key}, state_to_doc(s, now), upsert=True) for s in states]
