@@ -27,12 +27,13 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
 
 from bench.common import free_port, machine, percentile, service_process, write_result
 from bench.harness import CONNECTOR_NO_LIMITS, NO_LIMITS, RssPoller, cpu_seconds, cpu_share
 from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
 from service_kit.events import ensure_topics
+from service_kit.mongo import bulk_write_chunked
 from sync_schemas import Invoice, encode
 from tests.integration.xero_connector.pipeline_support import created, setup_org
 from tests.integration.xero_connector.support import REDIRECT_URI, TOKEN_KEY, Sandbox
@@ -310,6 +311,24 @@ async def mongo_ceiling(mongo: str, count: int) -> float:
         await client.close()
 
 
+async def mongo_upsert_ceiling(mongo: str, count: int) -> float:
+    """Upserts by ``_id`` (``ReplaceOne``, in the services' chunks of 25) of new documents;
+    per second. The pipeline's own writes and reads are single-document statements like these."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo)
+    collection = client[f"bench_raw_{uuid.uuid4().hex[:8]}"]["docs"]
+    ops = [
+        ReplaceOne({"_id": f"org_raw/inv_{n}"}, invoice("org_raw", n), upsert=True)
+        for n in range(count)
+    ]
+    try:
+        await collection.insert_one({"_id": "warm-up"})
+        began = time.perf_counter()
+        await bulk_write_chunked(collection, ops)
+        return count / (time.perf_counter() - began)
+    finally:
+        await client.close()
+
+
 async def scenario(
     kafka: str, mongo: str, args: argparse.Namespace, instances: int, rate: float | None
 ) -> dict[str, Any]:
@@ -345,6 +364,7 @@ async def post_and_wait_warmup(s: Stack, orgs: list[str]) -> None:
 async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
     kafka_rate = await kafka_ceiling(kafka, args.invoices)
     mongo_rate = await mongo_ceiling(mongo, args.invoices)
+    upsert_rate = await mongo_upsert_ceiling(mongo, min(args.invoices, 2000))
     runs = {"instances_1": await scenario(kafka, mongo, args, 1, args.rate)}
     if args.instances > 1:
         runs[f"instances_{args.instances}"] = await scenario(
@@ -363,6 +383,8 @@ async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any
         "pipeline_vs_slowest": round(best / slowest, 3),
         "kafka_produce_consume_per_s": round(kafka_rate, 1),
         "mongo_bulk_insert_per_s": round(mongo_rate, 1),
+        # not a target's input: what the pipeline's statements cost one by one
+        "mongo_upsert_by_id_per_s": round(upsert_rate, 1),
         "latency_p50_ms": one["steady"]["latency_p50_ms"],
         "latency_p99_ms": one["steady"]["latency_p99_ms"],
         "latency_rate_per_s": one["steady"]["rate_target"],

@@ -8,6 +8,7 @@ Defaults finish in about 10-15 minutes on a 2-core machine; every size is a flag
 
 import argparse
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -92,6 +93,8 @@ def summary(console: Console) -> None:
 
 def main() -> None:
     args = parse()
+    # the in-process connectors' Kafka clients are chatty at INFO: keep the table readable
+    logging.disable(logging.INFO)
     console = Console(width=120)
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
     timings: dict[str, float] = {}
