@@ -69,6 +69,8 @@ def summary(console: Console) -> None:
         ("2 drain, 1 org", "drain_vs_lower_bound", calls.get("drain_vs_lower_bound")),
         ("2 drain, 1 org", "responses_429", calls.get("responses_429")),
     ]
+    for scale, ratio in calls.get("drain_vs_lower_bound_time_scale", {}).items():
+        rows.append((f"2 drain, 1 org, time_scale {scale}", "drain_vs_lower_bound", ratio))
     for name, run in many.get("runs", {}).items():
         label = f"2 drain, {run['orgs']} orgs, {name.split('_')[1]} inst."
         rows.append((label, "drain_vs_lower_bound", run["drain_vs_lower_bound"]))
@@ -76,6 +78,7 @@ def summary(console: Console) -> None:
     rows += [
         ("3 pipeline", "pipeline_invoices_per_s", pipe.get("pipeline_invoices_per_s")),
         ("3 pipeline", "slowest_component_per_s", pipe.get("slowest_component_per_s")),
+        ("3 pipeline", "mongo_upsert_by_id_per_s", pipe.get("mongo_upsert_by_id_per_s")),
         ("3 pipeline", "pipeline_vs_slowest", pipe.get("pipeline_vs_slowest")),
         ("3 latency", "latency_rate_per_s", pipe.get("latency_rate_per_s")),
         ("3 latency", "latency_p50_ms", pipe.get("latency_p50_ms")),
