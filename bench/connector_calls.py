@@ -233,7 +233,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
-    result = asyncio.run(run(kafka, mongo, args.invoices, args.customers, args.baseline_invoices))
+    result = asyncio.run(
+        run(
+            kafka,
+            mongo,
+            args.invoices,
+            args.customers,
+            args.baseline_invoices,
+            args.slow_time_scale,
+        )
+    )
     return result | {"machine": machine()}
 
 
