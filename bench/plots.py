@@ -18,7 +18,8 @@ def _load(name: str) -> dict[str, Any] | None:
 
 
 def _bars(ax: Any, labels: list[str], values: list[float], fmt: str) -> None:
-    bars = ax.bar(labels, values, color=["#3b7dd8", "#d8693b", "#6a9f3b", "#8a5cc2"][: len(labels)])
+    palette = ["#3b7dd8", "#d8693b", "#6a9f3b", "#8a5cc2", "#c2a25c"]
+    bars = ax.bar(labels, values, color=(palette * 2)[: len(labels)])
     for bar, value in zip(bars, values, strict=True):
         ax.annotate(
             fmt.format(value),
@@ -39,6 +40,9 @@ def plot_calls(out: Path) -> Path | None:
     left.set_yscale("log")
     left.set_title("Xero calls per invoice")
     labels, ratios = ["1 org"], [calls["batched"]["drain_vs_lower_bound"]]
+    for scale, ratio in calls.get("drain_vs_lower_bound_time_scale", {}).items():
+        labels.append(f"1 org, scale {float(scale):g}")
+        ratios.append(ratio)
     for name, run in (drain or {}).get("runs", {}).items():
         labels.append(f"{run['orgs']} orgs, {name.split('_')[1]} inst.")
         ratios.append(run["drain_vs_lower_bound"])
@@ -59,14 +63,17 @@ def plot_pipeline(out: Path) -> Path | None:
     if pipe is None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-    labels = ["Kafka raw", "Mongo raw"] + [
+    labels = ["Kafka raw", "Mongo bulk", "Mongo upsert"] + [
         f"pipeline {k.split('_')[1]} inst." for k in pipe["runs"]
     ]
-    values = [pipe["kafka_produce_consume_per_s"], pipe["mongo_bulk_insert_per_s"]] + [
-        r["pipeline_invoices_per_s"] for r in pipe["runs"].values()
-    ]
+    values = [
+        pipe["kafka_produce_consume_per_s"],
+        pipe["mongo_bulk_insert_per_s"],
+        pipe.get("mongo_upsert_by_id_per_s", 0.0),
+    ] + [r["pipeline_invoices_per_s"] for r in pipe["runs"].values()]
     _bars(left, labels, values, "{:.0f}")
-    left.set_title("Invoices (messages, docs) per second")
+    left.set_yscale("log")
+    left.set_title("Per second: raw parts vs pipeline (log)")
     left.tick_params(axis="x", labelsize=7)
     names = list(pipe["peak_rss_mb"])
     _bars(right, names, [pipe["peak_rss_mb"][n] for n in names], "{:.0f}")
