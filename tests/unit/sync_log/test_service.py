@@ -2,13 +2,13 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync_log.domain import ConnectionChange, InvoiceState
 from sync_log.service import SyncLogService
 from sync_schemas import EnvelopeError, EventType, encode, new_event
-from tests.support.samples import invoice
+from tests.support.samples import invoice, sample_data
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 DLQ = "invoices.events.dlq"
@@ -35,12 +35,16 @@ class Store:
     states: dict[str, InvoiceState] = field(default_factory=dict)
     poison: str = "never"
 
-    async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> int:
+    async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> dict[str, datetime]:
         if any(e.get("invoice_id") == self.poison for e in entries):
             raise ValueError("a bug")
-        new = [e for e in entries if e["_id"] not in self.entries]
-        self.entries |= {e["_id"]: e for e in new}
-        return len(new)
+        repeated = {
+            e["_id"]: self.entries[e["_id"]]["occurred_at"]
+            for e in entries
+            if e["_id"] in self.entries
+        }
+        self.entries |= {e["_id"]: e for e in entries if e["_id"] not in repeated}
+        return repeated
 
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
         return {k: self.states[k] for k in keys if k in self.states}
@@ -68,6 +72,38 @@ async def test_a_replayed_batch_stores_nothing_new() -> None:
     again = await svc.record(batch)
     assert (first.new_entries, again.new_entries) == (2, 0)
     assert sorted(store.states) == ["org_acme/inv_a", "org_acme/inv_b"]
+
+
+async def test_a_re_sent_event_with_a_later_time_does_not_undo_what_followed() -> None:
+    """invoice-events may re-publish an event id it already published, with a new time."""
+    store = Store()
+    svc, _ = service(store)
+    t = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    created = new_event(
+        EventType.INVOICE_CREATED,
+        invoice(invoice_id="inv_a"),
+        source="/t",
+        event_id="evt-created",
+        time=t,
+    )
+    synced = sample_data(EventType.INVOICE_SYNC_SUCCEEDED).model_copy(
+        update={"invoice_id": "inv_a"}
+    )
+    result = new_event(
+        EventType.INVOICE_SYNC_SUCCEEDED, synced, source="/t", time=t + timedelta(seconds=1)
+    )
+    re_sent = new_event(
+        EventType.INVOICE_CREATED,
+        invoice(invoice_id="inv_a"),
+        source="/t",
+        event_id="evt-created",
+        time=t + timedelta(seconds=30),
+    )
+    for event in (created, result, re_sent):
+        r = encode(event)
+        await svc.record([Rec("invoices.events", 0, 0, r.key, r.value, r.headers)])
+    assert store.states["org_acme/inv_a"].status.value == "synced"
+    assert len(store.entries) == 2
 
 
 async def test_garbage_is_dead_lettered_and_the_rest_recorded() -> None:

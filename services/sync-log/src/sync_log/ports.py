@@ -10,7 +10,8 @@ from sync_schemas import EnvelopeError
 
 
 class SyncLogStore(Protocol):
-    async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> int: ...
+    async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> dict[str, datetime]:
+        """Store new entries; return the repeated event ids with their first recorded time."""
 
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]: ...
 

@@ -1,7 +1,7 @@
 """Recording a batch of consumed records: the sync log's one use case on the write side."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -78,7 +78,15 @@ class SyncLogService:
             elif (obs := observe(event)) is not None:
                 observations.append(obs)
 
-        new_entries = await self._store.insert_entries([o.entry() for o in observations])
+        repeated = await self._store.insert_entries([o.entry() for o in observations])
+        # A repeated event is folded as first recorded: a producer may re-send an event id with
+        # a later time, which must not make it newer than what followed it. Repeats are still
+        # folded, so a batch replayed after a crash between the two writes completes the state.
+        observations = [
+            replace(o, occurred_at=repeated[o.event_id]) if o.event_id in repeated else o
+            for o in observations
+        ]
+        new_entries = len({o.event_id for o in observations} - set(repeated))
         changed = await self._fold(observations, now)
         for change in connections:
             await self._store.save_connection(change)

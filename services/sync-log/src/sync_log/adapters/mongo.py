@@ -52,19 +52,21 @@ class MongoSyncLog:
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def insert_entries(self, entries: Sequence[Doc]) -> int:
-        """Insert new entries; those already stored (same event id) are skipped. Returns new."""
+    async def insert_entries(self, entries: Sequence[Doc]) -> dict[str, datetime]:
+        """Insert new entries. Returns the ones already stored (same event id), with the time
+        they were first recorded at."""
         if not entries:
-            return 0
+            return {}
         try:
-            result = await self._entries.insert_many(list(entries), ordered=False)
-            return len(result.inserted_ids)
+            await self._entries.insert_many(list(entries), ordered=False)
+            return {}
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            inserted: int = exc.details.get("nInserted", 0)
-            return inserted
+            repeated = [entries[e["index"]]["_id"] for e in errors]
+        stored = await find_by_ids(self._entries, repeated)
+        return {event_id: doc["occurred_at"] for event_id, doc in stored.items()}
 
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
         # one primary-key read each (the only read FerretDB pushes down), several in flight
