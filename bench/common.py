@@ -1,13 +1,15 @@
 """Shared pieces of the benchmarks: servers, service processes, result files."""
 
+import argparse
 import json
 import os
 import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,3 +87,28 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+Measure = Callable[[str, str, argparse.Namespace], dict[str, Any]]
+
+
+def standalone(
+    name: str,
+    doc: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    measure: Measure,
+) -> None:
+    """Run one benchmark on its own: its flags, servers (``local_infra.endpoints``), result file."""
+    from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else name)
+    add_arguments(parser)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        kafka_endpoint(Path(tmp)) as kafka,
+        mongodb_endpoint(Path(tmp)) as mongo,
+    ):
+        result = measure(kafka, mongo, args)
+    print(result)
+    print(f"wrote {write_result(name, result)}")

@@ -18,16 +18,14 @@ MongoDB-wire server; the sandbox runs in a thread.
 import argparse
 import asyncio
 import random
-import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.common import machine, write_result
+from bench.common import machine, standalone
 from bench.harness import (
     CONNECTOR_NO_LIMITS,
     NO_LIMITS,
@@ -35,7 +33,6 @@ from bench.harness import (
     TopicFollower,
     sandbox_in_thread,
 )
-from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
 from sync_schemas import CloudEvent
 from tests.integration.xero_connector.pipeline_support import created, invoice, publish, setup_org
 from tests.integration.xero_connector.support import Sandbox, connector_factory
@@ -247,17 +244,7 @@ def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        kafka_endpoint(Path(tmp)) as kafka,
-        mongodb_endpoint(Path(tmp)) as mongo,
-    ):
-        result = measure(kafka, mongo, args)
-    print(result)
-    print(f"wrote {write_result('connector_calls', result)}")
+    standalone("connector_calls", __doc__ or "", add_arguments, measure)
 
 
 if __name__ == "__main__":

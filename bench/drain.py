@@ -10,14 +10,11 @@ limits and drain in parallel. The single-organisation drain is in ``bench.connec
 
 import argparse
 import asyncio
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from bench.common import machine, write_result
+from bench.common import machine, standalone
 from bench.connector_calls import bulk_run
 from bench.harness import REAL_LIMITS, sandbox_in_thread
-from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
 
 
 async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -54,17 +51,7 @@ def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        kafka_endpoint(Path(tmp)) as kafka,
-        mongodb_endpoint(Path(tmp)) as mongo,
-    ):
-        result = measure(kafka, mongo, args)
-    print(result)
-    print(f"wrote {write_result('drain', result)}")
+    standalone("drain", __doc__ or "", add_arguments, measure)
 
 
 if __name__ == "__main__":

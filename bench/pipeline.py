@@ -15,23 +15,20 @@ service process is polled (psutil) throughout.
 
 import argparse
 import asyncio
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, ReplaceOne
 
-from bench.common import free_port, machine, percentile, service_process, write_result
+from bench.common import free_port, machine, percentile, service_process, standalone
 from bench.harness import CONNECTOR_NO_LIMITS, NO_LIMITS, RssPoller, cpu_seconds, cpu_share
-from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
 from service_kit.events import ensure_topics
 from service_kit.mongo import bulk_write_chunked
 from sync_schemas import Invoice, encode
@@ -406,17 +403,7 @@ def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        kafka_endpoint(Path(tmp)) as kafka,
-        mongodb_endpoint(Path(tmp)) as mongo,
-    ):
-        result = measure(kafka, mongo, args)
-    print(result)
-    print(f"wrote {write_result('pipeline', result)}")
+    standalone("pipeline", __doc__ or "", add_arguments, measure)
 
 
 if __name__ == "__main__":

@@ -17,26 +17,7 @@ from local_infra.launcher import banner
 from local_infra.servers import pid_alive
 from local_infra.stack import Stack, StackError, running_stack
 from local_infra.stack_settings import StackSettings
-
-KEY = "e2e-dev-key"
-
-
-def settings_for(kafka: str, mongodb: str, unique: str, run_dir: Path) -> StackSettings:
-    return StackSettings(
-        dev_api_key=KEY,
-        invoice_events_port=free_port(),
-        xero_connector_port=free_port(),
-        sync_log_port=free_port(),
-        xero_sandbox_port=free_port(),
-        kafka_bootstrap_servers=kafka,
-        mongodb_uri=mongodb,
-        topic_prefix=unique,
-        database_prefix=f"{unique[:40]}_",
-        topic_partitions=3,
-        run_dir=run_dir,
-        xero_connector_token_keys="",
-        keep_data=False,
-    )
+from tests.e2e.conftest import KEY, settings_for
 
 
 def get(url: str, **kwargs: Any) -> httpx.Response:
