@@ -36,8 +36,11 @@ DecimalString = Annotated[
 ]
 """A money amount or quantity written as a decimal string, e.g. ``"150.00"``."""
 
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+IDENTIFIER_MAX_LENGTH = 100
+
 Identifier = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    str, Field(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN)
 ]
 """An id that is safe in a URL path segment and a Kafka key."""
 

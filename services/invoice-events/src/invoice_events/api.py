@@ -25,14 +25,16 @@ from invoice_events.resync import SyncRequests, UnknownInvoice
 from invoice_events.service import IngestResult, InvoiceService, result_body
 from service_kit.http import ApiError, ApiKeyAuth, error_response
 from sync_schemas import ErrorCode, EventType, Invoice
+from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, Identifier
 
 MAX_BATCH = 1000
 MAX_RESYNC_IDS = 10_000
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 log = structlog.get_logger(__name__)
 
-PathId = Annotated[str, Path(min_length=1, max_length=100, pattern=_ID_PATTERN)]
+PathId = Annotated[
+    str, Path(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN)
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -117,10 +119,10 @@ class ResyncFilter(BaseModel):
 class Resync(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    org_id: Annotated[str, Field(min_length=1, max_length=100, pattern=_ID_PATTERN)]
-    invoice_ids: (
-        list[Annotated[str, Field(min_length=1, max_length=100, pattern=_ID_PATTERN)]] | None
-    ) = Field(default=None, min_length=1, max_length=MAX_RESYNC_IDS)
+    org_id: Identifier
+    invoice_ids: list[Identifier] | None = Field(
+        default=None, min_length=1, max_length=MAX_RESYNC_IDS
+    )
     filter: ResyncFilter | None = None
     requested_by: str | None = Field(default=None, min_length=1, max_length=255)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from service_kit.http import ApiKeyAuth, error_response
+from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 from xero_connector.api_models import (
     AuthorizeOut,
     CheckOut,
@@ -31,7 +32,7 @@ from xero_connector.xero_errors import XeroError, XeroRateLimited, XeroUnavailab
 
 OrgId = Annotated[
     str,
-    Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"),
+    Path(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN),
 ]
 
 

@@ -102,7 +102,8 @@ def account(item: Account, updated_at: float) -> JsonDict:
     return body
 
 
-def contact(item: Contact) -> JsonDict:
+def _contact_head(item: Contact) -> JsonDict:
+    """The fields a Contact shows both in full and embedded in an Invoice."""
     body: JsonDict = {
         "ContactID": item.contact_id,
         "ContactStatus": item.status,
@@ -112,6 +113,11 @@ def contact(item: Contact) -> JsonDict:
         body["ContactNumber"] = item.contact_number
     if item.email is not None:
         body["EmailAddress"] = item.email
+    return body
+
+
+def contact(item: Contact) -> JsonDict:
+    body = _contact_head(item)
     body.update(item.extra)
     body.setdefault("Addresses", [])
     body.setdefault("Phones", [])
@@ -133,15 +139,7 @@ def contact(item: Contact) -> JsonDict:
 
 def contact_summary(item: Contact) -> JsonDict:
     """The Contact as embedded in an Invoice: Xero trims it to the essentials."""
-    body: JsonDict = {
-        "ContactID": item.contact_id,
-        "ContactStatus": item.status,
-        "Name": item.name,
-    }
-    if item.contact_number is not None:
-        body["ContactNumber"] = item.contact_number
-    if item.email is not None:
-        body["EmailAddress"] = item.email
+    body = _contact_head(item)
     body.update(
         {
             "Addresses": [],

@@ -16,7 +16,6 @@ Collections:
 - ``scheduled_retries`` ``_id`` = ``{org_id}/{invoice_id}``: due time of a rate-limited sync
 """
 
-import asyncio
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from service_kit.mongo import bulk_write_chunked
+from service_kit.mongo import bulk_write_chunked, find_by_ids
 from sync_schemas import ConnectionStatus
 from xero_connector.crypto import TokenCipher
 from xero_connector.domain import (
@@ -267,23 +266,8 @@ class MongoOrgConfig:
 
 # -- The pipeline's state: every read and write by ``_id`` ---------------------------------------
 
+# Several primary-key reads in flight: FerretDB v1 scans the collection for ``$in``.
 _PARALLEL_READS = 32
-
-
-async def _find_many(collection: Any, ids: Iterable[str]) -> dict[str, Doc]:
-    """``find_one({_id})`` each, a few at a time: FerretDB scans the collection for ``$in``."""
-    wanted = list(dict.fromkeys(ids))
-    found: dict[str, Doc] = {}
-    gate = asyncio.Semaphore(_PARALLEL_READS)
-
-    async def one(key: str) -> None:
-        async with gate:
-            doc = await collection.find_one({"_id": key})
-        if doc is not None:
-            found[key] = doc
-
-    await asyncio.gather(*(one(k) for k in wanted))
-    return found
 
 
 class MongoLinks:
@@ -294,7 +278,9 @@ class MongoLinks:
         self._collection = db["links"]
 
     async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, Link]:
-        docs = await _find_many(self._collection, (f"{org_id}/{i}" for i in invoice_ids))
+        docs = await find_by_ids(
+            self._collection, (f"{org_id}/{i}" for i in invoice_ids), parallel=_PARALLEL_READS
+        )
         return {
             doc["invoice_id"]: Link(
                 org_id=org_id,
@@ -331,7 +317,9 @@ class MongoContactCache:
         self._collection = db["contacts"]
 
     async def get_many(self, org_id: str, customer_ids: Iterable[str]) -> dict[str, str]:
-        docs = await _find_many(self._collection, (f"{org_id}/{c}" for c in customer_ids))
+        docs = await find_by_ids(
+            self._collection, (f"{org_id}/{c}" for c in customer_ids), parallel=_PARALLEL_READS
+        )
         return {doc["customer_id"]: doc["contact_id"] for doc in docs.values()}
 
     async def put_many(self, org_id: str, contacts: dict[str, str]) -> None:
@@ -356,7 +344,7 @@ class MongoProcessed:
         self._collection = db["processed_events"]
 
     async def seen(self, event_ids: Iterable[str]) -> set[str]:
-        return set(await _find_many(self._collection, event_ids))
+        return set(await find_by_ids(self._collection, event_ids, parallel=_PARALLEL_READS))
 
     async def mark(self, event_ids: Iterable[str], at: datetime) -> None:
         docs = [{"_id": e, "at": at} for e in dict.fromkeys(event_ids)]
