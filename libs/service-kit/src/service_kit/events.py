@@ -72,8 +72,7 @@ class Topics:
         return [self.invoice_events, self.sync_results, self.connections, self.dlq]
 
     def for_type(self, event_type: EventType) -> str:
-        by_contract_name = dict(zip(topics.ALL_TOPICS, self.all(), strict=True))
-        return by_contract_name[event_type.topic]
+        return self.all()[topics.ALL_TOPICS.index(event_type.topic)]
 
 
 def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: Any) -> KafkaBroker:

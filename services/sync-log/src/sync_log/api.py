@@ -5,6 +5,7 @@ import io
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -168,9 +169,14 @@ def page_router() -> APIRouter:
     @router.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
         # The page holds no data; it asks the API, with the key the operator enters.
-        return HTMLResponse(PAGE.read_text())
+        return HTMLResponse(_page_html())
 
     return router
+
+
+@cache
+def _page_html() -> str:
+    return PAGE.read_text()
 
 
 def entry_out(doc: Doc) -> LogEntry:
