@@ -66,6 +66,10 @@ test: install provision browser lint ## Install, provision real Kafka + MongoDB,
 test-unit: install ## Only the fast tests (unit + contract), no servers
 	@$(RUN) pytest -m "unit or contract"
 
+.PHONY: test-reliability
+test-reliability: install provision ## Only the reliability suite: faults, bad input, security
+	@$(RUN) pytest -m reliability
+
 .PHONY: bench
 bench: install ## Benchmarks (issue 9) on private Kafka + MongoDB: bench/results/*.json, PNGs, summary
 	@$(RUN) python -m bench.run_all $(BENCH_ARGS)

@@ -18,6 +18,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tests.support.infra import kafka_endpoint, mongodb_endpoint
 
 LEVELS = ("unit", "contract", "integration", "e2e")
+# tests/reliability/<kind>/: marked `reliability` and `<kind>`, so `pytest -m reliability`
+# (or `-m faults`, `-m bad_input`, `-m security`) runs them on their own.
+RELIABILITY = ("faults", "bad_input", "security")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,6 +29,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for level in LEVELS:
             if level in parts:
                 item.add_marker(getattr(pytest.mark, level))
+        if "reliability" in parts:
+            item.add_marker(pytest.mark.reliability)
+            for kind in RELIABILITY:
+                if kind in parts:
+                    item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture(scope="session")

@@ -4,34 +4,12 @@ seed-case tests, which drive it over HTTP only."""
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from local_infra import free_port
 from local_infra.demo import Demo
 from local_infra.stack import Stack, running_stack
-from local_infra.stack_settings import StackSettings
-
-KEY = "e2e-dev-key"
-
-
-def settings_for(kafka: str, mongodb: str, unique: str, run_dir: Path) -> StackSettings:
-    return StackSettings(
-        dev_api_key=KEY,
-        invoice_events_port=free_port(),
-        xero_connector_port=free_port(),
-        sync_log_port=free_port(),
-        xero_sandbox_port=free_port(),
-        kafka_bootstrap_servers=kafka,
-        mongodb_uri=mongodb,
-        topic_prefix=unique,
-        database_prefix=f"{unique[:40]}_",
-        topic_partitions=3,
-        run_dir=run_dir,
-        xero_connector_token_keys="",
-        keep_data=False,
-    )
+from tests.support.stack import stack_settings
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +18,7 @@ def e2e_stack(
 ) -> Iterator[Stack]:
     """One running stack for the session."""
     unique = f"t_e2e_{uuid.uuid4().hex[:8]}"
-    settings = settings_for(kafka_bootstrap, mongodb_uri, unique, tmp_path_factory.mktemp("run"))
+    settings = stack_settings(kafka_bootstrap, mongodb_uri, unique, tmp_path_factory.mktemp("run"))
     with running_stack(settings, lambda name, line: None) as stack:
         yield stack
 

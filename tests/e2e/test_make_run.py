@@ -17,7 +17,7 @@ from local_infra.launcher import banner
 from local_infra.servers import pid_alive
 from local_infra.stack import Stack, StackError, running_stack
 from local_infra.stack_settings import StackSettings
-from tests.e2e.conftest import KEY, settings_for
+from tests.support.stack import KEY, stack_settings
 
 
 def get(url: str, **kwargs: Any) -> httpx.Response:
@@ -27,7 +27,7 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
 def test_the_stack_starts_ready_connected_and_mapped_and_stops_clean(
     kafka_bootstrap: str, mongodb_uri: str, unique: str, tmp_path: Path
 ) -> None:
-    settings = settings_for(kafka_bootstrap, mongodb_uri, unique, tmp_path)
+    settings = stack_settings(kafka_bootstrap, mongodb_uri, unique, tmp_path)
     lines: list[tuple[str, str]] = []
     with running_stack(settings, lambda name, line: lines.append((name, line))) as stack:
         pids = [p.pid for p in stack.processes]
