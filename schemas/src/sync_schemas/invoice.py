@@ -21,11 +21,24 @@ _DECIMAL_RE = re.compile(_DECIMAL_PATTERN)
 
 def _parse_decimal(value: object) -> Decimal:
     # Only strings on the wire: JSON numbers lose precision on their way to Xero.
-    if isinstance(value, Decimal) and value.is_finite():
+    if isinstance(value, Decimal) and _fits(value):
         return value
     if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
         return Decimal(value)
     raise ValueError('must be a decimal string such as "150.00" (at most 15 digits, 6 decimals)')
+
+
+def _fits(value: Decimal) -> bool:
+    """A Decimal (from a Python caller) within the bounds of the strings, so that its own wire
+    form decodes again. The exponent is checked before formatting: 1E+999999999 would be a
+    billion digits."""
+    exponent = value.as_tuple().exponent
+    return (
+        isinstance(exponent, int)  # not NaN or Infinity
+        and exponent >= -6
+        and value.adjusted() < 15
+        and _DECIMAL_RE.fullmatch(format(value, "f")) is not None
+    )
 
 
 DecimalString = Annotated[
