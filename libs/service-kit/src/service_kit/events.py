@@ -23,7 +23,7 @@ from pymongo.errors import PyMongoError
 from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, topics
 
 # Failures of the servers a consumer depends on: worth a redelivery, unlike a bug.
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
     PyMongoError,
     KafkaError,
     ConnectionError,

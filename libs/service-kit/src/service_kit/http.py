@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,7 +23,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service_kit.events import INFRASTRUCTURE_ERRORS
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
+_log = structlog.get_logger(__name__)
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
@@ -124,6 +128,20 @@ def _add_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return error_response(422, "invalid_request", "the request is invalid", details)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Kafka or MongoDB is down: the client may retry; a 500 would say "our bug".
+        _log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
+        return error_response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "unavailable",
+            "a server this service depends on is unavailable; retry shortly",
+            None,
+            {"Retry-After": "2"},
+        )
+
+    for error in INFRASTRUCTURE_ERRORS:
+        app.add_exception_handler(error, unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

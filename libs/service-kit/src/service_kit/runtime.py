@@ -9,7 +9,7 @@ async def wiring(app: FastAPI) -> AsyncIterator[None]:
 app = base_app("sync-log", __version__, settings, __doc__, wiring=wiring)
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
@@ -17,6 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from service_kit.body_limit import BodySizeLimit
+from service_kit.gate import OPS_PATHS, ApiKeyGate
 from service_kit.http import create_app
 from service_kit.logging import configure_logging
 from service_kit.probes import kafka_reachable, mongo_reachable
@@ -38,8 +40,13 @@ def base_app(
     settings: ServiceSettings,
     description: str,
     wiring: Wiring | None = None,
+    public_paths: Collection[str] = (),
 ) -> FastAPI:
-    """A service's app: health, readiness, metrics, ``app.state.mongo``, then ``wiring``."""
+    """A service's app: health, readiness, metrics, ``app.state.mongo``, then ``wiring``.
+
+    Every path but the ops and docs ones and ``public_paths`` needs one of
+    ``settings.api_keys`` (checked first of all: see ``service_kit.gate``); request bodies over
+    ``settings.max_body_bytes`` get 413."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +72,21 @@ def base_app(
         readiness={"kafka": kafka_ready, "mongodb": mongo_ready},
         lifespan=lifespan,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: a caller without a key is refused before its body is read.
+    app.add_middleware(
+        ApiKeyGate,
+        service=service,
+        keys=settings.api_keys,
+        public_paths={*OPS_PATHS, *docs_paths(app), *public_paths},
+    )
     return app
+
+
+def docs_paths(app: FastAPI) -> set[str]:
+    """The OpenAPI document and the pages that show it."""
+    urls = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    return {url for url in urls if url}
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongodb_database: str
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Larger request bodies get 413"
+    )
     topic_prefix: str = Field(default="", description="Prepended to every topic name (tests)")
     topic_partitions: int = Field(default=12, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a real cluster")
