@@ -16,7 +16,8 @@ from pydantic import (
 )
 
 _DECIMAL_PATTERN = r"^-?\d{1,15}(\.\d{1,6})?$"
-_DECIMAL_RE = re.compile(_DECIMAL_PATTERN)
+# ASCII digits only, as the pattern means in the JSON schema: Python's \d also matches "٣".
+_DECIMAL_RE = re.compile(_DECIMAL_PATTERN, re.ASCII)
 
 
 def _parse_decimal(value: object) -> Decimal:
