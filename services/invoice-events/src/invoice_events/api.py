@@ -1,7 +1,7 @@
 """Thin HTTP routes of CONTRACT.md's "invoice-events API": validate, bind the log context,
 call one service method, answer.
 
-    add_routes(app, settings)     # every route behind ApiKeyAuth, bodies capped at max_body_bytes
+    add_routes(app, settings)     # every route behind ApiKeyAuth (base_app caps the bodies)
 """
 
 import hashlib
@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from invoice_events import metrics
-from invoice_events.body_limit import BodySizeLimit
 from invoice_events.config import Settings
 from invoice_events.decisions import StoredResponse, key_id, request_hash
 from invoice_events.idempotency import IdempotentRequests, KeyInProgress, KeyReused
@@ -337,7 +336,6 @@ def _outcome(index: int, invoice: Invoice, outcome: IngestResult | Exception) ->
 
 def add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(router, dependencies=[Depends(ApiKeyAuth(settings.api_keys))])
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     kit_handler = app.exception_handlers[RequestValidationError]
 

@@ -19,7 +19,15 @@ DESCRIPTION = (
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = base_app("sync-log", __version__, settings, DESCRIPTION, wiring=wiring(settings))
+    app = base_app(
+        "sync-log",
+        __version__,
+        settings,
+        DESCRIPTION,
+        wiring=wiring(settings),
+        # The page holds no data: it asks the API with the key the operator enters.
+        public_paths={"/"},
+    )
     if settings.api_enabled:
         app.include_router(build_router(settings))
         app.include_router(page_router())

@@ -100,10 +100,13 @@ def build_router(settings: Settings) -> APIRouter:
     return router
 
 
-def callback_router() -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["xero"])
+CALLBACK_PATH = "/v1/oauth/callback"
 
-    @router.get("/oauth/callback", response_model=ConnectedOut)
+
+def callback_router() -> APIRouter:
+    router = APIRouter(tags=["xero"])
+
+    @router.get(CALLBACK_PATH, response_model=ConnectedOut)
     async def oauth_callback(
         request: Request,
         connections: ConnectionsDep,

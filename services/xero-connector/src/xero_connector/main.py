@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from service_kit.runtime import base_app, serve
 from xero_connector import __version__
-from xero_connector.api import add_error_handlers, build_router, callback_router
+from xero_connector.api import CALLBACK_PATH, add_error_handlers, build_router, callback_router
 from xero_connector.bootstrap import wiring
 from xero_connector.config import Settings
 
@@ -16,7 +16,15 @@ DESCRIPTION = (
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = base_app("xero-connector", __version__, settings, DESCRIPTION, wiring=wiring(settings))
+    app = base_app(
+        "xero-connector",
+        __version__,
+        settings,
+        DESCRIPTION,
+        wiring=wiring(settings),
+        # A browser redirect from Xero: it carries no key; the one-time state guards it.
+        public_paths={CALLBACK_PATH},
+    )
     add_error_handlers(app)
     app.include_router(build_router(settings))
     app.include_router(callback_router())

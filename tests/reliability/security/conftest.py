@@ -1,0 +1,50 @@
+"""A Xero sandbox with client credentials of its own, served on a free port for the session
+(the connector reaches Xero over HTTP), and the four apps started per test."""
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.reliability.security.support import Running, sandbox_settings, services
+from xero_sandbox.app import create_app
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    runner = uvicorn.Server(
+        uvicorn.Config(create_app(sandbox_settings()), log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not runner.started:
+        assert time.monotonic() < deadline, "the sandbox did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    runner.should_exit = True
+    thread.join(timeout=5)
+    sock.close()
+
+
+@pytest.fixture
+async def sandbox(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The session's sandbox, reset: its control API and Xero's endpoints."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+        (await http.post("/_sandbox/reset")).raise_for_status()
+        yield http
+
+
+@pytest.fixture
+async def apps(
+    kafka_bootstrap: str, mongodb_uri: str, unique: str, sandbox_url: str
+) -> AsyncIterator[dict[str, Running]]:
+    """invoice-events, xero-connector and sync-log with their real lifespans, in-process."""
+    async with services(kafka_bootstrap, mongodb_uri, unique, sandbox_url) as running:
+        yield running
