@@ -11,31 +11,14 @@ route's own ``ApiKeyAuth`` alone answers 422 or 400 to a malformed body sent wit
 Routes keep their ``ApiKeyAuth`` dependency; it guards an app built without the gate.
 """
 
-import hmac
 from collections.abc import Collection, Sequence
 from http import HTTPStatus
 
-from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service_kit.http import HTTP_REQUESTS, error_response
-
-# Health, readiness and metrics: probes and scrapers carry no key (CONTRACT.md).
-OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-UNAUTHORIZED_MESSAGE = "missing or invalid API key: send Authorization: Bearer <key>"
-
-
-def admits(keys: Sequence[bytes], authorization: str | None) -> bool:
-    """True when ``authorization`` is ``Bearer <one of keys>``. Every key is compared, in
-    constant time, whatever matched before, so timing says nothing about the keys."""
-    scheme, credentials = get_authorization_scheme_param(authorization)
-    presented = credentials.encode() if scheme.lower() == "bearer" else b""
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(presented, key)
-    return bool(presented) and matched
+from service_kit.http import HTTP_REQUESTS, UNAUTHORIZED_MESSAGE, admits, error_response
 
 
 class ApiKeyGate:

@@ -18,7 +18,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,7 +35,9 @@ HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
 
-_PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Health, readiness and metrics: probes and scrapers carry no key (CONTRACT.md).
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+UNAUTHORIZED_MESSAGE = "missing or invalid API key: send Authorization: Bearer <key>"
 
 
 class ApiError(Exception):
@@ -57,26 +59,29 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 
+def admits(keys: Sequence[bytes], authorization: str | None) -> bool:
+    """True when ``authorization`` is ``Bearer <one of keys>``. Every key is compared, in
+    constant time, also after a match, so timing says nothing about the keys."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    presented = credentials.encode() if scheme.lower() == "bearer" else b""
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented, key)
+    return bool(presented) and matched
+
+
 class ApiKeyAuth:
-    """Dependency that admits ``Authorization: Bearer <key>`` for one of the configured keys."""
+    """Dependency that admits ``Authorization: Bearer <key>`` for one of the configured keys.
+
+    ``base_app`` also checks the key ahead of everything (``service_kit.gate``); this guards a
+    router wherever it is included."""
 
     def __init__(self, keys: Sequence[SecretStr]) -> None:
         self._keys = [k.get_secret_value().encode() for k in keys if k.get_secret_value()]
-        self._bearer = HTTPBearer(auto_error=False, description="One of the service's API keys")
 
     async def __call__(self, request: Request) -> None:
-        credentials: HTTPAuthorizationCredentials | None = await self._bearer(request)
-        presented = credentials.credentials.encode() if credentials else b""
-        # Compare against every key, always, so timing says nothing about which matched.
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(presented, key)
-        if not presented or not matched:
-            raise ApiError(
-                HTTPStatus.UNAUTHORIZED,
-                "unauthorized",
-                "missing or invalid API key: send Authorization: Bearer <key>",
-            )
+        if not admits(self._keys, request.headers.get("authorization")):
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "unauthorized", UNAUTHORIZED_MESSAGE)
 
 
 def create_app(
@@ -157,7 +162,7 @@ def _add_metrics_middleware(app: FastAPI, service: str) -> None:
         started = time.perf_counter()
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "<unmatched>")
-        if route not in _PUBLIC_PATHS:
+        if route not in OPS_PATHS:
             HTTP_REQUESTS.labels(service, request.method, route, response.status_code).inc()
             HTTP_LATENCY.labels(service, request.method, route).observe(
                 time.perf_counter() - started

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from service_kit.body_limit import BodySizeLimit
-from service_kit.gate import OPS_PATHS, ApiKeyGate
-from service_kit.http import create_app
+from service_kit.gate import ApiKeyGate
+from service_kit.http import OPS_PATHS, create_app
 from service_kit.logging import configure_logging
 from service_kit.probes import kafka_reachable, mongo_reachable
 from service_kit.settings import ServiceSettings
