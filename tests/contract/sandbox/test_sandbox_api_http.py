@@ -121,6 +121,18 @@ def test_error_fault_does_not_write(
     assert _invoice_count(http, tenant_id) == 1
 
 
+def test_an_injected_429_says_when_to_come_back_as_xeros_do(
+    http: httpx.Client, tenant_id: str, headers: dict[str, str]
+) -> None:
+    http.put("/_sandbox/faults", json={"error_rate": 1.0, "error_status": 429})
+    refused = http.get(f"{API}/Currencies", headers=headers)
+    http.put("/_sandbox/faults", json={"error_rate": 0})
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.headers["X-Rate-Limit-Problem"] == "minute"
+    assert http.get("/_sandbox/stats").json()["totals"]["by_problem_429"]["minute"] >= 1
+
+
 def test_latency_fault_applies_after_the_write(
     http: httpx.Client, server: Server, tenant_id: str, headers: dict[str, str]
 ) -> None:

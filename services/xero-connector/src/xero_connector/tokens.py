@@ -37,6 +37,7 @@ import structlog
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector.domain import Connection, Tokens
 from xero_connector.errors import ConnectionExpired, NotConnected
+from xero_connector.metrics import TOKEN_REFRESHES
 from xero_connector.ports import (
     Clock,
     ConnectionEvents,
@@ -182,14 +183,18 @@ class TokenManager:
         attempt = 0
         while True:
             try:
-                return await self._identity.refresh(connection.tokens.refresh_token)
+                grant = await self._identity.refresh(connection.tokens.refresh_token)
+                TOKEN_REFRESHES.labels("ok").inc()
+                return grant
             except InvalidGrant:
+                TOKEN_REFRESHES.labels("invalid_grant").inc()
                 latest = await self._connections.get(connection.org_id)
                 if latest is not None and latest.generation != connection.generation:
                     raise XeroUnavailable("the connection changed during the refresh") from None
                 await self._expire(connection, "Xero refused the refresh token (invalid_grant)")
                 raise ConnectionExpired(connection.org_id) from None
             except XeroUnavailable as error:
+                TOKEN_REFRESHES.labels("unavailable").inc()
                 # The answer may be lost after Xero rotated the token; the token we sent stays
                 # usable for the grace period, so sending it again is safe.
                 attempt += 1

@@ -105,14 +105,19 @@ class Gateway:
             }
             body_429 = problem(429, "Too Many Requests", f"Rate limit exceeded: {decision.problem}")
             return JSONResponse(body_429, status_code=429, headers=headers)
+        headers = decision.headers
         try:
             verdict = sandbox.faults.decide(tenant_id)
             reply = self._decide(request, org, body, handler, write, verdict.error_status)
+            if reply.status == 429 and verdict.error_status == 429:
+                # Xero's 429s always say which limit was hit and when to come back.
+                headers = {**headers, "Retry-After": "1", "X-Rate-Limit-Problem": "minute"}
+                sandbox.stats.problems_429["minute"] += 1
             if verdict.latency_seconds > 0:
                 await asyncio.sleep(verdict.latency_seconds)
         finally:
             sandbox.limiter.release(tenant_id)
-        return _response(reply, decision.headers)
+        return _response(reply, headers)
 
     def _decide(
         self,
