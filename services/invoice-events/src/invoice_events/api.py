@@ -13,7 +13,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from invoice_events import metrics
 from invoice_events.config import Settings
@@ -28,6 +28,9 @@ from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, Iden
 
 MAX_BATCH = 1000
 MAX_RESYNC_IDS = 10_000
+# An invoice nests four levels deep; a batch item far deeper is hostile, and would fail the
+# request's serialisation (pydantic and json stop at a few hundred levels) with a 500.
+MAX_ITEM_DEPTH = 32
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +88,29 @@ class InvoiceBatch(BaseModel):
         max_length=MAX_BATCH,
         description="Invoices (see POST /v1/invoices); each is validated on its own",
     )
+
+    @field_validator("invoices")
+    @classmethod
+    def _not_too_deep(cls, items: list[Any]) -> list[Any]:
+        for index, item in enumerate(items):
+            if nesting_exceeds(item, MAX_ITEM_DEPTH):
+                raise ValueError(f"invoice {index} is nested more than {MAX_ITEM_DEPTH} levels")
+        return items
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests objects and arrays more than ``limit`` levels deep (without
+    recursion, so any depth is safe to ask about)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in node)
+    return False
 
 
 class BatchAccepted(BaseModel):
@@ -311,13 +337,25 @@ def _invalid(index: int, item: Any, error: ValidationError) -> dict[str, Any]:
     ]
     return {
         "index": index,
-        "invoice_id": invoice_id if isinstance(invoice_id, str) else None,
+        "invoice_id": _sendable(invoice_id),
         "error": {
             "code": "invalid_request",
             "message": "the invoice is invalid",
             "details": details,
         },
     }
+
+
+def _sendable(value: Any) -> str | None:
+    """An item's own string, to echo back if it can be sent: JSON allows a lone surrogate
+    (``"\\ud800"``), UTF-8 does not, and the answer would fail to render (a 500)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _outcome(index: int, invoice: Invoice, outcome: IngestResult | Exception) -> dict[str, Any]:

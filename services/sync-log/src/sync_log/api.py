@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import cache
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from service_kit.http import ApiError, ApiKeyAuth
@@ -29,8 +29,11 @@ from sync_log.domain import Status, invoice_key
 from sync_log.queries import Cursor, Filters, InvalidCursor
 from sync_schemas import ErrorCode
 
-PAGE = Path(__file__).parent / "static" / "index.html"
+PAGE = FilePath(__file__).parent / "static" / "index.html"
 CSV_FIELDS = list(LogEntry.model_fields)
+# Nothing stored is longer (identifiers are at most 100 characters, invoice numbers and what a
+# dead-lettered record names at most 255): a longer filter is an invalid request, not a query.
+MAX_FILTER_LENGTH = 255
 
 
 def get_store(request: Request) -> MongoSyncLog:
@@ -41,13 +44,17 @@ def get_store(request: Request) -> MongoSyncLog:
 StoreDep = Annotated[MongoSyncLog, Depends(get_store)]
 
 
+TextFilter = Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH)]
+TextPath = Annotated[str, Path(max_length=MAX_FILTER_LENGTH)]
+
+
 def filters(
-    org_id: str | None = None,
+    org_id: TextFilter = None,
     status: Status | None = None,
     error_code: ErrorCode | None = None,
-    invoice_id: str | None = None,
-    invoice_number: str | None = None,
-    batch_id: str | None = None,
+    invoice_id: TextFilter = None,
+    invoice_number: TextFilter = None,
+    batch_id: TextFilter = None,
     since: Annotated[datetime | None, Query(description="inclusive, ISO 8601")] = None,
     until: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
 ) -> Filters:
@@ -121,7 +128,7 @@ def build_router(settings: Settings) -> APIRouter:
         response_model=InvoiceDetail,
         summary="One invoice's current status and timeline",
     )
-    async def invoice(org_id: str, invoice_id: str, store: StoreDep) -> Any:
+    async def invoice(org_id: TextPath, invoice_id: TextPath, store: StoreDep) -> Any:
         doc = await store.get_invoice(invoice_key(org_id, invoice_id))
         if doc is None:
             raise ApiError(404, "not_found", f"no sync-log record of invoice {org_id}/{invoice_id}")
@@ -130,7 +137,7 @@ def build_router(settings: Settings) -> APIRouter:
 
     @router.get("/stats", response_model=Stats, summary="Invoices by current status and error")
     async def stats(
-        store: StoreDep, org_id: str | None = None, since: datetime | None = None
+        store: StoreDep, org_id: TextFilter = None, since: datetime | None = None
     ) -> Stats:
         by_status: Counter[str] = Counter({s.value: 0 for s in Status})
         by_error: Counter[str] = Counter()
@@ -141,7 +148,7 @@ def build_router(settings: Settings) -> APIRouter:
         return Stats(by_status=dict(by_status), by_error_code=dict(by_error))
 
     @router.get("/batches/{batch_id}", response_model=BatchReport, summary="A bulk resync's report")
-    async def batch(batch_id: str, store: StoreDep) -> BatchReport:
+    async def batch(batch_id: TextPath, store: StoreDep) -> BatchReport:
         members = await store.batch_members(batch_id)
         if not members:
             raise ApiError(404, "not_found", f"no invoice has been recorded for batch {batch_id}")
@@ -157,7 +164,7 @@ def build_router(settings: Settings) -> APIRouter:
         )
 
     @router.get("/connections", response_model=list[Connection], summary="Xero connection status")
-    async def connections(store: StoreDep, org_id: str | None = None) -> list[Connection]:
+    async def connections(store: StoreDep, org_id: TextFilter = None) -> list[Connection]:
         return [Connection(**d) for d in await store.connections(org_id)]
 
     return router
