@@ -160,6 +160,7 @@ class Stack:
             "XERO_SANDBOX_HOST": "127.0.0.1",
             "XERO_SANDBOX_PORT": str(self.settings.xero_sandbox_port),
             "XERO_SANDBOX_LOG_LEVEL": "warning",
+            "XERO_SANDBOX_CLIENT_SECRET": self.settings.sandbox_client_secret.get_secret_value(),
         }
 
     def _service_envs(self) -> dict[str, dict[str, str]]:
@@ -196,7 +197,7 @@ class Stack:
             | {
                 "XERO_CONNECTOR_TOKEN_KEYS": self._token_key(),
                 "XERO_CONNECTOR_XERO_CLIENT_ID": "sandbox",
-                "XERO_CONNECTOR_XERO_CLIENT_SECRET": "sandbox",
+                "XERO_CONNECTOR_XERO_CLIENT_SECRET": s.sandbox_client_secret.get_secret_value(),
                 "XERO_CONNECTOR_REDIRECT_URI": f"{s.xero_connector_url}/v1/oauth/callback",
                 "XERO_CONNECTOR_XERO_API_URL": sandbox,
                 "XERO_CONNECTOR_XERO_IDENTITY_URL": sandbox,

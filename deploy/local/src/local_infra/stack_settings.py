@@ -8,7 +8,7 @@ without them the local Kafka and MongoDB-wire server are started (``local-infra 
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from local_infra.paths import state_dir
@@ -36,6 +36,11 @@ class StackSettings(BaseSettings):
 
     xero_connector_token_keys: str = Field(
         default="", description="Fernet key(s); default: one kept in run_dir (dev only)"
+    )
+    sandbox_client_secret: SecretStr = Field(
+        default=SecretStr("sandbox"),
+        validation_alias=_alias("XERO_SYNC_SANDBOX_CLIENT_SECRET", "sandbox_client_secret"),
+        description="The OAuth client secret the sandbox accepts and the connector sends",
     )
     topic_prefix: str = Field(
         default="", validation_alias=_alias("XERO_SYNC_TOPIC_PREFIX", "topic_prefix")
