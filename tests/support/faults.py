@@ -14,6 +14,7 @@ once (or failed with the right code), and is every outcome in the sync log?
 
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -368,7 +369,15 @@ def fault_stack(
     }
     for name, values in (extra_env or {}).items():
         env[name] = env.get(name, {}) | values
-    stack = FaultStack(settings, lambda name, line: None, extra_env=env)
+    # Every process's output goes to run_dir/stack.log, to read after a failure.
+    log = (run_dir / "stack.log").open("a", buffering=1)
+    lock = threading.Lock()
+
+    def sink(name: str, line: str) -> None:
+        with lock:
+            log.write(f"{time.monotonic():.2f} {name:<17}| {line}\n")
+
+    stack = FaultStack(settings, sink, extra_env=env)
     try:
         stack.start()
         stack.sandbox("PUT", "/_sandbox/limits", json={"time_scale": TIME_SCALE})
@@ -377,3 +386,4 @@ def fault_stack(
         yield stack
     finally:
         stack.stop()
+        log.close()
