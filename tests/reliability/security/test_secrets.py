@@ -128,6 +128,23 @@ async def test_tokens_are_encrypted_at_rest_and_the_fernet_key_rotates(
         # A retired: everything it sealed has been rewritten, so B alone serves.
         async with connector(key_b) as apps:
             await check(apps["xero-connector"].http)
+
+        # B retired too early: fail closed (expired, no token used, no 500), not stuck.
+        key_c = Fernet.generate_key().decode()
+        async with connector(key_c) as apps:
+            http = apps["xero-connector"].http
+            status = await http.get(f"/v1/orgs/{ORG}/connection", headers=bearer(CONNECTOR_KEY))
+            assert status.status_code == 200, status.text
+            assert status.json()["status"] == "expired"
+            assert "XERO_CONNECTOR_TOKEN_KEYS" in status.json()["reason"]
+            refused = await http.post(
+                f"/v1/orgs/{ORG}/mappings/check", headers=bearer(CONNECTOR_KEY)
+            )
+            assert refused.json()["error"]["code"] == "connection_expired"
+            assert (await stored_tokens(db, ORG))[1] == blob  # nothing written: B would open it
+            await connect(http, xero, ORG, tenant)  # a Reconnect replaces what nobody can open
+            await check(http)
+            assert opened_by((await stored_tokens(db, ORG))[1], key_c) is not None
     finally:
         await mongo.close()
 

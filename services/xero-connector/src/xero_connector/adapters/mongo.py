@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from bson import Binary
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,7 +29,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service_kit.mongo import bulk_write_chunked, find_by_ids
 from sync_schemas import ConnectionStatus
-from xero_connector.crypto import TokenCipher
+from xero_connector.crypto import TokenCipher, UndecryptableTokens
 from xero_connector.domain import (
     Connection,
     Link,
@@ -41,6 +42,12 @@ from xero_connector.domain import (
 
 Doc = dict[str, Any]
 MAX_LEASE_ATTEMPTS = 50
+UNDECRYPTABLE = (
+    "the stored tokens were sealed with a key no longer in XERO_CONNECTOR_TOKEN_KEYS: "
+    "put that key back (after the new one), or Reconnect"
+)
+
+log = structlog.get_logger(__name__)
 _CURRENCY = re.compile(r"^[A-Z0-9]{3}$")
 
 
@@ -107,15 +114,23 @@ class MongoConnections:
 
     def _from_doc(self, doc: Doc) -> Connection:
         tokens = None
+        status, reason = ConnectionStatus(doc["status"]), doc.get("reason", "")
         if doc.get("tokens"):
-            secret = self._cipher.decrypt_json(bytes(doc["tokens"]))
-            tokens = Tokens(secret["access_token"], secret["refresh_token"])
+            try:
+                secret = self._cipher.decrypt_json(bytes(doc["tokens"]))
+                tokens = Tokens(secret["access_token"], secret["refresh_token"])
+            except UndecryptableTokens:
+                # A key retired too early. Fail closed, and not stuck: the connection reads as
+                # expired (no token is used; a Reconnect replaces them), nothing is written, so
+                # putting the key back restores it as it was.
+                log.error("xero.tokens.undecryptable", org_id=doc["_id"], remediation=UNDECRYPTABLE)
+                status, reason = ConnectionStatus.EXPIRED, UNDECRYPTABLE
         return Connection(
             org_id=doc["_id"],
-            status=ConnectionStatus(doc["status"]),
+            status=status,
             generation=int(doc.get("generation", 0)),
             updated_at=doc["updated_at"],
-            reason=doc.get("reason", ""),
+            reason=reason,
             tenant_id=doc.get("tenant_id"),
             tenant_name=doc.get("tenant_name"),
             xero_connection_id=doc.get("xero_connection_id"),
@@ -199,10 +214,14 @@ class MongoAuthorizations:
         await self._collection.delete_one({"_id": state})
         if doc["expires_at"] <= now:
             return None
+        try:
+            verifier = self._cipher.decrypt(bytes(doc["code_verifier"]))
+        except UndecryptableTokens:  # started before its key was retired: start again
+            return None
         return PendingAuthorization(
             state=state,
             org_id=doc["org_id"],
-            code_verifier=self._cipher.decrypt(bytes(doc["code_verifier"])),
+            code_verifier=verifier,
             redirect_uri=doc["redirect_uri"],
             expires_at=doc["expires_at"],
         )
