@@ -7,17 +7,21 @@ create topics at start-up.
         event = decode(record.value, record.headers)
     except EnvelopeError as error:
         await dead_letter(broker, record, error)     # then move on: never block the partition
+
+Subscribers that read raw records pass ``parser=readable_headers, decoder=raw_body``: FastStream
+must hand every record to the handler, whatever its bytes, for the envelope to judge it.
 """
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from pymongo.errors import PyMongoError
 
 from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, topics
@@ -40,6 +44,8 @@ class ProcessingError(EnvelopeError):
 
 # dlq_error is free text built from our own validation messages; cap it like any header.
 _MAX_ERROR_HEADER = 2000
+# What a dead letter keeps of a value too large to copy with its headers (see dead_letter).
+_MAX_TRUNCATED_VALUE = 64 * 1024
 
 
 class RawRecord(Protocol):
@@ -88,8 +94,43 @@ def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: An
     )
 
 
-def _text_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
-    return {name: value.decode(errors="replace") for name, value in headers}
+async def raw_body(message: StreamMessage[Any]) -> Any:
+    """A FastStream decoder that leaves the bytes alone: FastStream's own JSON decoding fails
+    the whole batch on one value that is not JSON, before the handler can dead-letter it."""
+    return message.body
+
+
+async def readable_headers(
+    raw: Any, parse: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """A FastStream parser that survives a header that is not UTF-8.
+
+    FastStream decodes every header strictly and fails the whole batch on one that is not,
+    before any handler runs: the batch would be neither handled nor dead-lettered. Its parser
+    gets copies with readable headers; the handler still gets the original records, whose bad
+    header the envelope refuses as ``invalid_attribute``.
+    """
+    if isinstance(raw, tuple):
+        message = await parse(tuple(_readable(record) for record in raw))
+    else:
+        message = await parse(_readable(raw))
+    message.raw_message = raw
+    return message
+
+
+def _readable(record: Any) -> Any:
+    try:
+        for _, value in record.headers:
+            value.decode()
+    except (UnicodeDecodeError, AttributeError):  # AttributeError: a null header value
+        headers = [(k, (v or b"").decode(errors="replace").encode()) for k, v in record.headers]
+        return replace(record, headers=headers)
+    return record
+
+
+def _text_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    # A Kafka header value may be null; a dead letter must not fail on one.
+    return {name: (value or b"").decode(errors="replace") for name, value in headers}
 
 
 async def publish_event(
@@ -119,10 +160,26 @@ def dead_letter_headers(record: RawRecord, error: EnvelopeError) -> dict[str, st
 async def dead_letter(
     broker: KafkaBroker, record: RawRecord, error: EnvelopeError, names: Topics = Topics()
 ) -> None:
-    """Send the original bytes and headers, plus why, to the DLQ."""
-    await broker.publish(
-        record.value or b"", names.dlq, key=record.key, headers=dead_letter_headers(record, error)
-    )
+    """Send the original bytes and headers, plus why, to the DLQ.
+
+    A record that filled Kafka's size limit has no room left for the DLQ headers: its copy
+    keeps the first ``_MAX_TRUNCATED_VALUE`` bytes, the ``ce_*`` and ``dlq_*`` headers and
+    ``dlq_truncated`` (the original size), rather than failing for ever and blocking the
+    partition behind it.
+    """
+    headers = dead_letter_headers(record, error)
+    value = record.value or b""
+    try:
+        await broker.publish(value, names.dlq, key=record.key, headers=headers)
+    except MessageSizeTooLargeError:
+        kept = {
+            name: text[:_MAX_ERROR_HEADER]
+            for name, text in headers.items()
+            if name.startswith(("ce_", "dlq_")) or name == "content-type"
+        }
+        kept["dlq_truncated"] = str(len(value))
+        key = record.key[:_MAX_ERROR_HEADER] if record.key else record.key
+        await broker.publish(value[:_MAX_TRUNCATED_VALUE], names.dlq, key=key, headers=kept)
 
 
 async def ensure_topics(

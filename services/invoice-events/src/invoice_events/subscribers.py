@@ -34,7 +34,7 @@ from invoice_events import metrics
 from invoice_events.ports import Unavailable
 from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
-from service_kit.events import ProcessingError, Topics, dead_letter
+from service_kit.events import ProcessingError, Topics, dead_letter, raw_body, readable_headers
 from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, topics
 
 log = structlog.get_logger(__name__)
@@ -165,6 +165,8 @@ def register(
         auto_offset_reset="earliest",
         batch=True,
         max_records=500,
+        parser=readable_headers,
+        decoder=raw_body,
     )
     async def invoice_events(message: KafkaMessage) -> None:
         await snapshots.consume(message)
@@ -174,6 +176,8 @@ def register(
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        parser=readable_headers,
+        decoder=raw_body,
     )
     async def connection_events(message: KafkaMessage) -> None:
         await connections.consume(message)

@@ -57,7 +57,7 @@ class SyncLogService:
         now = self._clock()
         for record in records:
             if record.topic == self._dlq_topic:
-                headers = {k: v.decode(errors="replace") for k, v in record.headers}
+                headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers}
                 observations.append(observe_dead_letter(record.key, record.value, headers, now))
                 continue
             try:

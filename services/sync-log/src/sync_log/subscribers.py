@@ -14,7 +14,6 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from pymongo.errors import ConnectionFailure, OperationFailure
 from tenacity import (
     AsyncRetrying,
@@ -23,17 +22,12 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from service_kit.events import INFRASTRUCTURE_ERRORS, Topics
+from service_kit.events import INFRASTRUCTURE_ERRORS, Topics, raw_body, readable_headers
 from sync_log.config import Settings
 from sync_log.metrics import BATCH_SECONDS, DEAD_LETTERED, DUPLICATES, RECORDED
 from sync_log.service import BatchResult, SyncLogService
 
 log = structlog.get_logger(__name__)
-
-
-async def raw_body(message: StreamMessage[Any]) -> Any:
-    # Decoding is the envelope's job (with DLQ on failure), not FastStream's.
-    return message.body
 
 
 def subscribe(
@@ -47,6 +41,7 @@ def subscribe(
         auto_offset_reset="earliest",
         partition_assignment_strategy=(RangePartitionAssignor,),
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        parser=readable_headers,
         decoder=raw_body,
         title="sync-log recorder",
         description="Records invoice events, sync results, connection changes and dead letters.",

@@ -20,7 +20,6 @@ from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 
 from service_kit.events import (
     INFRASTRUCTURE_ERRORS,
@@ -28,6 +27,8 @@ from service_kit.events import (
     Topics,
     dead_letter,
     publish_event,
+    raw_body,
+    readable_headers,
 )
 from sync_schemas import CloudEvent, EnvelopeError, EventType, Invoice, decode
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
@@ -156,10 +157,6 @@ def _observe_lag(message: Ackable, records: tuple[Record, ...]) -> None:
             CONSUMER_LAG.labels(str(partition)).set(max(0, high - offset - 1))
 
 
-async def raw_body(message: StreamMessage[Any]) -> Any:
-    return message.body
-
-
 def subscribe(
     broker: KafkaBroker,
     names: Topics,
@@ -177,6 +174,7 @@ def subscribe(
         batch_timeout_ms=linger_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
+        parser=readable_headers,
         decoder=raw_body,
         title="xero-connector sync",
         description="Syncs invoice events to Xero and publishes one result per event.",
