@@ -1,13 +1,15 @@
 """A Xero sandbox with client credentials of its own, served on a free port for the session
-(the connector reaches Xero over HTTP), and the four apps started per test."""
+(the connector reaches Xero over HTTP), and the three services started once per module."""
 
 import socket
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import pytest_asyncio
 import uvicorn
 
 from tests.reliability.security.support import Running, sandbox_settings, services
@@ -41,10 +43,12 @@ async def sandbox(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def apps(
-    kafka_bootstrap: str, mongodb_uri: str, unique: str, sandbox_url: str
+    kafka_bootstrap: str, mongodb_uri: str, sandbox_url: str
 ) -> AsyncIterator[dict[str, Running]]:
-    """invoice-events, xero-connector and sync-log with their real lifespans, in-process."""
+    """invoice-events, xero-connector and sync-log with their real lifespans, in-process,
+    once per module (tests using it run in the module's event loop)."""
+    unique = f"t_sec_apps_{uuid.uuid4().hex[:8]}"
     async with services(kafka_bootstrap, mongodb_uri, unique, sandbox_url) as running:
         yield running

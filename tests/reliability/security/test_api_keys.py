@@ -10,12 +10,13 @@ too, so the list cannot rot.
 import base64
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from tests.reliability.security.support import (
     KEYS,
@@ -54,6 +55,7 @@ PARAMS = {
     "connection_id": "00000000-0000-0000-0000-000000000004",
 }
 WITH_BODY = {"POST", "PUT", "PATCH"}
+in_module_loop = pytest.mark.asyncio(loop_scope="module")  # where the module's apps live
 # Sent with every refused request that can carry a body: the key must be refused before the
 # body is parsed (no 422 for bad JSON, no 400 for JSON nested too deep, to a caller without one).
 HOSTILE_BODIES = [b'{"org_id": "not json', b"[" * 5000]
@@ -111,6 +113,7 @@ def test_every_route_is_listed_public_or_probed_as_protected() -> None:
         assert all(e.path.startswith("/v1/") for e in protected), (service, protected)
 
 
+@in_module_loop
 async def test_every_protected_route_refuses_every_wrong_key_with_the_contract_body(
     apps: dict[str, Running],
 ) -> None:
@@ -132,6 +135,7 @@ async def test_every_protected_route_refuses_every_wrong_key_with_the_contract_b
     assert probed >= 20 * len(wrong_credentials("sync-log"))
 
 
+@in_module_loop
 async def test_each_configured_key_is_admitted_on_every_protected_route(
     apps: dict[str, Running],
 ) -> None:
@@ -152,6 +156,7 @@ async def test_each_configured_key_is_admitted_on_every_protected_route(
                     assert response.status_code < 500, what
 
 
+@in_module_loop
 async def test_public_routes_answer_without_a_key(apps: dict[str, Running]) -> None:
     expected = {"/v1/oauth/callback": 400}  # no state: refused as invalid_state, not 401
     for service, running in apps.items():
@@ -185,6 +190,7 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> CompareRecorder:
     return recorder
 
 
+@in_module_loop
 async def test_keys_are_compared_in_constant_time_against_every_configured_key(
     apps: dict[str, Running], compared: CompareRecorder
 ) -> None:
@@ -227,8 +233,8 @@ def sandbox_class(endpoint: Endpoint) -> str:
     raise AssertionError(f"an unclassified sandbox route: {endpoint}")
 
 
-@pytest.fixture
-async def xero() -> Iterator[httpx.AsyncClient]:
+@pytest_asyncio.fixture(loop_scope="module")
+async def xero() -> AsyncIterator[httpx.AsyncClient]:
     app = build("xero-sandbox", sandbox_settings())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://xero", timeout=10) as http:
@@ -261,6 +267,7 @@ async def sandbox_grant(xero: httpx.AsyncClient) -> tuple[str, str, str]:
     return body["access_token"], body["refresh_token"], tenant_id
 
 
+@in_module_loop
 async def test_every_sandbox_route_has_xeros_auth_model(
     xero: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
