@@ -221,6 +221,10 @@ SANDBOX_OPEN = {Endpoint("GET", "/healthz"), *DOCS, Endpoint("GET", "/identity/c
 SANDBOX_CLIENT_AUTH = {Endpoint("POST", "/connect/token"), Endpoint("POST", "/connect/revocation")}
 
 
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
 def sandbox_class(endpoint: Endpoint) -> str:
     if endpoint.path.startswith("/_sandbox/"):
         return "control"
@@ -317,18 +321,22 @@ async def test_every_sandbox_route_has_xeros_auth_model(
     secret = SANDBOX_CLIENT_SECRET
     for endpoint in sorted(SANDBOX_CLIENT_AUTH, key=lambda e: e.path):
         form = {"grant_type": "refresh_token", "refresh_token": "x", "token": "x"}
-        for what, auth in {
-            "no client auth": None,
-            "wrong secret": (SANDBOX_CLIENT_ID, "wrong"),
-            "last character differs": (SANDBOX_CLIENT_ID, secret[:-1] + chr(ord(secret[-1]) ^ 1)),
-            "wrong client": ("someone-else", secret),
+        for what, headers in {
+            "no client auth": {},
+            "wrong secret": basic(SANDBOX_CLIENT_ID, "wrong"),
+            "last character differs": basic(
+                SANDBOX_CLIENT_ID, secret[:-1] + chr(ord(secret[-1]) ^ 1)
+            ),
+            "wrong client": basic("someone-else", secret),
         }.items():
-            refused = await xero.post(endpoint.path, data=form, auth=auth)
+            refused = await xero.post(endpoint.path, data=form, headers=headers)
             assert refused.status_code == 400, (endpoint, what)
             assert refused.json()["error"] == "invalid_client", (endpoint, what)
             assert secret not in refused.text
         calls.clear()
-        admitted = await xero.post(endpoint.path, data=form, auth=(SANDBOX_CLIENT_ID, secret))
+        admitted = await xero.post(
+            endpoint.path, data=form, headers=basic(SANDBOX_CLIENT_ID, secret)
+        )
         assert admitted.status_code < 500
         if admitted.status_code == 400:
             assert admitted.json()["error"] != "invalid_client", endpoint
