@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from sync_schemas import topics
 from sync_schemas.errors import ErrorCode
-from sync_schemas.invoice import ContractModel, Identifier, Invoice
+from sync_schemas.invoice import ContractModel, Identifier, Invoice, Version
 
 
 class SyncReason(StrEnum):
@@ -47,7 +47,7 @@ class InvoiceSyncSucceeded(ContractModel):
     org_id: Identifier
     invoice_id: Identifier
     invoice_number: str
-    version: int = Field(ge=1)
+    version: Version
     xero_invoice_id: str
     outcome: SyncOutcome
     attempt: int = Field(ge=1)
@@ -60,7 +60,7 @@ class InvoiceSyncFailed(ContractModel):
     org_id: Identifier
     invoice_id: Identifier
     invoice_number: str
-    version: int = Field(ge=1)
+    version: Version
     error_code: ErrorCode
     message: str
     xero_messages: list[str] = Field(default_factory=list)

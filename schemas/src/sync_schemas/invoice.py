@@ -60,6 +60,11 @@ Identifier = Annotated[
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
+# A 64-bit signed integer: what MongoDB (and most stores) keep; a larger one is refused here
+# rather than failing where it is stored.
+MAX_VERSION = 2**63 - 1
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+
 
 class ContractModel(BaseModel):
     """Base of every contract model: immutable, and tolerant of fields added later."""
@@ -99,7 +104,7 @@ class Invoice(ContractModel):
     org_id: Identifier
     invoice_id: Identifier
     invoice_number: str = Field(min_length=1, max_length=255)
-    version: int = Field(ge=1, description="Grows with every change of the invoice.")
+    version: Version = Field(description="Grows with every change of the invoice.")
     customer: Customer
     currency: CurrencyCode
     issue_date: date
