@@ -100,7 +100,12 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Kafka and MongoDB are reachable")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Kafka and MongoDB are reachable",
+        responses={503: {"description": "Kafka or MongoDB is not reachable (same body)"}},
+    )
     async def readyz() -> JSONResponse:
         checks = {name: await check() for name, check in readiness.items()}
         ready = all(checks.values())

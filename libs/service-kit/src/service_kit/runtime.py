@@ -21,6 +21,7 @@ from service_kit.body_limit import BodySizeLimit
 from service_kit.gate import ApiKeyGate
 from service_kit.http import OPS_PATHS, create_app
 from service_kit.logging import configure_logging
+from service_kit.openapi import document_errors
 from service_kit.probes import kafka_reachable, mongo_reachable
 from service_kit.settings import ServiceSettings
 
@@ -80,6 +81,7 @@ def base_app(
         keys=settings.api_keys,
         public_paths={*OPS_PATHS, *docs_paths(app), *public_paths},
     )
+    document_errors(app, public_paths)
     return app
 
 

@@ -23,6 +23,7 @@ from invoice_events.ports import InvoiceQuery, SyncLogError, Unavailable
 from invoice_events.resync import SyncRequests, UnknownInvoice
 from invoice_events.service import IngestResult, InvoiceService, result_body
 from service_kit.http import ApiError, ApiKeyAuth, error_response
+from service_kit.openapi import error_responses
 from sync_schemas import ErrorCode, EventType, Invoice
 from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, Identifier
 
@@ -167,7 +168,8 @@ class ResyncAccepted(BaseModel):
 router = APIRouter(prefix="/v1", tags=["invoices"])
 
 
-@router.post("/invoices", status_code=202, response_model=Accepted)
+# 409: a request with the same Idempotency-Key is still being handled.
+@router.post("/invoices", status_code=202, response_model=Accepted, responses=error_responses(409))
 async def ingest_invoice(
     invoice: Invoice,
     request: Request,
@@ -190,7 +192,12 @@ async def ingest_invoice(
     return await _answer(request, idempotency, idempotency_key, "invoices", payload, handle)
 
 
-@router.post("/invoices/batch", status_code=202, response_model=BatchAccepted)
+@router.post(
+    "/invoices/batch",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses=error_responses(409),
+)
 async def ingest_batch(
     batch: InvoiceBatch,
     request: Request,
@@ -225,7 +232,9 @@ async def ingest_batch(
     return await _answer(request, idempotency, idempotency_key, "batch", payload, handle)
 
 
-@router.get("/invoices/{org_id}/{invoice_id}", response_model=Invoice)
+@router.get(
+    "/invoices/{org_id}/{invoice_id}", response_model=Invoice, responses=error_responses(404)
+)
 async def get_snapshot(org_id: PathId, invoice_id: PathId, invoices: InvoicesDep) -> Invoice:
     """The latest known version of the invoice."""
     invoice = await invoices.snapshot(org_id, invoice_id)
@@ -234,7 +243,12 @@ async def get_snapshot(org_id: PathId, invoice_id: PathId, invoices: InvoicesDep
     return invoice
 
 
-@router.post("/invoices/{org_id}/{invoice_id}/sync", status_code=202, response_model=SyncRequested)
+@router.post(
+    "/invoices/{org_id}/{invoice_id}/sync",
+    status_code=202,
+    response_model=SyncRequested,
+    responses=error_responses(404),
+)
 async def sync_invoice(
     org_id: PathId,
     invoice_id: PathId,
@@ -255,7 +269,13 @@ async def sync_invoice(
     return SyncRequested(event_id=event.id, type=event.type)
 
 
-@router.post("/resync", status_code=202, response_model=ResyncAccepted)
+# 502: the sync-log API refused the filter's query.
+@router.post(
+    "/resync",
+    status_code=202,
+    response_model=ResyncAccepted,
+    responses=error_responses(409, 502),
+)
 async def resync(
     body: Resync,
     request: Request,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from service_kit.http import ApiError, ApiKeyAuth
+from service_kit.openapi import error_responses
 from sync_log.adapters.mongo import Doc, MongoSyncLog
 from sync_log.api_models import (
     BatchReport,
@@ -127,6 +128,7 @@ def build_router(settings: Settings) -> APIRouter:
         "/invoices/{org_id}/{invoice_id}",
         response_model=InvoiceDetail,
         summary="One invoice's current status and timeline",
+        responses=error_responses(404),
     )
     async def invoice(org_id: TextPath, invoice_id: TextPath, store: StoreDep) -> Any:
         doc = await store.get_invoice(invoice_key(org_id, invoice_id))
@@ -147,7 +149,12 @@ def build_router(settings: Settings) -> APIRouter:
                 by_error[group["_id"]["error_code"]] += group["n"]
         return Stats(by_status=dict(by_status), by_error_code=dict(by_error))
 
-    @router.get("/batches/{batch_id}", response_model=BatchReport, summary="A bulk resync's report")
+    @router.get(
+        "/batches/{batch_id}",
+        response_model=BatchReport,
+        summary="A bulk resync's report",
+        responses=error_responses(404),
+    )
     async def batch(batch_id: TextPath, store: StoreDep) -> BatchReport:
         members = await store.batch_members(batch_id)
         if not members:

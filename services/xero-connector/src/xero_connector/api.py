@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from service_kit.http import ApiKeyAuth, error_response
+from service_kit.openapi import error_responses
 from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
 from xero_connector.api_models import (
     AuthorizeOut,
@@ -91,7 +92,11 @@ def build_router(settings: Settings) -> APIRouter:
     async def put_mappings(org_id: OrgId, body: Mappings, config: ConfigDep) -> Mappings:
         return await config.put_mappings(org_id, body)
 
-    @router.post("/orgs/{org_id}/mappings/check", response_model=CheckOut)
+    @router.post(
+        "/orgs/{org_id}/mappings/check",
+        response_model=CheckOut,
+        responses=error_responses(409, 502),  # not connected or expired; Xero refused
+    )
     async def check_mappings(org_id: OrgId, config: ConfigDep) -> CheckOut:
         """Check the mappings against the live Xero organisation."""
         problems = await config.check(org_id)
@@ -106,7 +111,11 @@ CALLBACK_PATH = "/v1/oauth/callback"
 def callback_router() -> APIRouter:
     router = APIRouter(tags=["xero"])
 
-    @router.get(CALLBACK_PATH, response_model=ConnectedOut)
+    @router.get(
+        CALLBACK_PATH,
+        response_model=ConnectedOut,
+        responses=error_responses(400, 502),  # bad state or code; Xero refused
+    )
     async def oauth_callback(
         request: Request,
         connections: ConnectionsDep,

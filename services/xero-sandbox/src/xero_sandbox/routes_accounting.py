@@ -12,13 +12,13 @@ from fastapi.responses import Response
 from . import contacts, invoices, listing, render
 from .batch import ElementResult, batch_response
 from .deps import GatewayDep
-from .errors import NotFound, PostDataInvalid
+from .errors import ACCOUNTING_ERRORS, NotFound, PostDataInvalid
 from .gateway import Reply
 from .model import Org
 from .query import matches, parse_where
 from .xero_json import JsonDict, envelope
 
-router = APIRouter(prefix="/api.xro/2.0", tags=["accounting"])
+router = APIRouter(prefix="/api.xro/2.0", tags=["accounting"], responses=ACCOUNTING_ERRORS)
 
 Writer = Callable[..., list[ElementResult]]
 

@@ -74,7 +74,11 @@ class FaultsIn(BaseModel):
     revoke_refresh_tokens: bool = False
 
 
-@router.post("/orgs", status_code=201)
+@router.post(
+    "/orgs",
+    status_code=201,
+    responses={400: {"description": "The body is not JSON"}, 409: {"description": "Taken"}},
+)
 async def create_org(spec: OrgIn, sandbox: SandboxDep) -> dict[str, str]:
     if spec.tenant_id and spec.tenant_id in sandbox.orgs:
         raise HTTPException(409, "tenant_id already exists")
@@ -112,7 +116,7 @@ async def list_orgs(sandbox: SandboxDep) -> dict[str, Any]:
     }
 
 
-@router.get("/orgs/{tenant_id}/invoices")
+@router.get("/orgs/{tenant_id}/invoices", responses={404: {"description": "No such tenant"}})
 async def org_invoices(tenant_id: str, sandbox: SandboxDep) -> dict[str, Any]:
     org = sandbox.orgs.get(tenant_id)
     if org is None:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,13 @@ router = APIRouter(tags=["identity"])
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_OAUTH_ERROR: dict[int | str, dict[str, Any]] = {
+    400: {"description": "OAuth 2.0 error: {error, error_description?}"}
+}
+_BEARER_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or expired access token (problem JSON)"},
+    403: {"description": "The token cannot be used here (problem JSON)"},
+}
 
 
 def redirect_allowed(settings: Settings, uri: str) -> bool:
@@ -42,7 +50,10 @@ def _oauth_error(code: str, description: str | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=400, headers=_NO_STORE)
 
 
-@router.get("/identity/connect/authorize")
+@router.get(
+    "/identity/connect/authorize",
+    responses={302: {"description": "Consented or refused: back to redirect_uri"}, **_OAUTH_ERROR},
+)
 async def authorize(request: Request, sandbox: SandboxDep) -> Response:
     """Consent is immediate: for ``sandbox_tenant_id`` if given, else the newest tenant."""
     params = request.query_params
@@ -113,7 +124,7 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
 
 
-@router.post("/connect/token")
+@router.post("/connect/token", responses=_OAUTH_ERROR)
 async def token(request: Request, sandbox: SandboxDep) -> Response:
     form = await _form(request)
     try:
@@ -135,7 +146,7 @@ def _grant(sandbox: Sandbox, form: dict[str, str], client_id: str) -> TokenSet:
     raise OAuthError("unsupported_grant_type")
 
 
-@router.post("/connect/revocation")
+@router.post("/connect/revocation", responses=_OAUTH_ERROR)
 async def revocation(request: Request, sandbox: SandboxDep) -> Response:
     form = await _form(request)
     try:
@@ -153,7 +164,7 @@ def _utc(at: float) -> str:
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
 
 
-@router.get("/connections")
+@router.get("/connections", responses=_BEARER_ERRORS)
 async def connections(request: Request, sandbox: SandboxDep) -> Response:
     grant = bearer_grant(sandbox, request)
     if isinstance(grant, JSONResponse):
@@ -175,7 +186,14 @@ async def connections(request: Request, sandbox: SandboxDep) -> Response:
     return JSONResponse(listed)
 
 
-@router.delete("/connections/{connection_id}")
+@router.delete(
+    "/connections/{connection_id}",
+    responses={
+        204: {"description": "Disconnected"},
+        404: {"description": "No such connection"},
+        **_BEARER_ERRORS,
+    },
+)
 async def delete_connection(connection_id: str, request: Request, sandbox: SandboxDep) -> Response:
     grant = bearer_grant(sandbox, request)
     if isinstance(grant, JSONResponse):
