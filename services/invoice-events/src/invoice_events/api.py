@@ -32,6 +32,10 @@ MAX_RESYNC_IDS = 10_000
 # An invoice nests four levels deep; a batch item far deeper is hostile, and would fail the
 # request's serialisation (pydantic and json stop at a few hundred levels) with a 500.
 MAX_ITEM_DEPTH = 32
+# An invoice travels as one Kafka record, and again inside a sync request. Kafka takes about
+# 1 MiB a record unless told otherwise; a record it refuses would be answered 503 and retried
+# for ever, so a larger invoice (10,000 lines, say) is refused up front.
+MAX_INVOICE_BYTES = 900_000
 
 log = structlog.get_logger(__name__)
 
@@ -188,6 +192,10 @@ async def ingest_invoice(
         metrics.INVOICES_ACCEPTED.labels("single", result.outcome.value).inc()
         return StoredResponse(202, result_body(result))
 
+    if (too_large := _too_large(invoice)) is not None:
+        metrics.INVOICES_REJECTED.labels("single", "too_large").inc()
+        error = too_large["error"]
+        raise ApiError(413, error["code"], error["message"], error["details"])
     payload = invoice.model_dump(mode="json")
     return await _answer(request, idempotency, idempotency_key, "invoices", payload, handle)
 
@@ -213,10 +221,16 @@ async def ingest_batch(
         valid: list[tuple[int, Invoice]] = []
         for index, item in enumerate(batch.invoices):
             try:
-                valid.append((index, Invoice.model_validate(item)))
+                invoice = Invoice.model_validate(item)
             except ValidationError as error:
                 results[index] = _invalid(index, item, error)
                 metrics.INVOICES_REJECTED.labels("batch", "invalid").inc()
+                continue
+            if (too_large := _too_large(invoice)) is not None:
+                results[index] = {"index": index, "invoice_id": invoice.invoice_id, **too_large}
+                metrics.INVOICES_REJECTED.labels("batch", "too_large").inc()
+                continue
+            valid.append((index, invoice))
         outcomes = await invoices.ingest_many([invoice for _, invoice in valid])
         unavailable: list[Unavailable] = []
         for (index, invoice), outcome in zip(valid, outcomes, strict=True):
@@ -364,6 +378,19 @@ def _invalid(index: int, item: Any, error: ValidationError) -> dict[str, Any]:
             "details": details,
         },
     }
+
+
+def _too_large(invoice: Invoice) -> dict[str, Any] | None:
+    """``{"error": ...}`` for an invoice too large for one Kafka record, or None."""
+    size = len(invoice.model_dump_json())
+    if size <= MAX_INVOICE_BYTES:
+        return None
+    message = (
+        f"the invoice is {size} bytes as an event; at most {MAX_INVOICE_BYTES} fit in one "
+        "Kafka record: split it"
+    )
+    details = {"bytes": size, "max_bytes": MAX_INVOICE_BYTES}
+    return {"error": {"code": "invoice_too_large", "message": message, "details": details}}
 
 
 def _sendable(value: Any) -> str | None:
