@@ -63,6 +63,7 @@ def schema_violations(data: dict[str, Any]) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = [
         {"version": "x"},
         {"version": 0},
+        {"version": 2**63},  # beyond a 64-bit integer: what MongoDB would refuse to store
         {"lines": []},
         {"lines": [dict(line, quantity=1.5)]},  # a JSON number loses precision: refused
         {"lines": [dict(line, unit_price="1e400")]},
@@ -326,3 +327,30 @@ async def test_every_bad_record_is_dead_lettered_and_logged_while_valid_invoices
         d["invoice_number"]: 1 for d in valid_data
     }
     assert stack.dead() is None
+
+
+async def test_an_invoice_too_large_for_kafka_is_a_clear_413_and_a_large_one_syncs(
+    stack: Stack, demo: Demo
+) -> None:
+    """10,000 lines do not fit one Kafka record: a 413 saying so, not a 503 retried for ever;
+    4,000 lines (about 0.6 MB) go through the whole pipeline into Xero, once."""
+    huge, large = valid_invoice(demo, 901), valid_invoice(demo, 902)
+    huge["lines"] = huge["lines"][:1] * 10_000
+    large["lines"] = large["lines"][:1] * 4_000
+    headers = {"Authorization": f"Bearer {stack.settings.dev_api_key}"}
+    async with httpx.AsyncClient(
+        base_url=stack.settings.invoice_events_url, headers=headers, timeout=60
+    ) as http:
+        refused = await http.post("/v1/invoices", json=huge)
+        batch = await http.post("/v1/invoices/batch", json={"invoices": [huge, large]})
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["error"]["code"] == "invoice_too_large"
+    assert batch.status_code == 202, batch.text
+    first, second = batch.json()["results"]
+    assert first["error"]["code"] == "invoice_too_large"
+    assert second["outcome"] == "published"
+
+    detail = await asyncio.to_thread(demo.wait_for, large, "synced")
+    assert detail["version"] == 1
+    assert await asyncio.to_thread(demo.xero_copies, large["invoice_number"]) == 1
+    assert await asyncio.to_thread(demo.status, huge["invoice_id"]) is None
