@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from sync_schemas import Invoice
+from sync_schemas.invoice import MAX_VERSION
 
 IDENTIFIER = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}\Z")
 
@@ -67,7 +68,7 @@ def valid_invoice_dicts(draw: st.DrawFn, max_lines: int = 20) -> dict[str, Any]:
         "org_id": draw(IDENTIFIER),
         "invoice_id": draw(IDENTIFIER),
         "invoice_number": draw(text(255)),
-        "version": draw(st.one_of(st.integers(1, 10), st.integers(min_value=1))),
+        "version": draw(st.one_of(st.integers(1, 10), st.integers(1, MAX_VERSION))),
         "customer": {
             "id": draw(IDENTIFIER),
             "name": draw(text(255)),
