@@ -6,6 +6,10 @@ a clean invoice still syncs once.
 Left out, because they change the shared stack on purpose (their own tests cover them):
 ``PUT /_sandbox/faults`` (injects 5xx and expires tokens by design), ``PUT /_sandbox/limits``
 (429 by design) and ``POST /_sandbox/reset`` (forgets the connected demo tenant).
+
+Each operation's cases come from schemathesis's own strategy (``APIOperation.as_strategy``)
+under hypothesis, in both generation modes; its pytest loader for a fixture's schema
+(``schemathesis.pytest.from_fixture``) fails on pytest 9 (``Function._nodeid``).
 """
 
 import asyncio
