@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -131,7 +131,7 @@ class FaultStack(Stack):
         process.start()
         self._wait_ready(name, self.ready_url(name))
 
-    def unexpected_deaths(self, killed: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    def unexpected_deaths(self, killed: Collection[str] = ()) -> list[str]:
         return [
             f"{p.name} exited {p.exit_code()}:\n" + "\n".join(p.tail)
             for p in self.processes
@@ -199,7 +199,7 @@ class FaultStack(Stack):
         per_org: int,
         timeout_s: float = 240,
         until: Callable[[], bool] = lambda: True,
-        killed: set[str] = frozenset(),  # type: ignore[assignment]
+        killed: Collection[str] = (),
     ) -> float:
         """Wait until every invoice has an outcome in the sync log; returns when, in
         monotonic seconds. Fails with the processes' last lines when they do not settle."""
@@ -261,7 +261,7 @@ class Verdict:
 
 
 def verify(
-    stack: FaultStack, orgs: list[Org], numbers: list[str], failed_ok: set[str] = frozenset()  # type: ignore[assignment]
+    stack: FaultStack, orgs: list[Org], numbers: list[str], failed_ok: Collection[str] = ()
 ) -> Verdict:
     """Every invoice is in Xero exactly once and synced in the sync log with that Xero id —
     or, for error codes in ``failed_ok``, failed with that code and not in Xero at all."""
