@@ -162,12 +162,16 @@ class FaultStack(Stack):
         return answer.json() if answer.content else None
 
     # -- invoices ------------------------------------------------------------------------
-    def publish_bulk(self, orgs: list[Org], per_org: int, customers: int = 20) -> list[str]:
-        """``per_org`` new invoices for each organisation through the batch ingest API, in
-        batches of 500; returns their invoice numbers."""
+    def publish_bulk(
+        self, orgs: list[Org], per_org: int, customers: int = 20, first: int = 0
+    ) -> list[str]:
+        """``per_org`` new invoices (numbered from ``first``) for each organisation through
+        the batch ingest API, in batches of 500; returns their invoice numbers."""
         numbers = []
         for org in orgs:
-            invoices = [bulk_invoice(org.org_id, n, customers) for n in range(per_org)]
+            invoices = [
+                bulk_invoice(org.org_id, n, customers) for n in range(first, first + per_org)
+            ]
             for start in range(0, len(invoices), 500):
                 chunk = invoices[start : start + 500]
                 url = f"{self.settings.invoice_events_url}/v1/invoices/batch"

@@ -138,20 +138,23 @@ def test_access_tokens_expired_mid_batch_are_refreshed_and_the_bulk_completes(
 def test_revoked_refresh_tokens_fail_that_org_fast_others_untouched_reconnect_resyncs(
     infra: Infra, unique: str, tmp_path: Path, report: Any
 ) -> None:
-    per_org = 1000
+    per_org, half = 1000, 500
     with fault_stack(infra, unique, tmp_path) as stack:
         revoked, other = stack.connect_orgs(["org_rev_a", "org_rev_b"], auto_create_contacts=True)
-        numbers = stack.publish_bulk([revoked, other], per_org)
-        stack.wait_progress([revoked], at_least=100)
+        numbers = stack.publish_bulk([other], per_org) + stack.publish_bulk([revoked], half)
+        stack.wait_progress([revoked], at_least=half)
 
-        # The organisation loses its connection at Xero: its access token stops working and
-        # its refresh token is refused (invalid_grant), as when a user disconnects the app.
+        # Half-way through its bulk the organisation loses its connection at Xero: its access
+        # token stops working and its refresh token is refused (invalid_grant), as when a
+        # user disconnects the app. (Revoking only once the first half is in Xero makes the
+        # count that must wait exact, whatever the machine's speed.)
         tenant = {"tenant_id": revoked.tenant_id}
         stack.sandbox("PUT", "/_sandbox/faults", json={"revoke_refresh_tokens": True} | tenant)
         stack.sandbox("PUT", "/_sandbox/faults", json={"expire_access_tokens": True} | tenant)
         started = time.monotonic()
         calls_at_revoke = xero_calls(stack, revoked)
         in_xero_at_revoke = len(stack.xero_invoices(revoked))
+        numbers += stack.publish_bulk([revoked], per_org - half, first=half)
         stack.wait_settled([revoked, other], per_org)
         failed_fast = time.monotonic()
 
