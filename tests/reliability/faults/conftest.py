@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.faults import Infra, private_infra
+from tests.support.faults import Infra, Verdict, private_infra
 
 ROWS: list[dict[str, Any]] = []
 REPORT = Path(__file__).resolve().parents[3] / ".cache" / "reliability" / "faults.json"
@@ -24,10 +24,11 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 @pytest.fixture
 def report() -> Any:
-    """``report(fault=..., tried=..., lost=..., duplicates=..., recover_s=...)``"""
+    """``report("what failed", verdict, recover_s=..., settled_s=...)``: one row of the table."""
 
-    def add(**row: Any) -> None:
-        ROWS.append(row)
+    def add(fault: str, verdict: Verdict, **times: float) -> None:
+        row = {"fault": fault, "tried": verdict.invoices}
+        ROWS.append(row | {"lost": verdict.lost, "duplicates": verdict.duplicates} | times)
 
     return add
 

@@ -39,10 +39,8 @@ def test_a_connector_killed_mid_bulk_and_restarted_loses_and_duplicates_nothing(
         assert verdict.synced == len(numbers) == 2 * per_org
         assert in_xero_at_kill < len(numbers), "the kill came too late to test anything"
     report(
-        fault="connector kill -9 mid-bulk, restarted",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        "connector kill -9 mid-bulk, restarted",
+        verdict,
         recover_s=resumed - back,
         settled_s=settled - started,
     )
@@ -74,10 +72,8 @@ def test_with_two_connectors_the_survivor_takes_the_killed_ones_partitions(
         assert in_xero_at_kill < len(numbers), "the kill came too late to test anything"
         assert stack.process(CONNECTOR).exit_code() is None
     report(
-        fault="1 of 2 connectors kill -9, survivor takes over",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        "1 of 2 connectors kill -9, survivor takes over",
+        verdict,
         recover_s=resumed - started,
         settled_s=settled - started,
     )

@@ -37,10 +37,8 @@ def test_a_kafka_restart_mid_bulk_loses_and_duplicates_nothing(
         assert verdict.synced == len(numbers)
         assert in_xero_at_stop < len(numbers), "the restart came too late to test anything"
     report(
-        fault="Kafka broker restart mid-bulk",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        "Kafka broker restart mid-bulk",
+        verdict,
         recover_s=resumed - back,
         settled_s=settled - started,
     )
@@ -103,10 +101,8 @@ def test_mongodb_away_for_10s_pauses_consumers_apis_answer_503_then_all_catch_up
         verdict = verify(stack, orgs, numbers)
         assert verdict.synced == len(numbers)
     report(
-        fault="MongoDB-wire server stopped 10 s",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        "MongoDB-wire server stopped 10 s",
+        verdict,
         recover_s=answering - back,
         settled_s=settled - started,
     )

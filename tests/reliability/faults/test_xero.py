@@ -69,10 +69,8 @@ def test_503s_with_latency_on_a_fifth_of_calls_are_retried_into_exactly_once(
         answered_503 = stack.sandbox("GET", "/_sandbox/stats")["totals"]["by_status"].get("503", 0)
         assert answered_503 > 0, "no 503 was injected: the test proved nothing"
     report(
-        fault=f"Xero 20% 503 + 150 ms latency ({answered_503} 503s)",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        f"Xero 20% 503 + 150 ms latency ({answered_503} 503s)",
+        verdict,
         settled_s=settled - started,
     )
 
@@ -98,10 +96,8 @@ def test_a_429_storm_is_waited_out_without_losing_or_duplicating(
         storm = stack.sandbox("GET", "/_sandbox/stats")["totals"]["responses_429"]
         assert storm >= 10, f"only {storm} 429s: no storm"
     report(
-        fault=f"429 storm: half of all calls ({storm} 429s)",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        f"429 storm: half of all calls ({storm} 429s)",
+        verdict,
         settled_s=settled - started,
     )
 
@@ -127,10 +123,8 @@ def test_access_tokens_expired_mid_batch_are_refreshed_and_the_bulk_completes(
         assert connector_metric(stack, "xero_token_refreshes_total") > refreshed_before
         assert refreshed >= 1
     report(
-        fault="access tokens expired mid-batch",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        "access tokens expired mid-batch",
+        verdict,
         settled_s=settled - started,
     )
 
@@ -181,10 +175,8 @@ def test_revoked_refresh_tokens_fail_that_org_fast_others_untouched_reconnect_re
         verdict = verify(stack, [revoked, other], numbers)
         assert verdict.synced == len(numbers)
     report(
-        fault=f"refresh tokens revoked mid-bulk ({len(failed)} waited)",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        f"refresh tokens revoked mid-bulk ({len(failed)} waited)",
+        verdict,
         recover_s=resynced - reconnected,
         settled_s=failed_fast - started,
     )
@@ -214,10 +206,8 @@ def test_writes_that_time_out_after_xero_did_them_are_not_duplicated(
         timed_out = timed_out_writes(stack)
         assert timed_out >= 1, "no invoice write timed out: the test proved nothing"
     report(
-        fault=f"writes time out after Xero did them ({timed_out:.0f})",
-        tried=len(numbers),
-        lost=verdict.lost,
-        duplicates=verdict.duplicates,
+        f"writes time out after Xero did them ({timed_out:.0f})",
+        verdict,
         recover_s=settled - cleared,
         settled_s=settled - started,
     )
