@@ -121,6 +121,19 @@ def create_app(
     return app
 
 
+async def answer_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a server the service depends on being away (Kafka, MongoDB): the client may
+    retry; a 500 would say "our bug". Services register it for their own such errors too."""
+    _log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
+    return error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "unavailable",
+        "a dependency is unavailable; retry shortly",
+        None,
+        {"Retry-After": "1"},
+    )
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -139,19 +152,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         ]
         return error_response(422, "invalid_request", "the request is invalid", details)
 
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # Kafka or MongoDB is down: the client may retry; a 500 would say "our bug".
-        _log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
-        return error_response(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "unavailable",
-            "a server this service depends on is unavailable; retry shortly",
-            None,
-            {"Retry-After": "2"},
-        )
-
     for error in INFRASTRUCTURE_ERRORS:
-        app.add_exception_handler(error, unavailable)
+        app.add_exception_handler(error, answer_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

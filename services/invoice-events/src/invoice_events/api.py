@@ -22,7 +22,7 @@ from invoice_events.idempotency import IdempotentRequests, KeyInProgress, KeyReu
 from invoice_events.ports import InvoiceQuery, SyncLogError, Unavailable
 from invoice_events.resync import SyncRequests, UnknownInvoice
 from invoice_events.service import IngestResult, InvoiceService, result_body
-from service_kit.http import ApiError, ApiKeyAuth, error_response
+from service_kit.http import ApiError, ApiKeyAuth, answer_unavailable, error_response
 from service_kit.openapi import error_responses
 from sync_schemas import ErrorCode, EventType, Invoice
 from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, Identifier
@@ -431,20 +431,10 @@ def add_routes(app: FastAPI, settings: Settings) -> None:
         response: Response = await kit_handler(request, exc)  # type: ignore[misc]
         return response
 
-    async def unavailable(_: Request, exc: Exception) -> Response:
-        log.warning("request.unavailable", error=str(exc))
-        return error_response(
-            503,
-            "unavailable",
-            "a dependency is unavailable; retry shortly",
-            None,
-            {"Retry-After": "1"},
-        )
-
     async def sync_log_refused(_: Request, exc: Exception) -> Response:
         log.error("sync_log.refused", error=str(exc))
         return error_response(502, "sync_log_error", "the sync-log API refused the query")
 
     app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(Unavailable, unavailable)
+    app.add_exception_handler(Unavailable, answer_unavailable)
     app.add_exception_handler(SyncLogError, sync_log_refused)
