@@ -126,6 +126,48 @@ async def test_daily_limit_spent_fails_as_rate_limited_and_schedules_a_retry(
     assert scheduled is not None and scheduled["attempt"] == 2
 
 
+async def test_xero_unavailable_is_retried_by_itself_until_the_retries_run_out(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    retry = {"xero_retries": 0, "write_attempts": 1, "retry_poll_seconds": 0.2}
+    async with connector(**FAST, **retry, unavailable_retry_seconds=0.5) as c:
+        tenant = await setup_org(c, sandbox, "org_flaky")
+        await sandbox.faults(error_rate=1.0, error_status=503, tenant_id=tenant)
+        try:
+            await publish(
+                kafka_bootstrap, c.names.invoice_events, [created(invoice("org_flaky", 1))]
+            )
+            failed = await results(c, 2)
+        finally:
+            await sandbox.faults(error_rate=0, tenant_id=tenant)
+        out = await results(c, 3)
+    # Attempt 1 fails and schedules attempt 2 after 0.5 s, which fails and schedules attempt 3
+    # after 1 s; Xero is back by then.
+    assert [(e.data.error_code, e.data.attempt) for e in failed[:2]] == [
+        (ErrorCode.XERO_UNAVAILABLE, 1),
+        (ErrorCode.XERO_UNAVAILABLE, 2),
+    ]
+    assert "retry 1 of 3 scheduled in 0.5 s" in failed[0].data.message
+    assert out[2].data.outcome is SyncOutcome.CREATED and out[2].data.attempt == 3
+    assert len(await xero_invoices(sandbox, tenant)) == 1
+
+    async with connector(
+        **FAST, **retry, unavailable_retries=1, unavailable_retry_seconds=0.2
+    ) as c:
+        tenant = await setup_org(c, sandbox, "org_down_for_good")
+        await sandbox.faults(error_rate=1.0, error_status=503, tenant_id=tenant)
+        try:
+            event = created(invoice("org_down_for_good", 1))
+            await publish(kafka_bootstrap, c.names.invoice_events, [event])
+            await results(c, 5)  # the first organisation's 3, then attempts 1 and 2
+            await asyncio.sleep(1.5)  # a third attempt would be due by now
+            out = [e.data for e in await results(c, 5) if e.data.org_id == "org_down_for_good"]
+        finally:
+            await sandbox.faults(error_rate=0, tenant_id=tenant)
+    assert [r.attempt for r in out] == [1, 2]
+    assert "no automatic retry left after 2 attempts" in out[1].message
+
+
 async def test_five_deliveries_of_one_invoice_in_a_burst_make_one_xero_invoice(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:

@@ -80,7 +80,7 @@ SPECIFIC: dict[str, dict[str, str]] = {
         "contact_batch_size": "Contacts per Xero write",
         "write_attempts": "Tries of a Xero write whose outcome is unknown before xero_unavailable",
         "xero_backoff_seconds": "First retry delay after a 5xx or timeout",
-        "retry_poll_seconds": "How often scheduled retries (rate_limited, ...) are checked",
+        "retry_poll_seconds": "How often due retries (rate_limited, xero_unavailable) are sent",
         "xero_per_minute": "Calls per tenant per minute (Xero: 60)",
         "xero_concurrent": "Concurrent calls per tenant (Xero: 5)",
         "xero_app_per_minute": "Calls per minute across tenants (Xero: 10000)",

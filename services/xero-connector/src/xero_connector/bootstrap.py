@@ -137,6 +137,8 @@ def pipeline(
         chunk_size=1 if baseline else settings.chunk_size,
         lookup=settings.invoice_lookup,
         write_attempts=settings.write_attempts,
+        unavailable_retries=settings.unavailable_retries,
+        unavailable_retry_s=settings.unavailable_retry_seconds,
     )
 
 

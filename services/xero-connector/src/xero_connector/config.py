@@ -84,6 +84,12 @@ class Settings(ServiceSettings):
     xero_retries: int = Field(default=4, ge=0, description="Retries of 5xx and timeouts")
     xero_backoff_seconds: float = Field(default=0.2, gt=0)
     retry_poll_seconds: float = Field(default=30, gt=0)
+    unavailable_retries: int = Field(
+        default=3, ge=0, description="Automatic re-syncs of an invoice failed as xero_unavailable"
+    )
+    unavailable_retry_seconds: float = Field(
+        default=60, gt=0, description="Delay before the first of them; doubles each time"
+    )
 
     # -- Xero's rate limits (client side) -----------------------------------------------------
     xero_per_minute: int = Field(default=60, ge=1)

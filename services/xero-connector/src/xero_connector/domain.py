@@ -135,7 +135,8 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class ScheduledRetry:
-    """A sync to request again once ``due_at`` has passed (Xero's daily limit was spent)."""
+    """A sync to request again once ``due_at`` has passed (Xero's daily limit was spent, or
+    Xero stayed unavailable through every retry of its calls)."""
 
     org_id: str
     invoice_id: str

@@ -15,14 +15,17 @@ Per organisation (organisations run concurrently, an organisation's chunks one a
    InvoiceID, the others created. An element refused as a duplicate number, and every
    invoice of a write whose outcome is unknown (timeout after sending, 5xx), is looked up by
    InvoiceNumber and linked before it is sent again, so a create is never repeated;
-7. links are stored, then the results are returned for publishing.
+7. links are stored, then the results are returned for publishing;
+8. an invoice that failed as ``rate_limited`` is scheduled again after the daily reset, one
+   that failed as ``xero_unavailable`` after a delay that doubles with each attempt, up to
+   ``unavailable_retries`` times (``retries.RetryLoop`` requests them when due).
 """
 
 import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -150,6 +153,8 @@ class SyncPipeline:
         lookup: Literal["on_doubt", "always"] = "on_doubt",
         write_attempts: int = 4,
         backoff_s: float = 0.5,
+        unavailable_retries: int = 3,
+        unavailable_retry_s: float = 60.0,
         refresh_interval_s: float = 30.0,
     ) -> None:
         self._tokens = tokens
@@ -163,6 +168,8 @@ class SyncPipeline:
         self._lookup_always = lookup == "always"
         self._write_attempts = write_attempts
         self._backoff = backoff_s
+        self._unavailable_retries = unavailable_retries
+        self._unavailable_retry_s = unavailable_retry_s
         self._refresh_interval = refresh_interval_s
         self._refreshed_at: dict[str, float] = {}
         self.after_write: Hook | None = None  # a test seam: "Xero accepted, nothing stored yet"
@@ -188,15 +195,42 @@ class SyncPipeline:
                 return []
             targets = _collapse(requests)
             outcomes = await self._org_outcomes(org_id, settings, targets)
+            self._plan_unavailable_retries(targets, outcomes)
+            await self._schedule(org_id, targets, outcomes)
             return [
                 _result(target, request, outcomes[target.invoice.invoice_id], started, org_id)
                 for target in targets
                 for request in target.requests
-            ] + await self._schedule(org_id, targets, outcomes)
+            ]
+
+    def _plan_unavailable_retries(
+        self, targets: list[_Target], outcomes: dict[str, _Outcome]
+    ) -> None:
+        """Xero being away is usually brief: such an invoice is tried again by itself after
+        ``unavailable_retry_s``, then twice that, and so on, ``unavailable_retries`` times;
+        after that it waits for an operator's re-sync."""
+        for target in targets:
+            outcome = outcomes[target.invoice.invoice_id]
+            if outcome.code is not ErrorCode.XERO_UNAVAILABLE:
+                continue
+            attempt = max(r.attempt for r in target.requests)
+            if attempt > self._unavailable_retries:
+                note = f"; no automatic retry left after {attempt} attempts"
+                outcomes[target.invoice.invoice_id] = replace(
+                    outcome, message=outcome.message + note
+                )
+                continue
+            delay = self._unavailable_retry_s * 2 ** (attempt - 1)
+            note = f"; retry {attempt} of {self._unavailable_retries} scheduled in {delay:g} s"
+            outcomes[target.invoice.invoice_id] = replace(
+                outcome, message=outcome.message + note, retry_after=delay
+            )
 
     async def _schedule(
         self, org_id: str, targets: list[_Target], outcomes: dict[str, _Outcome]
-    ) -> list[CloudEvent[Any]]:
+    ) -> None:
+        """Stored before the results are published, so a failure that promises a retry has
+        one."""
         now = datetime.now(UTC)
         due = [
             ScheduledRetry(
@@ -212,7 +246,6 @@ class SyncPipeline:
         ]
         if due:
             await self._retries.schedule(due)
-        return []
 
     async def _org_outcomes(
         self, org_id: str, settings: OrgSettings, targets: list[_Target]

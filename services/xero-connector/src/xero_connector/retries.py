@@ -1,7 +1,7 @@
-"""Scheduled retries: invoices that failed as ``rate_limited`` are requested again once their
-due time has passed, as an ``invoice.sync_requested.v1`` (reason ``resync``) on
-``invoices.events``, so they go through the ordinary consumer and its ordering per
-organisation. The attempt number travels in ``requested_by``.
+"""Scheduled retries: invoices that failed as ``rate_limited`` or ``xero_unavailable`` are
+requested again once their due time has passed, as an ``invoice.sync_requested.v1`` (reason
+``resync``) on ``invoices.events``, so they go through the ordinary consumer and its ordering
+per organisation. The attempt number travels in ``requested_by``.
 
     loop = RetryLoop(store, publish, poll_s=30)
     task = asyncio.create_task(loop.run())
