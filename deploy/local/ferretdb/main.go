@@ -9,6 +9,9 @@ import (
 	"flag"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with -pprof-addr, for profiling under a benchmark
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,6 +26,10 @@ func main() {
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
 	sweep := flag.Duration("id-index-sweep", 200*time.Millisecond,
 		"how often to add the _id path index to new collections (0 disables; see idindex.go)")
+	synchronous := flag.String("sqlite-synchronous", "normal",
+		"SQLite's synchronous pragma: full syncs the write-ahead log on every commit, normal "+
+			"at checkpoints (an OS crash may lose the last commits; a process crash loses none)")
+	pprofAddr := flag.String("pprof-addr", "", "serve Go's /debug/pprof on this address")
 	flag.Parse()
 
 	var lvl slog.Level
@@ -38,7 +45,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir,
+		SQLiteURL: sqliteURL(*dir, *synchronous),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -46,10 +53,23 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *pprofAddr != "" {
+		go func() { logger.Warn("pprof", "error", http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	if *sweep > 0 {
 		keeper := &idIndexKeeper{dir: *dir, logger: logger, dbs: map[string]*sql.DB{}}
 		go keeper.run(ctx, *sweep)
 	}
 	logger.Warn("ferretdb-local listening", "addr", *listen, "dir", *dir)
 	f.Run(ctx)
+}
+
+// sqliteURL is FerretDB's SQLite URL for dir with the pragmas it would set itself (busy
+// timeout before WAL, as FerretDB requires) plus synchronous.
+func sqliteURL(dir, synchronous string) string {
+	pragmas := url.Values{"_pragma": {
+		"busy_timeout(10000)", "journal_mode(wal)", "auto_vacuum(none)",
+		"synchronous(" + synchronous + ")",
+	}}
+	return "file:" + dir + "?" + pragmas.Encode()
 }

@@ -1,8 +1,13 @@
-"""The FerretDB wrapper keeps writes by _id indexed (deploy/local/ferretdb/idindex.go).
+"""The local FerretDB keeps reads and writes by _id indexed.
 
-FerretDB v1 filters updates and deletes on ``_ferretdb_sjson->'$._id'`` while its own index is
-on ``_ferretdb_sjson->"_id"``; the wrapper adds an index on the exact expression. The proof is
-SQLite's own query plan for the statement FerretDB runs, read from the server's data file.
+- FerretDB v1 filters updates and deletes on ``_ferretdb_sjson->'$._id'`` while its own index
+  is on ``_ferretdb_sjson->"_id"``; the wrapper adds an index on the exact expression
+  (deploy/local/ferretdb/idindex.go). The proof is SQLite's own query plan for the statement
+  FerretDB runs, read from the server's data file.
+- FerretDB v1 pushes ``_id`` down to SQLite only when it is a filter's one key; the build
+  patches its SQLite backend to push down any filter's ``_id: v`` and ``_id: {$in: [...]}``
+  (deploy/local/ferretdb/sqlite-patch). The proof is ``explain``'s ``filterPushdown``, and
+  the answers must stay MongoDB's: the other keys of a filter still apply.
 """
 
 import asyncio
@@ -58,5 +63,53 @@ async def test_updates_by_id_use_an_index(ferretdb: MongoServer) -> None:
         result = await client.idx.items.update_one({"_id": "k7"}, {"$set": {"v": -7}})
         assert result.modified_count == 1
         assert await client.idx.items.find_one({"_id": "k7"}) == {"_id": "k7", "v": -7}
+    finally:
+        await client.close()
+
+
+PUSHED_DOWN = [
+    {"_id": "k3"},
+    {"_id": "k3", "v": 3},
+    {"_id": {"$in": ["k1", "k2", "nope"]}},
+    {"_id": {"$in": ["k1", "k2"]}, "v": {"$gt": 1}},
+]
+SCANNED = [
+    {"v": 3},
+    {"_id": {"$gt": "k5"}},
+    {"_id": {"$in": ["k1", 2]}},  # a number among the ids: left to FerretDB
+]
+
+
+async def test_id_conditions_are_pushed_down_and_answer_as_mongodb(ferretdb: MongoServer) -> None:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
+    try:
+        items = client.pushdown.items
+        await items.insert_many([{"_id": f"k{i}", "v": i} for i in range(10)])
+        for query in PUSHED_DOWN + SCANNED:
+            plan = await client.pushdown.command(
+                "explain", {"find": "items", "filter": query}, verbosity="queryPlanner"
+            )
+            assert plan["filterPushdown"] is (query in PUSHED_DOWN), query
+
+        async def ids(query: dict[str, object]) -> list[object]:
+            return sorted([doc["_id"] async for doc in items.find(query)])  # type: ignore[type-var]
+
+        assert await ids({"_id": "k3", "v": 3}) == ["k3"]
+        assert await ids({"_id": "k3", "v": 4}) == []
+        assert await ids({"_id": {"$in": ["k1", "k2", "nope"]}}) == ["k1", "k2"]
+        assert await ids({"_id": {"$in": ["k1", "k2"]}, "v": {"$gt": 1}}) == ["k2"]
+
+        # A compare-and-set by _id and another key changes only a matching document.
+        missed = await items.replace_one({"_id": "k4", "v": 5}, {"v": 40})
+        hit = await items.replace_one({"_id": "k4", "v": 4}, {"v": 40})
+        assert (missed.matched_count, hit.matched_count) == (0, 1)
+        marked = await items.update_many(
+            {"_id": {"$in": ["k5", "k6", "k7"]}, "v": {"$lt": 7}}, {"$set": {"marked": True}}
+        )
+        assert marked.modified_count == 2
+        assert await ids({"marked": True}) == ["k5", "k6"]
+        deleted = await items.delete_many({"_id": {"$in": ["k8", "k9"]}, "v": 9})
+        assert deleted.deleted_count == 1
+        assert await ids({}) == [f"k{i}" for i in range(9)]
     finally:
         await client.close()

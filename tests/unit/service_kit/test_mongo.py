@@ -1,6 +1,6 @@
-"""find_by_ids: one primary-key read per distinct id, a bounded number at once."""
+"""find_by_ids: one ``$in`` query per chunk of distinct ids, the documents in the order asked."""
 
-import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,21 +11,22 @@ pytestmark = pytest.mark.unit
 
 
 class RecordingCollection:
-    """find_one over a dict, recording the filters and the most reads in flight."""
+    """``find({_id: {$in: ids}})`` over a dict, recording the queries."""
 
     def __init__(self, docs: dict[str, dict[str, Any]]) -> None:
         self.docs = docs
-        self.filters: list[dict[str, Any]] = []
-        self.in_flight = 0
-        self.most_in_flight = 0
+        self.queries: list[list[str]] = []
 
-    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
-        self.filters.append(query)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        await asyncio.sleep(0.001)
-        self.in_flight -= 1
-        return self.docs.get(query["_id"])
+    def find(self, query: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        ids = query["_id"]["$in"]
+        self.queries.append(ids)
+
+        async def matching() -> AsyncIterator[dict[str, Any]]:
+            for key in reversed(ids):  # any order: the server owes none
+                if key in self.docs:
+                    yield self.docs[key]
+
+        return matching()
 
 
 async def test_returns_the_existing_documents_in_the_order_asked() -> None:
@@ -33,11 +34,13 @@ async def test_returns_the_existing_documents_in_the_order_asked() -> None:
     found = await find_by_ids(collection, ["a", "missing", "b", "a"])  # type: ignore[arg-type]
     assert list(found) == ["a", "b"]
     assert found["b"] == {"_id": "b"}
-    assert sorted(f["_id"] for f in collection.filters) == ["a", "b", "missing"]
+    assert collection.queries == [["a", "missing", "b"]]
 
 
-async def test_bounds_the_reads_in_flight() -> None:
-    collection = RecordingCollection({})
-    await find_by_ids(collection, [str(i) for i in range(50)], parallel=4)  # type: ignore[arg-type]
-    assert collection.most_in_flight == 4
+async def test_asks_in_chunks_and_not_at_all_for_nothing() -> None:
+    collection = RecordingCollection({str(i): {"_id": str(i)} for i in range(0, 50, 7)})
+    found = await find_by_ids(collection, [str(i) for i in range(50)], chunk=20)  # type: ignore[arg-type]
+    assert [len(q) for q in collection.queries] == [20, 20, 10]
+    assert list(found) == [str(i) for i in range(0, 50, 7)]
     assert await find_by_ids(collection, []) == {}  # type: ignore[arg-type]
+    assert len(collection.queries) == 3

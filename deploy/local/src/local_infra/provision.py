@@ -5,8 +5,11 @@ and a changed recipe rebuilds.
 """
 
 import hashlib
+import json
 import os
+import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -86,18 +89,97 @@ def mongo_command() -> list[str]:
 
 
 def ferretdb_binary() -> Path:
-    """The FerretDB wrapper binary, built from the Go module proxy on first use."""
+    """The FerretDB wrapper binary, built from the Go module proxy on first use, against a
+    copy of FerretDB whose SQLite backend reads ``_id`` conditions through the index (see
+    ``deploy/local/ferretdb/sqlite-patch``)."""
     target = cache_dir() / "ferretdb"
     binary = target / "ferretdb-local"
     sources = [FERRETDB_RECIPE / "go.mod", FERRETDB_RECIPE / "go.sum"]
-    sources += sorted(FERRETDB_RECIPE.glob("*.go"))
-    wanted = _recipe_hash(*sources)
+    sources += sorted(FERRETDB_RECIPE.glob("*.go")) + sorted(PATCH_DIR.glob("*.go"))
+    wanted = _recipe_hash(*sources, Path(__file__))
     stamp = target / "stamp"
     if _up_to_date(stamp, wanted) and binary.is_file():
         return binary
     go = _require("go", "install Go 1.24+ (https://go.dev/doc/install or apt-get install golang)")
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CGO_ENABLED": "0"}
-    _run([go, "build", "-trimpath", "-o", str(binary), "."], cwd=FERRETDB_RECIPE, env=env)
+    patched = _patched_ferretdb(go, target / "FerretDB", env)
+    # The recipe's go.mod stays as it is; the build reads a copy that replaces FerretDB.
+    modfile = target / "build.mod"
+    recipe = (FERRETDB_RECIPE / "go.mod").read_text()
+    modfile.write_text(f"{recipe}\nreplace {FERRETDB_MODULE} => {patched}\n")
+    shutil.copyfile(FERRETDB_RECIPE / "go.sum", target / "build.sum")
+    _run(
+        [go, "build", "-trimpath", f"-modfile={modfile}", "-o", str(binary), "."],
+        cwd=FERRETDB_RECIPE,
+        env=env,
+    )
     stamp.write_text(wanted)
     return binary
+
+
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+PATCH_DIR = FERRETDB_RECIPE / "sqlite-patch"
+# FerretDB's own _id pushdown, once in its SQLite Query and once in Explain.
+_ID_PUSHDOWN = re.compile(
+    r'\tif params\.Filter\.Len\(\) == 1 \{\n\t\tv, _ := params\.Filter\.Get\("_id"\)\n.*?\n\t\}\n',
+    re.DOTALL,
+)
+
+
+def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
+    """A writable copy of the FerretDB module the recipe requires, its two ``_id`` pushdown
+    blocks calling ``idWhere`` from ``sqlite-patch/id_pushdown.go``. Fails if FerretDB's code
+    is no longer the one the patch was written for."""
+    version = _required_version(FERRETDB_RECIPE / "go.mod", FERRETDB_MODULE)
+    result = subprocess.run(
+        [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{version}"],
+        cwd=FERRETDB_RECIPE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ProvisionError(
+            f"go mod download {FERRETDB_MODULE}@{version} failed:\n{result.stderr}"
+        )
+    _remove(copy)
+    shutil.copytree(json.loads(result.stdout)["Dir"], copy)
+    _make_writable(copy)  # the module cache is read-only
+    backend = copy / "internal" / "backends" / "sqlite"
+    collection = backend / "collection.go"
+
+    def use_id_where(match: re.Match[str]) -> str:
+        call = "\twhereClause, args = idWhere(params.Filter)\n"
+        if "filterPushdown = true" in match.group(0):  # Explain reports what was pushed down
+            return call + '\tfilterPushdown = whereClause != ""\n'
+        return call
+
+    text, count = _ID_PUSHDOWN.subn(use_id_where, collection.read_text())
+    if count != 2:
+        raise ProvisionError(
+            f"FerretDB {version}'s SQLite _id pushdown is not the one sqlite-patch expects "
+            f"({count} of 2 blocks found in {collection}); update the patch for this version"
+        )
+    collection.write_text(text)
+    shutil.copyfile(PATCH_DIR / "id_pushdown.go", backend / "id_pushdown.go")
+    return copy
+
+
+def _required_version(go_mod: Path, module: str) -> str:
+    found = re.search(rf"^\s*{re.escape(module)} (v\S+)", go_mod.read_text(), re.MULTILINE)
+    if found is None:
+        raise ProvisionError(f"{go_mod} does not require {module}")
+    return found.group(1)
+
+
+def _make_writable(tree: Path) -> None:
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def _remove(tree: Path) -> None:
+    if tree.exists():
+        _make_writable(tree)
+        shutil.rmtree(tree)

@@ -14,7 +14,6 @@ are batched into one update per flush. On MongoDB every one of these filters use
 index (and the sweeper its own).
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,10 +27,10 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
 from invoice_events.decisions import KeyRecord, KeyState, PublishState, Snapshot, StoredResponse
 from invoice_events.ports import Key, Mark, ResyncBatch, Unavailable
+from service_kit.mongo import find_by_ids
 from sync_schemas import EventType, Invoice, SyncReason
 
 Document = dict[str, Any]
-_READ_CONCURRENCY = 16
 _DUPLICATE_KEY = 11000
 
 
@@ -62,16 +61,9 @@ class MongoSnapshotStore:
         return _to_snapshot(doc) if doc else None
 
     async def get_by_keys(self, keys: Sequence[Key]) -> dict[Key, Snapshot]:
-        # One find per key rather than one "$in": FerretDB v1 serves only exact {_id: value}
-        # filters from its primary key and scans the collection for anything else.
-        gate = asyncio.Semaphore(_READ_CONCURRENCY)
-
-        async def one(key: Key) -> Snapshot | None:
-            async with gate:
-                return await self.get(*key)
-
-        found = await asyncio.gather(*(one(key) for key in keys))
-        return {key: snap for key, snap in zip(keys, found, strict=True) if snap is not None}
+        async with _translated():
+            docs = await find_by_ids(self._c, [_snapshot_id(*key) for key in keys])
+        return {key: _to_snapshot(doc) for key in keys if (doc := docs.get(_snapshot_id(*key)))}
 
     async def insert(self, snapshot: Snapshot) -> bool:
         try:

@@ -285,9 +285,6 @@ class MongoOrgConfig:
 
 # -- The pipeline's state: every read and write by ``_id`` ---------------------------------------
 
-# Several primary-key reads in flight: FerretDB v1 scans the collection for ``$in``.
-_PARALLEL_READS = 32
-
 
 class MongoLinks:
     """``links``: ``_id`` = ``{org_id}/{invoice_id}``; the Xero InvoiceID, the version and the
@@ -297,9 +294,7 @@ class MongoLinks:
         self._collection = db["links"]
 
     async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, Link]:
-        docs = await find_by_ids(
-            self._collection, (f"{org_id}/{i}" for i in invoice_ids), parallel=_PARALLEL_READS
-        )
+        docs = await find_by_ids(self._collection, (f"{org_id}/{i}" for i in invoice_ids))
         return {
             doc["invoice_id"]: Link(
                 org_id=org_id,
@@ -336,9 +331,7 @@ class MongoContactCache:
         self._collection = db["contacts"]
 
     async def get_many(self, org_id: str, customer_ids: Iterable[str]) -> dict[str, str]:
-        docs = await find_by_ids(
-            self._collection, (f"{org_id}/{c}" for c in customer_ids), parallel=_PARALLEL_READS
-        )
+        docs = await find_by_ids(self._collection, (f"{org_id}/{c}" for c in customer_ids))
         return {doc["customer_id"]: doc["contact_id"] for doc in docs.values()}
 
     async def put_many(self, org_id: str, contacts: dict[str, str]) -> None:
@@ -363,7 +356,7 @@ class MongoProcessed:
         self._collection = db["processed_events"]
 
     async def seen(self, event_ids: Iterable[str]) -> set[str]:
-        return set(await find_by_ids(self._collection, event_ids, parallel=_PARALLEL_READS))
+        return set(await find_by_ids(self._collection, event_ids))
 
     async def mark(self, event_ids: Iterable[str], at: datetime) -> None:
         docs = [{"_id": e, "at": at} for e in dict.fromkeys(event_ids)]
