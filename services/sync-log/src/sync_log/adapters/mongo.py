@@ -69,7 +69,6 @@ class MongoSyncLog:
         return {event_id: doc["occurred_at"] for event_id, doc in stored.items()}
 
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
-        # one primary-key read each (the only read FerretDB pushes down), several in flight
         docs = await find_by_ids(self._invoices, keys)
         return {key: state_from_doc(doc) for key, doc in docs.items()}
 
