@@ -139,10 +139,6 @@ def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
             "INVOICE_EVENTS_CONSUMER_GROUP": f"{prefix}_ie",
             "INVOICE_EVENTS_SYNC_LOG_URL": f"http://127.0.0.1:{log_port}",
             "INVOICE_EVENTS_SYNC_LOG_API_KEY": KEY,
-            # Under this load the "published" marks lag past the default 15 s lease and the
-            # sweeper re-publishes events already on Kafka (same id, new time), which sends
-            # synced invoices back to pending in the sync log (see docs/benchmarks.md).
-            "INVOICE_EVENTS_CLAIM_LEASE_S": "300",
         }
         ingest = stack_.enter_context(service_process("invoice_events.main", env, in_port))
         pids["invoice-events"] = [ingest.pid]

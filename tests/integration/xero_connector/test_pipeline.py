@@ -5,7 +5,11 @@ events, then start a consuming instance, so that the whole burst arrives in one 
 """
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
 
 from sync_schemas import ErrorCode, SyncOutcome
 from tests.integration.xero_connector.pipeline_support import (
@@ -22,6 +26,8 @@ from tests.integration.xero_connector.pipeline_support import (
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
+from xero_connector.adapters.mongo import MongoRetries
+from xero_connector.domain import ScheduledRetry
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
 
@@ -166,6 +172,24 @@ async def test_xero_unavailable_is_retried_by_itself_until_the_retries_run_out(
             await sandbox.faults(error_rate=0, tenant_id=tenant)
     assert [r.attempt for r in out] == [1, 2]
     assert "no automatic retry left after 2 attempts" in out[1].message
+
+
+async def test_a_retry_sent_does_not_forget_the_next_one_already_scheduled(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    # The request just sent can fail again, and schedule its next attempt under the same _id,
+    # before the retry loop marks the sent one done.
+    retries = MongoRetries(mongo_db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    sent = ScheduledRetry("org_r", "inv_1", now, 2, None, {"invoice_id": "inv_1"})
+    await retries.schedule([sent])
+    [due] = await retries.due(now)
+    following = replace(sent, attempt=3, due_at=now + timedelta(seconds=2))
+    await retries.schedule([following])
+    await retries.done(due)
+    assert await retries.due(now + timedelta(seconds=5)) == [following]
+    await retries.done(following)
+    assert await retries.due(now + timedelta(seconds=5)) == []
 
 
 async def test_five_deliveries_of_one_invoice_in_a_burst_make_one_xero_invoice(

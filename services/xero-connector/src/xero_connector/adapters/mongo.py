@@ -371,7 +371,8 @@ class MongoProcessed:
 
 class MongoRetries:
     """``scheduled_retries``: ``_id`` = ``{org_id}/{invoice_id}``; the request to send again
-    once ``due_at`` has passed (a small collection: only rate-limited invoices wait here)."""
+    once ``due_at`` has passed (a small collection: only invoices that failed as
+    ``rate_limited`` or ``xero_unavailable`` wait here)."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._collection = db["scheduled_retries"]
@@ -409,4 +410,12 @@ class MongoRetries:
         ]
 
     async def done(self, retry: ScheduledRetry) -> None:
-        await self._collection.delete_one({"_id": f"{retry.org_id}/{retry.invoice_id}"})
+        """Forget ``retry``, but not a newer one for the same invoice: the request just sent
+        may already have failed again and scheduled the next attempt under the same ``_id``."""
+        await self._collection.delete_one(
+            {
+                "_id": f"{retry.org_id}/{retry.invoice_id}",
+                "attempt": retry.attempt,
+                "due_at": retry.due_at,
+            }
+        )
