@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.common import free_port, machine, percentile, service_process, standalone
 from bench.harness import CONNECTOR_NO_LIMITS, NO_LIMITS, RssPoller, cpu_seconds, cpu_share
@@ -33,32 +34,17 @@ from service_kit.events import ensure_topics
 from service_kit.mongo import bulk_write_chunked, find_by_ids
 from sync_schemas import Invoice, encode
 from tests.integration.xero_connector.pipeline_support import created, setup_org
+from tests.integration.xero_connector.pipeline_support import invoice as sample_invoice
 from tests.integration.xero_connector.support import REDIRECT_URI, TOKEN_KEY, Sandbox
 
 KEY = "bench-key"
-LINE = {
-    "description": "Consulting, November",
-    "quantity": "10",
-    "unit_price": "150.00",
-    "tax_code": "GST15",
-    "revenue_category": "consulting",
-}
+PROBE = 200  # invoices read per poll while waiting for the sync log
 
 
 def invoice(org: str, n: int) -> dict[str, Any]:
-    return {
-        "org_id": org,
-        "invoice_id": f"inv_{n:07d}",
-        "invoice_number": f"INV-{n:07d}",
-        "version": 1,
-        "customer": {"id": f"cus_{n % 50:03d}", "name": f"Customer {n % 50}"},
-        "currency": "NZD",
-        "issue_date": "2026-11-20",
-        "due_date": "2026-12-20",
-        "status": "issued",
-        "line_amount_type": "exclusive",
-        "lines": [LINE],
-    }
+    """An invoice as ``POST /v1/invoices/batch`` takes it, one of 50 customers."""
+    customer = {"id": f"cus_{n % 50:03d}", "name": f"Customer {n % 50}"}
+    return sample_invoice(org, n, customer=customer).model_dump(mode="json", exclude_none=True)
 
 
 @dataclass
@@ -201,10 +187,9 @@ async def stored(s: Stack, keys: set[str], within: float) -> dict[str, float]:
         await client.close()
 
 
-PROBE = 200
-
-
-async def synced_at(invoices: Any, keys: Iterable[str]) -> dict[str, float]:
+async def synced_at(
+    invoices: AsyncCollection[dict[str, Any]], keys: Iterable[str]
+) -> dict[str, float]:
     docs = await find_by_ids(invoices, sorted(keys))
     return {k: d["updated_at"].timestamp() for k, d in docs.items() if d["status"] == "synced"}
 

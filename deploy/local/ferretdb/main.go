@@ -64,12 +64,8 @@ func main() {
 	f.Run(ctx)
 }
 
-// sqliteURL is FerretDB's SQLite URL for dir with the pragmas it would set itself (busy
-// timeout before WAL, as FerretDB requires) plus synchronous.
+// sqliteURL is FerretDB's SQLite URL for dir with the synchronous pragma; FerretDB adds its
+// own (busy timeout, WAL, no auto-vacuum) after it.
 func sqliteURL(dir, synchronous string) string {
-	pragmas := url.Values{"_pragma": {
-		"busy_timeout(10000)", "journal_mode(wal)", "auto_vacuum(none)",
-		"synchronous(" + synchronous + ")",
-	}}
-	return "file:" + dir + "?" + pragmas.Encode()
+	return "file:" + dir + "?" + url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}.Encode()
 }

@@ -39,11 +39,13 @@ def _require(tool: str, hint: str) -> str:
     return path
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run ``cmd``; its standard output, or a ``ProvisionError`` with the last lines."""
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
         raise ProvisionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{tail}")
+    return result.stdout
 
 
 def kafka_lib_dir() -> Path:
@@ -132,20 +134,13 @@ def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
     blocks calling ``idWhere`` from ``sqlite-patch/id_pushdown.go``. Fails if FerretDB's code
     is no longer the one the patch was written for."""
     version = _required_version(FERRETDB_RECIPE / "go.mod", FERRETDB_MODULE)
-    result = subprocess.run(
+    download = _run(
         [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{version}"],
         cwd=FERRETDB_RECIPE,
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    if result.returncode != 0:
-        raise ProvisionError(
-            f"go mod download {FERRETDB_MODULE}@{version} failed:\n{result.stderr}"
-        )
     _remove(copy)
-    shutil.copytree(json.loads(result.stdout)["Dir"], copy)
+    shutil.copytree(json.loads(download)["Dir"], copy)
     _make_writable(copy)  # the module cache is read-only
     backend = copy / "internal" / "backends" / "sqlite"
     collection = backend / "collection.go"

@@ -7,6 +7,7 @@ check a connection and its mappings, over the services' HTTP APIs (defaults: ``m
 """
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import httpx
@@ -64,6 +65,7 @@ Until = Annotated[str | None, typer.Option(help="ISO 8601, exclusive")]
 Limit = Annotated[int, typer.Option(min=1, max=500, help="rows per page")]
 Pages = Annotated[int, typer.Option(min=1, help="follow next_cursor this many pages")]
 Cursor = Annotated[str | None, typer.Option(help="next_cursor of an earlier page")]
+Batch = Annotated[str | None, typer.Option(help="batch_id")]
 
 
 def _filters(**values: Any) -> dict[str, Any]:
@@ -88,7 +90,7 @@ def log(
     error_code: ErrorCode = None,
     invoice: Annotated[str | None, typer.Option(help="invoice_id")] = None,
     number: Annotated[str | None, typer.Option(help="invoice_number")] = None,
-    batch: Annotated[str | None, typer.Option(help="batch_id")] = None,
+    batch: Batch = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -108,9 +110,7 @@ def log(
         limit=limit,
         cursor=cursor,
     )
-    items, next_cursor = _call(lambda api: _pages(api, "/v1/sync-log", params, pages))
-    console.print(render.entries_table(items))
-    _more(len(items), next_cursor)
+    _show("/v1/sync-log", params, pages, render.entries_table)
 
 
 @app.command()
@@ -118,7 +118,7 @@ def invoices(
     org: Org = None,
     status: Status = None,
     error_code: ErrorCode = None,
-    batch: Annotated[str | None, typer.Option(help="batch_id")] = None,
+    batch: Batch = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -136,8 +136,13 @@ def invoices(
         limit=limit,
         cursor=cursor,
     )
-    items, next_cursor = _call(lambda api: _pages(api, "/v1/invoices", params, pages))
-    console.print(render.invoices_table(items))
+    _show("/v1/invoices", params, pages, render.invoices_table)
+
+
+def _show(path: str, params: dict[str, Any], pages: int, table: Callable[[list[Any]], Any]) -> None:
+    """Print ``pages`` pages of a sync-log list as a table, and how to get the next ones."""
+    items, next_cursor = _call(lambda api: _pages(api, path, params, pages))
+    console.print(table(items))
     _more(len(items), next_cursor)
 
 
@@ -169,10 +174,7 @@ def stats(org: Org = None, since: Since = None) -> None:
 @app.command()
 def batch(batch_id: str) -> None:
     """A bulk resync's report: total, synced, failed, pending, by error code."""
-    report = _call(lambda api: api.sync_log.get(f"/v1/batches/{batch_id}"))
-    console.print(render.batch_table(report))
-    if report.get("by_error_code"):
-        console.print(render.counts_table("Failed by error code", report["by_error_code"], "code"))
+    _print_batch(_call(lambda api: api.sync_log.get(f"/v1/batches/{batch_id}")))
 
 
 @app.command()
@@ -200,10 +202,15 @@ def resync(
     if not wait or count == 0:
         return
     report = _call(lambda api: _follow(api, batch_id, count, timeout, poll))
-    console.print(render.batch_table(report))
+    _print_batch(report)
     if report.get("failed"):
-        console.print(render.counts_table("Failed by error code", report["by_error_code"], "code"))
         raise typer.Exit(2)
+
+
+def _print_batch(report: dict[str, Any]) -> None:
+    console.print(render.batch_table(report))
+    if report.get("by_error_code"):
+        console.print(render.counts_table("Failed by error code", report["by_error_code"], "code"))
 
 
 def _follow(api: OpsApi, batch_id: str, count: int, timeout: float, poll: float) -> Any:
