@@ -205,10 +205,7 @@ def observe(event: CloudEvent[Any]) -> Observation | None:
     if isinstance(data, InvoiceSyncSucceeded):
         return Observation(
             **base,
-            org_id=data.org_id,
-            invoice_id=data.invoice_id,
-            invoice_number=data.invoice_number,
-            version=data.version,
+            **_invoice_fields(data),
             status=Status.SYNCED,
             xero_invoice_id=data.xero_invoice_id,
             outcome=data.outcome.value,
@@ -224,10 +221,7 @@ def observe(event: CloudEvent[Any]) -> Observation | None:
         )
         return Observation(
             **base,
-            org_id=data.org_id,
-            invoice_id=data.invoice_id,
-            invoice_number=data.invoice_number,
-            version=data.version,
+            **_invoice_fields(data),
             status=Status.FAILED,
             error=error,
             batch_id=data.batch_id,
@@ -235,12 +229,13 @@ def observe(event: CloudEvent[Any]) -> Observation | None:
     return None
 
 
-def _invoice_fields(invoice: Invoice) -> dict[str, Any]:
+def _invoice_fields(about: Invoice | InvoiceSyncSucceeded | InvoiceSyncFailed) -> dict[str, Any]:
+    """Which invoice, and which version of it, an event is about."""
     return {
-        "org_id": invoice.org_id,
-        "invoice_id": invoice.invoice_id,
-        "invoice_number": invoice.invoice_number,
-        "version": invoice.version,
+        "org_id": about.org_id,
+        "invoice_id": about.invoice_id,
+        "invoice_number": about.invoice_number,
+        "version": about.version,
     }
 
 
