@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     XERO_UNAVAILABLE = "xero_unavailable"
     INVALID_EVENT = "invalid_event"
+    INVOICE_NUMBER_TAKEN = "invoice_number_taken"
+    INTERNAL_ERROR = "internal_error"
 
     @property
     def retryable(self) -> bool:
@@ -30,16 +32,16 @@ class ErrorCode(StrEnum):
     def meaning(self) -> str:
         return CATALOGUE[self].meaning
 
-    def remediation(self, org_id: str) -> str:
-        """The operator's next step, with the organisation filled in."""
-        return CATALOGUE[self].remediation.format(org_id=org_id)
+    def remediation(self, org_id: str, invoice_id: str = "<invoice_id>") -> str:
+        """The operator's next step, with the organisation (and invoice) filled in."""
+        return CATALOGUE[self].remediation.format(org_id=org_id, invoice_id=invoice_id)
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     meaning: str
     retryable: bool
-    remediation: str  # may use {org_id}
+    remediation: str  # may use {org_id} and {invoice_id}
 
 
 _RESYNC = "then re-sync: POST /v1/resync with filter error_code={code}"
@@ -112,5 +114,19 @@ CATALOGUE: dict[ErrorCode, ErrorInfo] = {
         "The event failed schema validation and was sent to the DLQ.",
         False,
         "Fix the producer and publish the invoice again (the DLQ headers give the reason)",
+    ),
+    ErrorCode.INVOICE_NUMBER_TAKEN: ErrorInfo(
+        "The invoice number is already used in Xero by an invoice this integration did not "
+        "create; nothing was written.",
+        False,
+        "Renumber the invoice upstream and publish it again, or adopt the Xero invoice the "
+        "message names: POST /v1/orgs/{org_id}/invoices/{invoice_id}/link with its "
+        "xero_invoice_id (later versions then update it)",
+    ),
+    ErrorCode.INTERNAL_ERROR: ErrorInfo(
+        "The connector hit a bug handling this invoice; nothing more was written.",
+        False,
+        "Re-sync the invoice (POST /v1/invoices/{org_id}/{invoice_id}/sync); if it fails again, "
+        "report it with the event id (the event is in the DLQ as processing_error)",
     ),
 }

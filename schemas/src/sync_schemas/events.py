@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from sync_schemas import topics
 from sync_schemas.errors import ErrorCode
-from sync_schemas.invoice import ContractModel, Identifier, Invoice, Version
+from sync_schemas.invoice import ContractModel, DecimalString, Identifier, Invoice, Version
 
 
 class SyncReason(StrEnum):
@@ -39,7 +39,16 @@ class InvoiceSyncRequested(ContractModel):
     invoice_id: Identifier
     reason: SyncReason
     batch_id: str | None = None
-    requested_by: str | None = None
+    requested_by: str | None = Field(
+        default=None, description="A free label (who asked); it never changes behaviour."
+    )
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Set only by the connector's own scheduled retries: the 1-based try of "
+        "this invoice's sync. Absent on upstream, operator and reconnect requests.",
+    )
     invoice: Invoice
 
 
@@ -54,6 +63,14 @@ class InvoiceSyncSucceeded(ContractModel):
     batch_id: str | None = None
     cause_event_id: str
     duration_ms: int = Field(ge=0)
+    xero_total: DecimalString | None = Field(
+        default=None, description="The invoice's Total as Xero computed it (absent when unknown)"
+    )
+    message: str | None = Field(
+        default=None,
+        description="What happened when it is not plain, e.g. a void of an invoice that never "
+        "reached Xero (nothing to void), or a request superseded by a newer version",
+    )
 
 
 class InvoiceSyncFailed(ContractModel):

@@ -82,11 +82,13 @@ def populated(http: httpx.Client) -> tuple[str, dict[str, str]]:
             invoice("INV-1", contact_id),
             invoice("INV-2", contact_id, LineAmountTypes="Inclusive", CurrencyCode="AUD"),
             invoice("INV-3", contact_id, LineAmountTypes="NoTax", Status="DRAFT", Reference="R"),
-            invoice("INV-4", "", Contact={"Name": "New Customer Ltd"}),
+            invoice("INV-4", "", Contact={"Name": "New Customer Ltd"}, Url="https://app.example/4"),
         ]
     }
     created = http.put("/api.xro/2.0/Invoices", headers=headers, json=batch)
     assert created.status_code == 200, created.text
+    paid = http.post(f"/_sandbox/orgs/{tenant}/invoices/INV-1/payments")  # Payments, PAID
+    assert paid.status_code == 200, paid.text
     return tenant, headers
 
 
@@ -136,7 +138,14 @@ def test_write_responses_and_errors_match_the_schema(
     contact_id = http.get(
         "/api.xro/2.0/Contacts", headers=headers, params={"where": 'Name=="Harbour Cafe"'}
     ).json()["Contacts"][0]["ContactID"]
-    batch = {"Invoices": [invoice("INV-10", contact_id), invoice("INV-1", contact_id)]}
+    # (A POST reusing a taken number would update that invoice, so the error is another one.)
+    bad_line = [{"Description": "x", "Quantity": 1, "UnitAmount": 5, "AccountCode": "999"}]
+    batch = {
+        "Invoices": [
+            invoice("INV-10", contact_id),
+            invoice("INV-11", contact_id, LineItems=bad_line),
+        ]
+    }
     mixed = http.post(
         "/api.xro/2.0/Invoices", headers=headers, params={"summarizeErrors": "false"}, json=batch
     )
@@ -157,6 +166,29 @@ def test_write_responses_and_errors_match_the_schema(
     )
     assert [c["HasValidationErrors"] for c in contacts.json()["Contacts"]] == [True, False]
     assert_matches(accounting_spec, "Contacts", contacts.json())
+
+
+def test_control_answers_are_xero_elements(
+    http: httpx.Client, accounting_spec: Spec, populated: tuple[str, dict[str, str]]
+) -> None:
+    tenant, _ = populated
+    typed_in = {"Name": "Typed Ltd"}
+    typed = http.post(
+        f"/_sandbox/orgs/{tenant}/invoices",
+        params={"unitdp": "4"},
+        json={
+            "Invoices": [
+                invoice("INV-20", "", Contact=typed_in),
+                invoice("INV-1", "", Contact=typed_in),
+            ]
+        },
+    )
+    assert [i["HasErrors"] for i in typed.json()["Invoices"]] == [False, True]
+    assert_matches(accounting_spec, "Invoices", typed.json())
+    contacts = http.post(f"/_sandbox/orgs/{tenant}/contacts", json={"Contacts": [{"Name": "C"}]})
+    assert_matches(accounting_spec, "Contacts", contacts.json())
+    listed = http.get(f"/_sandbox/orgs/{tenant}/invoices").json()
+    assert_matches(accounting_spec, "Invoices", {"Invoices": listed["Invoices"]})
 
 
 def test_connections_match_the_identity_schema(http: httpx.Client, identity_spec: Spec) -> None:

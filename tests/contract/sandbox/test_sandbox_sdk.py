@@ -261,6 +261,32 @@ def test_update_and_void_by_invoice_id(sdk: Sdk, tenant_id: str) -> None:
     assert voided.amount_due == 0
 
 
+def test_paid_invoice_parses_and_refuses_changes(
+    sdk: Sdk, http: httpx.Client, tenant_id: str
+) -> None:
+    contact_id = (
+        sdk.accounting.create_contacts(tenant_id, Contacts(contacts=[_contact("Harbour Cafe")]))
+        .contacts[0]
+        .contact_id
+    )
+    created = sdk.accounting.create_invoices(
+        tenant_id, Invoices(invoices=[_invoice("INV-8", contact_id, url="https://app.example/8")])
+    ).invoices[0]
+    paid = http.post(f"/_sandbox/orgs/{tenant_id}/invoices/{created.invoice_id}/payments")
+    assert paid.status_code == 200, paid.text
+    found = sdk.accounting.get_invoice(tenant_id, created.invoice_id).invoices[0]
+    assert (_v(found.status), found.amount_due, found.amount_paid) == ("PAID", 0, 230)
+    assert found.url == "https://app.example/8"
+    assert [p.amount for p in found.payments] == [230]
+    assert found.fully_paid_on_date is not None
+    with pytest.raises(BadRequestException) as refused:
+        sdk.accounting.update_invoice(
+            tenant_id, created.invoice_id, Invoices(invoices=[Invoice(status="VOIDED")])
+        )
+    messages = refused.value.error_data["Elements"][0]["ValidationErrors"]
+    assert messages == [{"Message": "Invoice not of valid status for modification"}]
+
+
 def test_rate_limit_429_carries_retry_after(sdk: Sdk, http: httpx.Client, tenant_id: str) -> None:
     http.put("/_sandbox/limits", json={"per_minute": 2}).raise_for_status()
     sdk.accounting.get_currencies(tenant_id)

@@ -15,15 +15,27 @@ from fastapi import FastAPI
 
 from service_kit.events import Topics
 from sync_schemas import CloudEvent, decode
-from xero_connector.adapters.xero_client import XeroApiClient
+from xero_connector.adapters.xero_accounting import GatewayAccounting
 from xero_connector.bootstrap import Stores
 from xero_connector.config import Settings
 from xero_connector.main import create_app
 from xero_connector.tokens import TokenManager
+from xero_connector.xero_models import Currency, Organisation
 
 API_KEY = "xc-test-key-5b1f0e"
 TOKEN_KEY = "6XUWgNpNk6S0Y7Aa6Xx3t7mHk0eKzqgJmH9dE0kRr8Y="  # a Fernet key for tests only
 REDIRECT_URI = "http://127.0.0.1:8002/v1/oauth/callback"
+
+
+class OrgReader:
+    def __init__(self, port: GatewayAccounting) -> None:
+        self._port = port
+
+    async def organisation(self, org_id: str) -> Organisation:
+        return await self._port.organisation(await self._port.scope(org_id))
+
+    async def currencies(self, org_id: str) -> list[Currency]:
+        return await self._port.currencies(await self._port.scope(org_id))
 
 
 @dataclass
@@ -39,9 +51,9 @@ class Connector:
         return manager
 
     @property
-    def xero(self) -> XeroApiClient:
-        client: XeroApiClient = self.app.state.xero
-        return client
+    def xero(self) -> "OrgReader":
+        """The organisation's settings in Xero, through the typed port."""
+        return OrgReader(self.app.state.accounting)
 
     @property
     def stores(self) -> Stores:

@@ -48,7 +48,7 @@ async def test_every_error_code_and_the_dlq(
             created(invoice("org_a", 5, line={"tax_code": "BADTAX"})),
             created(invoice("org_a", 6, line={"revenue_category": "bad_account"})),
             created(invoice("org_a", 7, customer={"id": "cus_new", "name": "Nobody Ltd"})),
-            created(invoice("org_a", 8, status="void")),
+            created(invoice("org_a", 8, due_date=None)),
             created(invoice("org_nobody", 9)),
             created(invoice("org_expired", 10)),
             created(invoice("org_down", 11)),
@@ -81,7 +81,7 @@ async def test_every_error_code_and_the_dlq(
         "inv_00010": ErrorCode.CONNECTION_EXPIRED,
         "inv_00011": ErrorCode.XERO_UNAVAILABLE,
     }
-    assert out["inv_00008"].xero_messages == ["Invoice not of valid status for creation"]
+    assert out["inv_00008"].xero_messages == ["Due Date must be specified"]
     assert out["inv_00011"].retryable and not out["inv_00002"].retryable
     assert "POST /v1/orgs/org_expired/connection" in out["inv_00010"].remediation
     assert len(await xero_invoices(sandbox, tenant)) == 1
@@ -236,15 +236,26 @@ async def test_crash_after_xero_accepted_before_commit_makes_no_duplicate(
     entered = asyncio.Event()
     victim: list[asyncio.Task[Any]] = []
 
-    async def crash() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        victim.append(task)
-        entered.set()
-        await asyncio.Event().wait()  # hangs until cancelled
+    class CrashAfterWrite:
+        """The port as it would look if the process died right after Xero accepted."""
+
+        def __init__(self, port: Any) -> None:
+            self._port = port
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._port, name)
+
+        async def create_invoices(self, *args: Any, **kwargs: Any) -> Any:
+            await self._port.create_invoices(*args, **kwargs)
+            task = asyncio.current_task()
+            assert task is not None
+            victim.append(task)
+            entered.set()
+            await asyncio.Event().wait()  # hangs until cancelled
 
     async with connector(**FAST) as first:
-        first.app.state.pipeline.after_write = crash
+        writer = first.app.state.pipeline.writer
+        writer.xero = CrashAfterWrite(writer.xero)
         await asyncio.wait_for(entered.wait(), 20)
         assert len(await xero_invoices(sandbox, tenant)) == 20  # Xero accepted the batch
         victim[0].cancel()
@@ -271,7 +282,7 @@ async def test_unknown_outcome_is_looked_up_before_sending_again(
 
         async def after_first_timeout() -> bool:
             calls = await stats(sandbox, tenant)
-            if calls.get("POST /Invoices", 0) >= 2:  # the warm-up, then the slow one
+            if calls.get("PUT /Invoices", 0) >= 2:  # the warm-up, then the slow one
                 await clear_fault()
                 return True
             return False
@@ -307,10 +318,10 @@ async def test_a_batch_of_50_with_3_bad_invoices_is_one_xero_call(
         tenant = await setup_org(
             setup, sandbox, "org_fifty", settings={"auto_create_contacts": True}
         )
-        await setup.app.state.org_data.get("org_fifty")
+        await setup.xero.currencies("org_fifty")
         bad = {
             7: {"line": {"tax_code": "VAT9"}},  # fails before Xero
-            23: {"status": "void"},  # Xero refuses it inside the batch
+            23: {"due_date": None},  # Xero refuses it inside the batch
             41: {"line": {"tax_code": "BADTAX"}},  # fails before Xero
         }
         events = [

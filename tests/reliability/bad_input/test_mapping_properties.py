@@ -9,6 +9,7 @@ from typing import Any
 
 import hypothesis
 import pytest
+import simplejson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -77,6 +78,7 @@ org_settings = st.builds(
     invoice_status=st.sampled_from(["DRAFT", "AUTHORISED"]),
     default_account_code=st.one_of(st.none(), st.sampled_from(["200", "400", "999"])),
 )
+URL = "https://console.example/orgs/org_acme/invoices/inv_000123"
 # Mapped well, so that most invoices get past prevalidate and into to_xero.
 GOOD = Mappings(
     accounts={"consulting": "200", "ads": "200", "GST15": "200", "GST0": "200"},
@@ -99,20 +101,24 @@ def check_mapping(invoice: Invoice, settings: OrgSettings, mapped: Mappings) -> 
         assert rejection.message
         label(f"rejected: {rejection.code}")
         return
-    payload = to_xero(invoice, settings, mapped, "contact-1", "xero-1")
-    json.dumps(payload)  # plain JSON types only
-    json.dumps(payload, ensure_ascii=False).encode()  # and valid UTF-8
+    payload = to_xero(invoice, settings, mapped, "contact-1", url=URL)
+    # What the client sends: exact JSON numbers, valid UTF-8, readable back digit for digit.
+    body = simplejson.dumps(payload, use_decimal=True, ensure_ascii=False).encode()
+    echoed = json.loads(body, parse_float=Decimal, parse_int=Decimal)
     assert len(payload["LineItems"]) == len(invoice.lines)
-    for item, line in zip(payload["LineItems"], invoice.lines, strict=True):
-        assert DECIMAL_STRING.fullmatch(item["Quantity"]), item["Quantity"]
-        assert DECIMAL_STRING.fullmatch(item["UnitAmount"]), item["UnitAmount"]
-        assert Decimal(item["Quantity"]) == line.quantity
-        assert Decimal(item["UnitAmount"]) == line.unit_price
+    for item, sent, line in zip(
+        payload["LineItems"], echoed["LineItems"], invoice.lines, strict=True
+    ):
+        assert DECIMAL_STRING.fullmatch(format(item["Quantity"], "f")), item["Quantity"]
+        assert DECIMAL_STRING.fullmatch(format(item["UnitAmount"], "f")), item["UnitAmount"]
+        assert sent["Quantity"] == line.quantity and sent["UnitAmount"] == line.unit_price
         assert isinstance(item["AccountCode"], str)
     digest = payload_hash(payload)
     assert SHA256.fullmatch(digest)
-    assert digest == payload_hash(to_xero(invoice, settings, mapped, "contact-1"))
-    key = idempotency_key(invoice.org_id, [(invoice.invoice_id, invoice.version, digest)])
+    assert digest == payload_hash({**payload, "InvoiceID": "xero-1"})
+    key = idempotency_key(
+        "PUT", invoice.org_id, [(invoice.invoice_id, str(invoice.version), digest)]
+    )
     assert key.startswith("xc-")
     assert len(key) <= 128
     label("mapped")
@@ -183,9 +189,9 @@ def test_an_invoice_of_10_000_lines_maps_to_10_000_line_items() -> None:
         | {"lines": [LINE] * 10_000}
     )
     assert prevalidate(invoice, GOOD_SETTINGS, GOOD, ORG) is None
-    payload = to_xero(invoice, GOOD_SETTINGS, GOOD, "contact-1")
+    payload = to_xero(invoice, GOOD_SETTINGS, GOOD, "contact-1", url=URL)
     assert len(payload["LineItems"]) == 10_000
-    assert payload["LineItems"][-1]["Quantity"] == "-999999999999999.999999"
+    assert payload["LineItems"][-1]["Quantity"] == Decimal("-999999999999999.999999")
     assert (payload["Date"], payload["DueDate"]) == ("9999-12-31", "0001-01-01")
     assert SHA256.fullmatch(payload_hash(payload))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from xero_sandbox import contacts, invoices
+from xero_sandbox import contacts, invoices, listing
 from xero_sandbox.errors import PostDataInvalid
 from xero_sandbox.model import Org, TaxRate
 from xero_sandbox.seed import build_org
@@ -235,3 +235,87 @@ def test_discount_and_tax_override(org: Org) -> None:
     item = result.body["LineItems"][0]
     assert (item["LineAmount"], item["TaxAmount"]) == (90.0, 14.99)
     assert result.body["IsDiscounted"] is True
+
+
+def _line_json(org: Org, **line: Any) -> dict[str, Any]:
+    (result,) = invoices.write(org, [_invoice(org, line=line)], allow_update=False, now=NOW)
+    assert result.ok, result.body.get("ValidationErrors")
+    item: dict[str, Any] = result.body["LineItems"][0]
+    return item
+
+
+@pytest.mark.parametrize(
+    ("unit_amount", "quantity", "unit_dp", "unit", "line_amount"),
+    [
+        (Decimal("0.1648"), 1000, 2, 0.16, 160.0),  # rounded before the line is computed
+        (Decimal("0.1648"), 1000, 4, 0.1648, 164.8),
+        (Decimal("0.16485"), 1000, 4, 0.1649, 164.9),  # more than 4 places: rounded to 4
+        ("1.795", 1, 2, 1.8, 1.8),  # a numeric string, as some clients send
+        (Decimal("33.335"), 3, 2, 33.34, 100.02),
+        (150, 10, 2, 150.0, 1500.0),
+    ],
+)
+def test_unit_amount_decimal_places(
+    org: Org, unit_amount: Any, quantity: int, unit_dp: int, unit: float, line_amount: float
+) -> None:
+    element = _invoice(org, line={"UnitAmount": unit_amount, "Quantity": quantity})
+    (result,) = invoices.write(org, [element], allow_update=False, now=NOW, unit_dp=unit_dp)
+    item = result.body["LineItems"][0]
+    assert (item["UnitAmount"], item["LineAmount"]) == (unit, line_amount)
+    (saved,) = org.invoices.values()
+    assert listing.invoice_json(org, saved, 4)["LineItems"][0]["UnitAmount"] == unit
+    # A read without unitdp=4 answers UnitAmount at 2 places whatever is stored.
+    assert listing.invoice_json(org, saved)["LineItems"][0]["UnitAmount"] == round(unit, 2)
+
+
+def test_tax_per_line_then_summed_as_in_rounding_in_xero(org: Org) -> None:
+    lines = [
+        {"Description": d, "Quantity": 1, "UnitAmount": Decimal(u), "AccountCode": "200"}
+        for d, u in (("A", "25.06"), ("B", "25.61"), ("C", "25.63"))
+    ]
+    (result,) = invoices.write(org, [_invoice(org, LineItems=lines)], allow_update=False, now=NOW)
+    body = result.body
+    assert [line["TaxAmount"] for line in body["LineItems"]] == [3.76, 3.84, 3.84]
+    assert (body["SubTotal"], body["TotalTax"], body["Total"]) == (76.3, 11.44, 87.74)
+
+
+def test_line_amount_alone_derives_the_unit_amount(org: Org) -> None:
+    item = _line_json(org, Quantity=3, UnitAmount=None, LineAmount=Decimal("100.00"))
+    assert (item["UnitAmount"], item["LineAmount"]) == (33.33, 100.0)
+
+
+def test_post_without_id_updates_the_sales_invoice_holding_the_number(org: Org) -> None:
+    (first,) = invoices.write(org, [_invoice(org, Reference="R1")], allow_update=False, now=NOW)
+    again = _invoice(org, InvoiceNumber="inv-1", Reference="R2", line={"Quantity": 3})
+    (second,) = invoices.write(org, [again], allow_update=True, now=NOW + 1)
+    assert second.ok
+    assert second.body["InvoiceID"] == first.body["InvoiceID"]
+    assert (second.body["Reference"], second.body["Total"]) == ("R2", 172.5)
+    assert len(org.invoices) == 1
+    # PUT still refuses the taken number.
+    assert _messages(org, _invoice(org)) == ["Invoice # must be unique."]
+
+
+def test_post_by_number_keeps_the_status_rules(org: Org) -> None:
+    (auth,) = invoices.write(org, [_invoice(org)], allow_update=False, now=NOW)
+    void = {"InvoiceID": auth.body["InvoiceID"], "Status": "VOIDED"}
+    assert _messages(org, void, allow_update=True) == []
+    # A VOIDED invoice keeps its number, so the POST hits it and is refused.
+    assert _messages(org, _invoice(org), allow_update=True) == [
+        "Invoice not of valid status for modification"
+    ]
+    assert len(org.invoices) == 1
+
+
+def test_post_by_number_creates_when_the_number_is_free_or_not_a_sales_one(org: Org) -> None:
+    (draft,) = invoices.write(org, [_invoice(org, Status="DRAFT")], allow_update=False, now=NOW)
+    deleted = {"InvoiceID": draft.body["InvoiceID"], "Status": "DELETED"}
+    assert _messages(org, deleted, allow_update=True) == []
+    (fresh,) = invoices.write(org, [_invoice(org)], allow_update=True, now=NOW)
+    assert fresh.ok and fresh.body["InvoiceID"] != draft.body["InvoiceID"]  # DELETED freed it
+    bill = _invoice(org, Type="ACCPAY", line={"AccountCode": "400", "TaxType": "INPUT2"})
+    (saved_bill,) = invoices.write(org, [bill], allow_update=True, now=NOW)
+    (second_bill,) = invoices.write(org, [bill], allow_update=True, now=NOW)
+    assert saved_bill.ok and second_bill.ok
+    assert len({saved_bill.body["InvoiceID"], second_bill.body["InvoiceID"]}) == 2
+    assert len(org.invoices) == 4

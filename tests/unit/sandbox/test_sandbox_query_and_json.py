@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import json
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
-from xero_sandbox.errors import QueryParseError
-from xero_sandbox.query import Clause, paginate, parse_where
-from xero_sandbox.xero_json import date_string, ms_date, ms_timestamp, parse_date
+from xero_sandbox.errors import PostDataInvalid, QueryParseError
+from xero_sandbox.query import Clause, paginate, parse_where, unit_decimal_places
+from xero_sandbox.xero_json import (
+    date_string,
+    json_default,
+    ms_date,
+    ms_timestamp,
+    parse_date,
+    parse_decimal,
+    parse_elements,
+)
 
 FIELDS = ["Name", "EmailAddress", "Contact.ContactID", "IsCustomer"]
 
@@ -51,3 +61,29 @@ def test_ms_dates() -> None:
     assert parse_date("2024-11-20T00:00:00") == date(2024, 11, 20)
     assert parse_date("2024-11-20") == date(2024, 11, 20)
     assert parse_date("soon") is None
+
+
+def test_request_numbers_are_read_exactly() -> None:
+    line_json = b'{"UnitAmount": 0.1648, "Quantity": 3, "TaxAmount": "1.10"}'
+    body = b'{"Invoices": [{"LineItems": [' + line_json + b"]}]}"
+    (element,) = parse_elements(body, "Invoices")
+    line = element["LineItems"][0]
+    assert line["UnitAmount"] == Decimal("0.1648") and isinstance(line["UnitAmount"], Decimal)
+    assert line["Quantity"] == 3  # integers stay integers
+    assert parse_decimal(line["TaxAmount"]) == Decimal("1.10")
+    assert parse_decimal(Decimal("NaN")) is None
+    assert parse_elements(b'[{"Name": "A"}]', "Contacts") == [{"Name": "A"}]
+    assert parse_elements(b'{"Name": "A"}', "Contacts") == [{"Name": "A"}]
+    for unreadable in (b"{", b'"text"'):
+        with pytest.raises(PostDataInvalid):
+            parse_elements(unreadable, "Contacts")
+
+
+def test_echoed_decimals_serialise_as_numbers() -> None:
+    text = json.dumps({"UnitAmount": Decimal("0.1648")}, default=json_default)
+    assert text == '{"UnitAmount": 0.1648}'
+
+
+@pytest.mark.parametrize(("query", "places"), [({}, 2), ({"unitdp": "4"}, 4), ({"unitdp": "3"}, 2)])
+def test_unitdp(query: dict[str, str], places: int) -> None:
+    assert unit_decimal_places(query) == places

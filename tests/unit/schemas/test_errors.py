@@ -16,6 +16,9 @@ CONTRACT_CODES = {
     "rate_limited",
     "xero_unavailable",
     "invalid_event",
+    "invoice_number_taken",
+    # An addition of ours beside CONTRACT.md's: a valid event whose handling hit a bug.
+    "internal_error",
 }
 
 
@@ -43,3 +46,9 @@ def test_every_remediation_is_one_line_with_the_org_filled_in() -> None:
         text = code.remediation("org_zz")
         assert "\n" not in text and "{" not in text, code
         assert text and code.meaning, code
+
+
+def test_invoice_number_taken_gives_both_ways_out() -> None:
+    text = ErrorCode.INVOICE_NUMBER_TAKEN.remediation("org_a", "inv_1")
+    assert "Renumber" in text
+    assert "POST /v1/orgs/org_a/invoices/inv_1/link with its xero_invoice_id" in text

@@ -6,9 +6,17 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from pymongo.errors import AutoReconnect
 
-from sync_schemas import EnvelopeError, EventType, encode, new_event
+from sync_schemas import (
+    EnvelopeError,
+    ErrorCode,
+    EventType,
+    InvoiceSyncRequested,
+    SyncReason,
+    encode,
+    new_event,
+)
 from tests.support.samples import invoice
-from xero_connector.subscribers import SyncConsumer
+from xero_connector.subscribers import SyncConsumer, to_request
 
 
 def record(offset: int, invoice_id: str) -> ConsumerRecord[bytes, bytes]:
@@ -69,15 +77,37 @@ def consumer(pipeline: Pipeline) -> tuple[SyncConsumer, list[Any], list[Any]]:
     return SyncConsumer(pipeline, Processed(), publish, to_dlq), published, dead  # type: ignore[arg-type]
 
 
-async def test_a_poisoned_invoice_is_dead_lettered_and_the_rest_synced() -> None:
+async def test_a_poisoned_invoice_is_dead_lettered_answered_and_the_rest_synced() -> None:
     sync, published, dead = consumer(Pipeline())
     message = Message((record(0, "inv_a"), record(1, "poison"), record(2, "inv_b")))
 
     await sync.consume(message)
 
-    assert sorted(published) == ["result:inv_a", "result:inv_b"]
+    answers = [p for p in published if not isinstance(p, str)]
+    assert sorted(p for p in published if isinstance(p, str)) == ["result:inv_a", "result:inv_b"]
     assert dead == [(1, "processing_error")]
+    # The valid invoice the bug hit is not left pending: a failure at its real version.
+    [answer] = answers
+    assert answer.type is EventType.INVOICE_SYNC_FAILED
+    assert answer.data.invoice_id == "poison" and answer.data.version == 1
+    assert answer.data.error_code is ErrorCode.INTERNAL_ERROR
+    assert "KeyError" in answer.data.message and answer.data.remediation
     assert message.acked and not message.nacked
+
+
+def test_no_free_text_field_changes_the_attempt() -> None:
+    inv = invoice(invoice_id="inv_x")
+    asked = InvoiceSyncRequested(
+        org_id=inv.org_id,
+        invoice_id=inv.invoice_id,
+        reason=SyncReason.MANUAL,
+        requested_by="xero-connector:retry:0",
+        invoice=inv,
+    )
+    retry = asked.model_copy(update={"attempt": 3, "requested_by": None})
+    event = new_event(EventType.INVOICE_SYNC_REQUESTED, asked, source="/t")
+    assert to_request(event).attempt == 1
+    assert to_request(new_event(EventType.INVOICE_SYNC_REQUESTED, retry, source="/t")).attempt == 3
 
 
 async def test_an_outage_is_redelivered_not_dead_lettered() -> None:

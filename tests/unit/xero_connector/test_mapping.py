@@ -16,6 +16,7 @@ from xero_connector.mapping import (
     payload_hash,
     prevalidate,
     to_xero,
+    unit_decimals,
 )
 from xero_connector.xero_models import Account, TaxRate
 
@@ -93,8 +94,11 @@ def test_prevalidation(changes: dict[str, Any], settings: OrgSettings, expected:
     assert (rejection.code if rejection else None) == expected
 
 
+URL = "https://console.example/orgs/org_a/invoices/inv_1"
+
+
 def test_the_payload_is_xero_shaped() -> None:
-    payload = to_xero(invoice(currency="EUR"), SETTINGS, MAPPINGS, "c-1")
+    payload = to_xero(invoice(currency="EUR"), SETTINGS, MAPPINGS, "c-1", url=URL)
     assert payload == {
         "Type": "ACCREC",
         "InvoiceNumber": "INV-1",
@@ -105,17 +109,41 @@ def test_the_payload_is_xero_shaped() -> None:
         "CurrencyCode": "NZD",
         "Status": "AUTHORISED",
         "Reference": "PO-1",
+        "Url": URL,
         "LineItems": [
             {
                 "Description": "Consulting",
-                "Quantity": "10",
-                "UnitAmount": "150.00",
+                "Quantity": Decimal("10"),
+                "UnitAmount": Decimal("150.00"),
                 "AccountCode": "200",
                 "TaxType": "OUTPUT2",
             }
         ],
     }
-    assert to_xero(invoice(), SETTINGS, MAPPINGS, "c-1", "x-9")["InvoiceID"] == "x-9"
+    # Amounts are Decimals, written by the client as exact JSON numbers (the spec's type).
+    assert all(
+        isinstance(v, Decimal) for v in payload["LineItems"][0].values() if not isinstance(v, str)
+    )
+
+
+@pytest.mark.parametrize(
+    ("prices", "unitdp"),
+    [
+        ((("10", "150.00"),), 2),
+        ((("10", "150.5"), ("1", "3")), 2),
+        ((("10", "150.125"),), 4),
+        ((("2.5", "1"), ("1", "0.0001")), 4),
+        ((("0.125", "150"),), 4),
+        ((("10", "150.1000"),), 2),  # trailing zeros are not decimals Xero would round
+    ],
+)
+def test_unitdp_4_whenever_a_quantity_or_unit_price_has_more_than_2_decimals(
+    prices: tuple[tuple[str, str], ...], unitdp: int
+) -> None:
+    lines = [
+        {"description": "x", "quantity": q, "unit_price": p, "tax_code": "GST15"} for q, p in prices
+    ]
+    assert unit_decimals([invoice(lines=lines)]) == unitdp
 
 
 @pytest.mark.parametrize(
@@ -123,31 +151,33 @@ def test_the_payload_is_xero_shaped() -> None:
     [
         ("draft", "inclusive", "DRAFT", "Inclusive"),
         ("issued", "no_tax", "AUTHORISED", "NoTax"),
-        ("void", "exclusive", "VOIDED", "Exclusive"),
     ],
 )
 def test_status_and_line_amount_types(
     status: str, line_amount_type: str, xero_status: str, xero_lat: str
 ) -> None:
     payload = to_xero(
-        invoice(status=status, line_amount_type=line_amount_type), SETTINGS, MAPPINGS, "c"
+        invoice(status=status, line_amount_type=line_amount_type), SETTINGS, MAPPINGS, "c", url=URL
     )
     assert (payload["Status"], payload["LineAmountTypes"]) == (xero_status, xero_lat)
 
 
 def test_hash_ignores_the_invoice_id_and_sees_every_change() -> None:
-    base = to_xero(invoice(), SETTINGS, MAPPINGS, "c")
-    assert payload_hash(base) == payload_hash(to_xero(invoice(), SETTINGS, MAPPINGS, "c", "x"))
+    base = to_xero(invoice(), SETTINGS, MAPPINGS, "c", url=URL)
+    assert payload_hash(base) == payload_hash({**base, "InvoiceID": "x"})
     assert payload_hash(base) != payload_hash(
-        to_xero(invoice(reference="PO-2"), SETTINGS, MAPPINGS, "c")
+        to_xero(invoice(reference="PO-2"), SETTINGS, MAPPINGS, "c", url=URL)
     )
 
 
 def test_idempotency_keys_follow_the_content() -> None:
-    one = idempotency_key("org", [("inv_1", 1, "h1"), ("inv_2", 1, "h2")])
-    assert one == idempotency_key("org", [("inv_2", 1, "h2"), ("inv_1", 1, "h1")])
-    assert one != idempotency_key("org", [("inv_1", 2, "h1"), ("inv_2", 1, "h2")])
-    assert one != idempotency_key("org2", [("inv_1", 1, "h1"), ("inv_2", 1, "h2")])
+    one = idempotency_key("PUT", "org", [("inv_1", "1", "h1"), ("inv_2", "1", "h2")])
+    assert one == idempotency_key("PUT", "org", [("inv_2", "1", "h2"), ("inv_1", "1", "h1")])
+    assert one != idempotency_key("PUT", "org", [("inv_1", "2", "h1"), ("inv_2", "1", "h2")])
+    assert one != idempotency_key("PUT", "org2", [("inv_1", "1", "h1"), ("inv_2", "1", "h2")])
+    assert one != idempotency_key("POST", "org", [("inv_1", "1", "h1"), ("inv_2", "1", "h2")])
+    again = idempotency_key("PUT", "org", [("inv_1", "1", "h1", "ev-2"), ("inv_2", "1", "h2")])
+    assert one != again  # a new request (after a fix) never replays the first answer
     assert len(one) <= 128
 
 

@@ -3,13 +3,19 @@ retry after a 401 TokenExpired, rate-limit headers to the observer, errors as th
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
 
 from xero_connector.adapters.xero_client import ApiCall, XeroApiClient
 from xero_connector.ports import XeroAccess
-from xero_connector.xero_errors import Unauthorized, XeroRateLimited, XeroTransportError
+from xero_connector.xero_errors import (
+    TenantChanged,
+    Unauthorized,
+    XeroRateLimited,
+    XeroTransportError,
+)
 
 ORGS = {"Organisations": [{"OrganisationID": "o", "Name": "Acme", "BaseCurrency": "NZD"}]}
 LIMITS = {"X-DayLimit-Remaining": "4999", "X-MinLimit-Remaining": "59"}
@@ -43,8 +49,10 @@ async def test_an_expired_token_is_refreshed_and_the_request_sent_again() -> Non
         return httpx.Response(200, json=ORGS, headers=LIMITS)
 
     tokens, calls = Tokens(), list[ApiCall]()
-    org = await client(httpx.MockTransport(answer), tokens, calls).organisation("org_a")
-    assert org.name == "Acme"
+    answer_ = await client(httpx.MockTransport(answer), tokens, calls).request(
+        "org_a", "GET", "/Organisation"
+    )
+    assert answer_.body == ORGS
     assert seen == [("Bearer tok-1", "tenant-9"), ("Bearer tok-2", "tenant-9")]
     assert tokens.asked == [None, "tok-1"]
     assert [(c.endpoint, c.status, c.tenant_id) for c in calls] == [
@@ -59,7 +67,9 @@ async def test_another_401_is_not_retried() -> None:
 
     tokens = Tokens()
     with pytest.raises(Unauthorized):
-        await client(httpx.MockTransport(answer), tokens, []).organisation("org_a")
+        await client(httpx.MockTransport(answer), tokens, []).request(
+            "org_a", "GET", "/Organisation"
+        )
     assert tokens.asked == [None]
 
 
@@ -70,7 +80,9 @@ async def test_a_429_raises_with_its_wait() -> None:
 
     calls: list[ApiCall] = []
     with pytest.raises(XeroRateLimited) as caught:
-        await client(httpx.MockTransport(answer), Tokens(), calls).currencies("org_a")
+        await client(httpx.MockTransport(answer), Tokens(), calls).request(
+            "org_a", "GET", "/Currencies"
+        )
     assert caught.value.retry_after == 3 and caught.value.problem == "minute"
     assert calls[0].status == 429
 
@@ -80,6 +92,34 @@ async def test_no_answer_is_a_transport_error_that_names_no_secret() -> None:
         raise httpx.ReadTimeout("timed out", request=request)
 
     with pytest.raises(XeroTransportError) as caught:
-        await client(httpx.MockTransport(answer), Tokens(), []).accounts("org_a")
+        await client(httpx.MockTransport(answer), Tokens(), []).request("org_a", "GET", "/Accounts")
     assert caught.value.sent is True
     assert "tok-1" not in str(caught.value)
+
+
+async def test_decimals_are_sent_as_exact_json_numbers() -> None:
+    bodies: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(200, json={"Invoices": []})
+
+    amounts = {"UnitAmount": Decimal("123456789012345.123456"), "Quantity": Decimal("0.1")}
+    await client(httpx.MockTransport(answer), Tokens(), []).request(
+        "org_a", "PUT", "/Invoices", json={"Invoices": [amounts]}
+    )
+    assert bodies == [b'{"Invoices": [{"UnitAmount": 123456789012345.123456, "Quantity": 0.1}]}']
+
+
+async def test_a_call_for_another_tenant_is_refused_before_it_is_sent() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    with pytest.raises(TenantChanged):
+        await client(httpx.MockTransport(answer), Tokens(), []).request(
+            "org_a", "POST", "/Invoices", json={}, tenant_id="tenant-of-before"
+        )
+    assert sent == []

@@ -15,6 +15,8 @@ from xero_connector.api_models import (
     CheckOut,
     ConnectedOut,
     ConnectionOut,
+    LinkIn,
+    LinkOut,
     ProblemOut,
 )
 from xero_connector.config import Settings
@@ -25,9 +27,12 @@ from xero_connector.errors import (
     ConnectionExpired,
     ConnectorError,
     InvalidState,
+    LinkRefused,
     NotConnected,
+    UnknownInvoice,
     XeroNotConfigured,
 )
+from xero_connector.links import LinkService
 from xero_connector.service import ConnectionService
 from xero_connector.xero_errors import XeroError, XeroRateLimited, XeroUnavailable
 
@@ -47,8 +52,15 @@ def get_config(request: Request) -> ConfigService:
     return service
 
 
+def get_links(request: Request) -> LinkService:
+    service: LinkService = request.app.state.links
+    return service
+
+
 ConnectionsDep = Annotated[ConnectionService, Depends(get_connections)]
 ConfigDep = Annotated[ConfigService, Depends(get_config)]
+LinksDep = Annotated[LinkService, Depends(get_links)]
+InvoiceId = OrgId
 
 
 def build_router(settings: Settings) -> APIRouter:
@@ -102,6 +114,32 @@ def build_router(settings: Settings) -> APIRouter:
         problems = await config.check(org_id)
         return CheckOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
 
+    @router.post(
+        "/orgs/{org_id}/invoices/{invoice_id}/link",
+        response_model=LinkOut,
+        responses=error_responses(404, 409, 502),
+    )
+    async def link_invoice(
+        org_id: OrgId, invoice_id: InvoiceId, body: LinkIn, links: LinksDep
+    ) -> LinkOut:
+        """Adopt an invoice already in Xero (after ``invoice_number_taken``): refused unless
+        it is ACCREC, has the invoice's number and is not linked to another invoice. Later
+        versions of the invoice update it; re-sync the invoice to write the current one."""
+        held = await links.link(org_id, invoice_id, body.xero_invoice_id)
+        return LinkOut(
+            org_id=org_id,
+            invoice_id=invoice_id,
+            xero_invoice_id=held.invoice_id,
+            xero_invoice_number=held.number,
+            xero_status=held.status,
+        )
+
+    @router.delete("/orgs/{org_id}/invoices/{invoice_id}/link", status_code=204)
+    async def unlink_invoice(org_id: OrgId, invoice_id: InvoiceId, links: LinksDep) -> Response:
+        """Forget the link (nothing changes in Xero): the next sync looks the number up."""
+        await links.unlink(org_id, invoice_id)
+        return Response(status_code=204)
+
     return router
 
 
@@ -153,6 +191,8 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (NotConnected, 409, "not_connected"),
     (ConnectionExpired, 409, "connection_expired"),
     (InvalidState, 400, "invalid_state"),
+    (UnknownInvoice, 404, "unknown_invoice"),
+    (LinkRefused, 409, "link_refused"),
     (AuthorizationFailed, 400, "authorization_failed"),
     (XeroNotConfigured, 503, "xero_not_configured"),
     (XeroRateLimited, 503, "rate_limited"),

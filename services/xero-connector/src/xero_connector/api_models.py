@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sync_schemas import ConnectionStatus
 from xero_connector.checks import Problem
@@ -61,3 +61,19 @@ class ProblemOut(BaseModel):
 class CheckOut(BaseModel):
     ok: bool
     problems: list[ProblemOut]
+
+
+class LinkIn(BaseModel):
+    """The Xero invoice to adopt for this invoice."""
+
+    xero_invoice_id: str = Field(
+        min_length=36, max_length=36, pattern=r"^[0-9a-fA-F-]{36}$", description="Xero InvoiceID"
+    )
+
+
+class LinkOut(BaseModel):
+    org_id: str
+    invoice_id: str
+    xero_invoice_id: str
+    xero_invoice_number: str
+    xero_status: str

@@ -4,6 +4,8 @@ token manager and the use cases; starts the Kafka producer; closes everything on
     app = base_app("xero-connector", __version__, settings, doc, wiring=wiring(settings))
     app.state.tokens     # the TokenManager the pipeline asks for access tokens
     app.state.xero       # the XeroApiClient (Accounting API through the token manager)
+    app.state.accounting # the typed Xero port (GatewayAccounting) every use case calls
+    app.state.links      # the explicit link of an invoice to one already in Xero
     app.state.org_data   # cached Currencies, TaxRates, Accounts per organisation
     app.state.pipeline   # the sync use case (SyncPipeline)
     app.state.consumer   # the invoices.events consumer (SyncConsumer)
@@ -26,12 +28,13 @@ from xero_connector.adapters.mongo import (
     MongoAuthorizations,
     MongoConnections,
     MongoContactCache,
-    MongoLinks,
+    MongoInvoiceRecords,
     MongoOrgConfig,
     MongoProcessed,
     MongoRefreshLeases,
     MongoRetries,
 )
+from xero_connector.adapters.xero_accounting import GatewayAccounting
 from xero_connector.adapters.xero_client import (
     XeroApiClient,
     XeroIdentityClient,
@@ -43,11 +46,14 @@ from xero_connector.contacts import ContactResolver
 from xero_connector.crypto import TokenCipher
 from xero_connector.gateway import XeroGateway
 from xero_connector.limiter import Limits, RateLimiter
+from xero_connector.links import LinkService
 from xero_connector.org_data import OrgDataCache
-from xero_connector.pipeline import SyncPipeline
 from xero_connector.retries import RetryLoop
 from xero_connector.service import ConnectionService, OAuthClient
 from xero_connector.subscribers import SyncConsumer, kafka_ports, subscribe
+from xero_connector.sync.pipeline import SyncPipeline
+from xero_connector.sync.planner import RetryPolicy
+from xero_connector.sync.writer import Writer
 from xero_connector.tokens import TokenManager
 
 
@@ -57,7 +63,7 @@ class Stores:
     leases: MongoRefreshLeases
     authorizations: MongoAuthorizations
     config: MongoOrgConfig
-    links: MongoLinks
+    records: MongoInvoiceRecords
     contacts: MongoContactCache
     processed: MongoProcessed
     retries: MongoRetries
@@ -70,7 +76,7 @@ class Stores:
             MongoRefreshLeases(db),
             MongoAuthorizations(db, cipher),
             MongoOrgConfig(db),
-            MongoLinks(db),
+            MongoInvoiceRecords(db),
             MongoContactCache(db),
             MongoProcessed(db),
             MongoRetries(db),
@@ -105,40 +111,51 @@ def limiter(settings: Settings) -> RateLimiter:
     )
 
 
-def pipeline(
-    settings: Settings,
-    stores: Stores,
-    tokens: TokenManager,
-    xero: XeroApiClient,
-    org_data: OrgDataCache,
-    config: ConfigService,
-) -> SyncPipeline:
+def accounting(settings: Settings, xero: XeroApiClient, tokens: TokenManager) -> GatewayAccounting:
+    """The typed Xero port: every call through one rate-limited gateway."""
     gateway = XeroGateway(
         xero,
         limiter(settings),
         retries=settings.xero_retries,
         backoff_s=settings.xero_backoff_seconds,
     )
+    return GatewayAccounting(gateway, tokens)
+
+
+def pipeline(
+    settings: Settings,
+    stores: Stores,
+    tokens: TokenManager,
+    port: GatewayAccounting,
+    org_data: OrgDataCache,
+    config: ConfigService,
+) -> SyncPipeline:
     baseline = settings.baseline_mode
     contacts = ContactResolver(
-        gateway,
+        port,
         stores.contacts,
         create_batch=1 if baseline else settings.contact_batch_size,
+        directory_ttl_s=settings.contact_directory_ttl_seconds,
         per_invoice=baseline,
     )
+    writer = Writer(
+        port,
+        stores.records,
+        chunk_size=1 if baseline else settings.chunk_size,
+        write_attempts=settings.write_attempts,
+        lookup_always=settings.invoice_lookup == "always",
+    )
     return SyncPipeline(
+        xero=port,
         tokens=tokens,
         config=config,
         org_data=org_data,
-        gateway=gateway,
         contacts=contacts,
-        links=stores.links,
+        records=stores.records,
         retries=stores.retries,
-        chunk_size=1 if baseline else settings.chunk_size,
-        lookup=settings.invoice_lookup,
-        write_attempts=settings.write_attempts,
-        unavailable_retries=settings.unavailable_retries,
-        unavailable_retry_s=settings.unavailable_retry_seconds,
+        writer=writer,
+        url_template=settings.invoice_url_template,
+        policy=RetryPolicy(settings.unavailable_retries, settings.unavailable_retry_seconds),
     )
 
 
@@ -162,10 +179,12 @@ def wiring(settings: Settings) -> Wiring:
             identity = XeroIdentityClient.from_settings(http, settings)
             tokens = token_manager(settings, stores, identity, events)
             xero = XeroApiClient(http, tokens, api_url=settings.xero_api_url)
-            org_data = OrgDataCache(xero, settings.org_cache_ttl_seconds)
+            port = accounting(settings, xero, tokens)
+            org_data = OrgDataCache(port, settings.org_cache_ttl_seconds)
             app.state.stores = stores
             app.state.tokens = tokens
             app.state.xero = xero
+            app.state.accounting = port
             app.state.org_data = org_data
             app.state.connections = ConnectionService(
                 connections=stores.connections,
@@ -180,12 +199,14 @@ def wiring(settings: Settings) -> Wiring:
                     scopes=tuple(settings.scope_list),
                     state_ttl_s=settings.oauth_state_ttl_seconds,
                 ),
+                tenant_data=(stores.records, stores.contacts),
             )
             app.state.config = ConfigService(
-                stores.config, org_data, recent_currency_days=settings.recent_currency_days
+                stores.config, org_data, port, recent_currency_days=settings.recent_currency_days
             )
+            app.state.links = LinkService(port, stores.records)
             app.state.pipeline = pipeline(
-                settings, stores, tokens, xero, org_data, app.state.config
+                settings, stores, tokens, port, org_data, app.state.config
             )
             publish, to_dlq = kafka_ports(broker, names)
             app.state.consumer = SyncConsumer(app.state.pipeline, stores.processed, publish, to_dlq)

@@ -76,6 +76,15 @@ class Settings(ServiceSettings):
         description="Look invoices without a link up by number before every create (always) "
         "or only when a write's outcome is unknown or Xero reports the number taken (on_doubt)",
     )
+    invoice_url_template: str = Field(
+        default="http://127.0.0.1:8005/orgs/{org_id}/invoices/{invoice_id}",
+        description="The source-document link written on every invoice this integration "
+        "creates (Xero's Url, shown as 'Go to ...'); with the numbers stored before a create, "
+        "it is the proof that a Xero invoice is ours. {org_id} and {invoice_id} are filled in",
+    )
+    contact_directory_ttl_seconds: float = Field(
+        default=300, ge=0, description="How long a tenant's contact list read is reused"
+    )
     baseline_mode: bool = Field(
         default=False,
         description="Benchmark baseline: one invoice per call, a contact lookup per invoice",

@@ -11,7 +11,7 @@ from datetime import timedelta
 from xero_connector.checks import Problem, check_mappings
 from xero_connector.domain import Mappings, OrgSettings
 from xero_connector.org_data import OrgDataCache
-from xero_connector.ports import Clock, OrgConfigStore
+from xero_connector.ports import Clock, OrgConfigStore, XeroAccounting
 from xero_connector.tokens import utcnow
 
 
@@ -20,12 +20,14 @@ class ConfigService:
         self,
         store: OrgConfigStore,
         org_data: OrgDataCache,
+        xero: XeroAccounting,
         *,
         recent_currency_days: float = 90,
         clock: Clock = utcnow,
     ) -> None:
         self._store = store
         self._org_data = org_data
+        self._xero = xero
         self._recent = timedelta(days=recent_currency_days)
         self._clock = clock
 
@@ -48,7 +50,7 @@ class ConfigService:
 
     async def check(self, org_id: str) -> list[Problem]:
         """Raises NotConnected / ConnectionExpired / a XeroError when Xero cannot be asked."""
-        data = await self._org_data.get(org_id, fresh=True)
+        data = await self._org_data.get(await self._xero.scope(org_id), fresh=True)
         seen = await self._store.recent_currencies(org_id, self._clock() - self._recent)
         return check_mappings(
             await self.settings(org_id),

@@ -1,46 +1,75 @@
-"""Customers -> Xero ContactIDs, with as few Xero calls as possible.
+"""Customers -> Xero ContactIDs, per organisation and tenant, with as few Xero calls as
+possible and never another customer's contact.
 
-    ids, why_not = await resolver.resolve(org, tenant, customers, auto_create=True)
+    ids, why_not = await resolver.resolve(scope, customers, auto_create=True)
+    await resolver.forget(scope, "cus_42")     # Xero refused the ContactID: ask again next time
 
-Order: the in-memory cache, the MongoDB cache (``_id`` = ``{org}/{customer}``), then the
-organisation's contact directory (read once per process and organisation, 1,000 contacts a
-page), matching ContactNumber = customer id first, then the name; the rest are created in
-batched PUTs (``summarizeErrors=false``) when auto-create is on. A create that Xero refuses
-because the number or the name is taken (the directory was stale) resolves that one contact
-by a lookup. The sandbox's ``where`` has no ``OR``, hence the directory rather than batched
-``ContactNumber=="a" OR ...`` lookups.
+Order: the in-memory cache, the MongoDB cache (both per tenant), then the tenant's contact
+directory (all pages, re-read after ``directory_ttl_s``), then, for what is still missing,
+one fresh lookup per customer (ContactNumber, then exact name: a contact created in Xero a
+minute ago counts), then batched creates when auto-create is on.
+
+A contact is the customer's when its ContactNumber is the customer's (``contact_number``),
+or it has no ContactNumber and exactly the customer's name. A same-named contact with another
+ContactNumber is another customer's: with auto-create on a distinguishable contact is created
+("Name (customer id)"); with it off the invoice fails ``contact_missing`` saying which contact
+holds the name.
 
 ``per_invoice=True`` is the benchmark's baseline: no caches, one lookup per invoice.
 """
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import structlog
 
 from sync_schemas import Customer
-from xero_connector.gateway import XeroGateway
-from xero_connector.mapping import NIL_GUID, element_failed, element_messages
-from xero_connector.xero_errors import XeroNotFound
+from xero_connector.ports import ContactCache, Payload, XeroAccounting, XeroScope
+from xero_connector.xero_models import XeroContact
 
 log = structlog.get_logger(__name__)
-PAGE_SIZE = 1000
+MAX_CONTACT_NUMBER = 50  # Xero's limit on ContactNumber
 
 
-class ContactCache(Protocol):
-    async def get_many(self, org_id: str, customer_ids: Sequence[str]) -> dict[str, str]: ...
+def contact_number(customer_id: str) -> str:
+    """The ContactNumber of a customer: its id, or for an id over Xero's 50 characters a
+    prefix and a digest of the whole id, so two long ids never share a number."""
+    if len(customer_id) <= MAX_CONTACT_NUMBER:
+        return customer_id
+    digest = hashlib.sha256(customer_id.encode()).hexdigest()[:16]
+    return f"{customer_id[: MAX_CONTACT_NUMBER - 17]}~{digest}"
 
-    async def put_many(self, org_id: str, contacts: dict[str, str]) -> None: ...
 
-    async def forget(self, org_id: str, customer_id: str) -> None: ...
+def _name_key(name: str) -> str:
+    return name.strip().casefold()
 
 
 @dataclass
 class _Directory:
-    by_number: dict[str, str] = field(default_factory=dict)
-    by_name: dict[str, str] = field(default_factory=dict)
+    read_at: float
+    by_number: dict[str, XeroContact] = field(default_factory=dict)
+    by_name: dict[str, list[XeroContact]] = field(default_factory=dict)
+
+    def learn(self, contact: XeroContact) -> None:
+        if contact.status != "ACTIVE":
+            return
+        if contact.number:
+            self.by_number[contact.number.casefold()] = contact
+        self.by_name.setdefault(_name_key(contact.name), []).append(contact)
+
+    def candidates(self, customer: Customer) -> list[XeroContact]:
+        by_number = self.by_number.get(contact_number(customer.id).casefold())
+        return [
+            *([by_number] if by_number else []),
+            *self.by_name.get(_name_key(customer.name), []),
+        ]
+
+    def drop(self, contact_id: str) -> None:
+        self.by_number = {k: c for k, c in self.by_number.items() if c.contact_id != contact_id}
+        for key, named in list(self.by_name.items()):
+            self.by_name[key] = [c for c in named if c.contact_id != contact_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,188 +79,206 @@ class Unresolved:
     xero_messages: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What the directory (or a lookup) says of one customer."""
+
+    contact: XeroContact | None  # the customer's own contact
+    namesake: XeroContact | None = None  # another customer's contact with the same name
+
+
+def match(customer: Customer, contacts: Sequence[XeroContact]) -> Match:
+    """Pure: the customer's contact among ``contacts`` (see the module docstring)."""
+    number = contact_number(customer.id).casefold()
+    active = [c for c in contacts if c.status == "ACTIVE"]
+    for contact in active:
+        if contact.number and contact.number.casefold() == number:
+            return Match(contact)
+    named = [c for c in active if _name_key(c.name) == _name_key(customer.name)]
+    own = next((c for c in named if not c.number), None)
+    if own is not None:
+        return Match(own)
+    return Match(None, named[0] if named else None)
+
+
 class ContactResolver:
     def __init__(
         self,
-        gateway: XeroGateway,
+        xero: XeroAccounting,
         cache: ContactCache,
         *,
         create_batch: int = 50,
+        directory_ttl_s: float = 300.0,
         per_invoice: bool = False,
     ) -> None:
-        self._gateway = gateway
+        self._xero = xero
         self._cache = cache
         self._create_batch = create_batch
+        self._ttl = directory_ttl_s
         self.per_invoice = per_invoice
-        self._known: dict[str, dict[str, str]] = {}
-        self._directories: dict[str, _Directory] = {}
+        self._known: dict[XeroScope, dict[str, str]] = {}
+        self._directories: dict[XeroScope, _Directory] = {}
 
-    def forget(self, org_id: str, customer_id: str) -> None:
-        self._known.get(org_id, {}).pop(customer_id, None)
-
-    async def forget_stored(self, org_id: str, customer_id: str) -> None:
-        self.forget(org_id, customer_id)
-        await self._cache.forget(org_id, customer_id)
+    async def forget(self, scope: XeroScope, customer_id: str) -> None:
+        """Xero refused the contact we gave for this customer: drop it from every level."""
+        contact_id = self._known.get(scope, {}).pop(customer_id, None)
+        directory = self._directories.get(scope)
+        if directory is not None and contact_id is not None:
+            directory.drop(contact_id)
+        await self._cache.forget(scope, customer_id)
 
     async def resolve(
-        self, org_id: str, tenant_id: str, customers: Sequence[Customer], *, auto_create: bool
+        self, scope: XeroScope, customers: Sequence[Customer], *, auto_create: bool
     ) -> tuple[dict[str, str], dict[str, Unresolved]]:
         """ContactIDs by customer id, and why the others have none."""
         if self.per_invoice:
-            return await self._one_by_one(org_id, tenant_id, customers, auto_create)
+            return await self._one_by_one(scope, list(customers), auto_create)
         unique = {c.id: c for c in customers}
-        known = self._known.setdefault(org_id, {})
+        known = self._known.setdefault(scope, {})
         resolved = {cid: known[cid] for cid in unique if cid in known}
         wanted = [cid for cid in unique if cid not in resolved]
         if wanted:
-            stored = await self._cache.get_many(org_id, wanted)
-            resolved.update(stored)
-            known.update(stored)
-        fresh: dict[str, str] = {}
+            resolved.update(await self._cache.get_many(scope, wanted))
         missing = [unique[cid] for cid in unique if cid not in resolved]
+        fresh: dict[str, str] = {}
+        failed: dict[str, Unresolved] = {}
         if missing:
-            directory = await self._directory(org_id, tenant_id)
-            still: list[Customer] = []
+            asked_at = time.monotonic()
+            directory = await self._directory(scope)
+            still: list[tuple[Customer, XeroContact | None]] = []
             for customer in missing:
-                contact = directory.by_number.get(customer.id) or directory.by_name.get(
-                    customer.name.strip().lower()
-                )
-                if contact:
-                    fresh[customer.id] = contact
+                found = match(customer, directory.candidates(customer))
+                if found.contact is not None:
+                    fresh[customer.id] = found.contact.contact_id
                 else:
-                    still.append(customer)
-            failed: dict[str, Unresolved] = {}
-            if still and auto_create:
-                created, failed = await self._create(org_id, tenant_id, still, directory)
+                    still.append((customer, found.namesake))
+            if still:
+                # A directory read before this call may predate a contact made in Xero since.
+                stale = directory.read_at < asked_at
+                created, failed = await self._create_or_explain(scope, still, auto_create, stale)
                 fresh.update(created)
-            elif still:
-                failed = {
-                    c.id: Unresolved(
-                        c.id,
-                        f"customer {c.id} ({c.name}) is not a Xero contact "
-                        "and auto_create_contacts is off",
-                    )
-                    for c in still
-                }
-            if fresh:
-                resolved.update(fresh)
-                known.update(fresh)
-                await self._cache.put_many(org_id, fresh)
-            return resolved, failed
-        return resolved, {}
+        if fresh:
+            await self._cache.put_many(scope, fresh)
+            resolved.update(fresh)
+        known.update(resolved)
+        return resolved, failed
 
-    async def _directory(self, org_id: str, tenant_id: str) -> _Directory:
-        directory = self._directories.get(org_id)
-        if directory is not None:
+    async def _directory(self, scope: XeroScope) -> _Directory:
+        directory = self._directories.get(scope)
+        if directory is not None and time.monotonic() - directory.read_at < self._ttl:
             return directory
-        directory = _Directory()
+        directory = _Directory(time.monotonic())
         page = 1
         while True:
-            answer = await self._gateway.call(
-                org_id, tenant_id, "GET", "/Contacts", params={"page": page, "pageSize": PAGE_SIZE}
-            )
-            contacts = (answer.body or {}).get("Contacts") or []
-            for contact in contacts:
-                self._learn(directory, contact)
-            if len(contacts) < PAGE_SIZE:
+            answer = await self._xero.contacts_page(scope, page)
+            for contact in answer.contacts:
+                directory.learn(contact)
+            last = page >= answer.page_count if answer.page_count else not answer.contacts
+            if last:
                 break
             page += 1
-        self._directories[org_id] = directory
+        self._directories[scope] = directory
         return directory
 
-    @staticmethod
-    def _learn(directory: _Directory, contact: dict[str, object]) -> None:
-        contact_id = str(contact.get("ContactID") or "")
-        if not contact_id or contact_id == NIL_GUID:
-            return
-        if contact.get("ContactStatus", "ACTIVE") != "ACTIVE":
-            return
-        if contact.get("ContactNumber"):
-            directory.by_number[str(contact["ContactNumber"])] = contact_id
-        if contact.get("Name"):
-            directory.by_name.setdefault(str(contact["Name"]).strip().lower(), contact_id)
+    async def _lookup(self, scope: XeroScope, customer: Customer) -> Match:
+        """Fresh from Xero: by ContactNumber, then by exact name."""
+        by_number = await self._xero.contact_by_number(scope, contact_number(customer.id))
+        if by_number is not None and by_number.status == "ACTIVE":
+            return Match(by_number)
+        return match(customer, await self._xero.contacts_named(scope, customer.name))
+
+    async def _create_or_explain(
+        self,
+        scope: XeroScope,
+        still: list[tuple[Customer, XeroContact | None]],
+        auto_create: bool,
+        stale: bool,
+    ) -> tuple[dict[str, str], dict[str, Unresolved]]:
+        """With auto-create on, a create refused because the contact now exists looks it up
+        (below), so only a failure is worth a fresh lookup first, and only when the directory
+        predates this call (the seed's remedy: create the contact in Xero, re-sync)."""
+        found: dict[str, str] = {}
+        to_create: list[tuple[Customer, XeroContact | None]] = []
+        failed: dict[str, Unresolved] = {}
+        for customer, namesake in still:
+            looked = Match(None, namesake)
+            if stale and not auto_create:
+                looked = await self._lookup(scope, customer)
+            if looked.contact is not None:
+                found[customer.id] = looked.contact.contact_id
+            elif auto_create:
+                to_create.append((customer, looked.namesake or namesake))
+            else:
+                failed[customer.id] = _missing(customer, looked.namesake or namesake)
+        if to_create:
+            created, refused = await self._create(scope, to_create)
+            found.update(created)
+            failed.update(refused)
+        return found, failed
 
     async def _create(
-        self, org_id: str, tenant_id: str, customers: list[Customer], directory: _Directory
+        self, scope: XeroScope, customers: list[tuple[Customer, XeroContact | None]]
     ) -> tuple[dict[str, str], dict[str, Unresolved]]:
         created: dict[str, str] = {}
         failed: dict[str, Unresolved] = {}
         for start in range(0, len(customers), self._create_batch):
             chunk = customers[start : start + self._create_batch]
-            body = {"Contacts": [_contact_payload(c) for c in chunk]}
-            key = (
-                "xc-contacts-"
-                + hashlib.sha256(
-                    (org_id + "|" + "|".join(f"{c.id}:{c.name}" for c in chunk)).encode()
-                ).hexdigest()
-            )
-            answer = await self._gateway.call(
-                org_id,
-                tenant_id,
-                "PUT",
-                "/Contacts",
-                params={"summarizeErrors": "false"},
-                json=body,
-                headers={"Idempotency-Key": key},
-                safe=True,  # the key makes a replay return the first answer
-            )
-            elements = (answer.body or {}).get("Contacts") or []
-            for customer, element in zip(chunk, elements, strict=False):
-                if not element_failed(element):
-                    created[customer.id] = str(element["ContactID"])
-                    self._learn(directory, element)
+            payloads = [_contact_payload(c, namesake) for c, namesake in chunk]
+            text = scope.org_id + "|" + scope.tenant_id + "|" + repr(payloads)
+            key = "xc-contacts-" + hashlib.sha256(text.encode()).hexdigest()
+            answers = await self._xero.create_contacts(scope, payloads, key=key)
+            for (customer, _), answer in zip(chunk, answers, strict=True):
+                if answer.contact is not None:
+                    created[customer.id] = answer.contact.contact_id
+                    directory = self._directories.get(scope)
+                    if directory is not None:
+                        directory.learn(answer.contact)
                     continue
-                found = await self._lookup(org_id, tenant_id, customer)
-                if found:
-                    created[customer.id] = found
+                looked = await self._lookup(scope, customer)  # made meanwhile by another
+                if looked.contact is not None:
+                    created[customer.id] = looked.contact.contact_id
                 else:
-                    messages = tuple(element_messages(element))
                     failed[customer.id] = Unresolved(
                         customer.id,
                         f"Xero refused to create contact {customer.name!r}",
-                        messages,
+                        answer.messages,
                     )
         return created, failed
 
-    async def _lookup(self, org_id: str, tenant_id: str, customer: Customer) -> str | None:
-        """One contact by ContactNumber, then by name (after a refused create)."""
-        try:
-            answer = await self._gateway.call(org_id, tenant_id, "GET", f"/Contacts/{customer.id}")
-            contacts = (answer.body or {}).get("Contacts") or []
-            if contacts:
-                return str(contacts[0]["ContactID"])
-        except XeroNotFound:
-            pass
-        name = customer.name.replace('"', '\\"')
-        answer = await self._gateway.call(
-            org_id, tenant_id, "GET", "/Contacts", params={"where": f'Name=="{name}"'}
-        )
-        contacts = (answer.body or {}).get("Contacts") or []
-        return str(contacts[0]["ContactID"]) if contacts else None
-
     async def _one_by_one(
-        self, org_id: str, tenant_id: str, customers: Sequence[Customer], auto_create: bool
+        self, scope: XeroScope, customers: list[Customer], auto_create: bool
     ) -> tuple[dict[str, str], dict[str, Unresolved]]:
         """The baseline: a lookup per invoice, a create per missing contact."""
         resolved: dict[str, str] = {}
         failed: dict[str, Unresolved] = {}
         for customer in customers:
-            found = await self._lookup(org_id, tenant_id, customer)
-            if found is None and auto_create:
-                created, refused = await self._create(org_id, tenant_id, [customer], _Directory())
-                found = created.get(customer.id)
+            looked = await self._lookup(scope, customer)
+            if looked.contact is not None:
+                resolved[customer.id] = looked.contact.contact_id
+            elif auto_create:
+                created, refused = await self._create(scope, [(customer, looked.namesake)])
+                resolved.update(created)
                 failed.update(refused)
-            if found is not None:
-                resolved[customer.id] = found
-            elif customer.id not in failed:
-                failed[customer.id] = Unresolved(
-                    customer.id, f"customer {customer.id} ({customer.name}) is not a Xero contact"
-                )
+            else:
+                failed[customer.id] = _missing(customer, looked.namesake)
         return resolved, failed
 
 
-def _contact_payload(customer: Customer) -> dict[str, str]:
-    payload = {"Name": customer.name, "ContactNumber": customer.id[:50]}
+def _missing(customer: Customer, namesake: XeroContact | None) -> Unresolved:
+    text = f"customer {customer.id} ({customer.name}) is not a Xero contact"
+    if namesake is not None:
+        text += (
+            f"; Xero contact {namesake.contact_id} has that name but ContactNumber "
+            f"{namesake.number!r}, so it is another customer's"
+        )
+    return Unresolved(customer.id, text + " and auto_create_contacts is off")
+
+
+def _contact_payload(customer: Customer, namesake: XeroContact | None) -> Payload:
+    """Names are unique among active contacts: beside another customer's namesake, the
+    customer id makes the name distinguishable."""
+    name = f"{customer.name} ({customer.id})" if namesake is not None else customer.name
+    payload: Payload = {"Name": name, "ContactNumber": contact_number(customer.id)}
     if customer.email:
         payload["EmailAddress"] = customer.email
     return payload

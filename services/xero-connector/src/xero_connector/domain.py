@@ -1,7 +1,7 @@
 """The connector's own records: a connection with its tokens, an organisation's settings and
 mappings, and a pending authorization. Pure: no I/O."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -122,15 +122,57 @@ class PendingAuthorization:
 # -- The pipeline's records ---------------------------------------------------------------------
 
 
+# A link stored before links had a tenant: trusted for the connected tenant until its next
+# write stamps it (Reset forgets it like any other).
+LEGACY_TENANT = "*"
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
-    """An invoice's Xero InvoiceID, with the version and payload hash last written there."""
+    """An invoice's Xero InvoiceID in one tenant, with what was last written there."""
+
+    tenant_id: str
+    xero_invoice_id: str
+    version: int  # the invoice version last written to (or adopted in) Xero
+    payload_hash: str  # of that write; "" for an adopted invoice (the next sync writes)
+    xero_status: str  # the Xero status it had after that write
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What this integration sent to one tenant to create an invoice, stored before the
+    create: every InvoiceNumber and source ``Url`` it ever carried. A Xero invoice is proof of
+    our own create only when it is ACCREC, carries one of these numbers and one of these Urls."""
+
+    numbers: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+    def proves(self, number: str, url: str | None) -> bool:
+        return number.casefold() in {n.casefold() for n in self.numbers} and url in self.urls
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    """What the connector knows of one invoice (``_id`` = ``{org_id}/{invoice_id}``).
+
+    ``high_water`` is the newest version that got any outcome: nothing older is ever written.
+    The link and the intents belong to Xero tenants; only the current tenant's are trusted.
+    """
 
     org_id: str
     invoice_id: str
-    xero_invoice_id: str
-    version: int
-    payload_hash: str
+    high_water: int = 0
+    link: Link | None = None
+    intents: dict[str, Intent] = field(default_factory=dict)  # by tenant id
+    number: str | None = None  # the InvoiceNumber of the newest create attempted
+
+    def link_in(self, tenant_id: str) -> Link | None:
+        if self.link is None or self.link.tenant_id not in (tenant_id, LEGACY_TENANT):
+            return None
+        return self.link
+
+    def intent_in(self, tenant_id: str) -> Intent:
+        return self.intents.get(tenant_id, Intent())
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ ConnectorError
 ├── ConnectionExpired     Xero refused the refresh token: reconnect  (connection_expired)
 ├── InvalidState          unknown, replayed or expired OAuth ``state``
 ├── AuthorizationFailed   Xero's redirect carried an error, or the code exchange failed
-└── XeroNotConfigured     no Xero client id
+├── XeroNotConfigured     no Xero client id
+├── UnknownInvoice        the connector has no record of the invoice (link: sync it first)
+└── LinkRefused           the Xero invoice cannot be linked (not found, not ACCREC, another
+                          number, linked to another invoice)
 """
 
 from sync_schemas import ErrorCode
@@ -40,4 +43,12 @@ class AuthorizationFailed(ConnectorError):
 
 
 class XeroNotConfigured(ConnectorError):
+    pass
+
+
+class UnknownInvoice(ConnectorError):
+    pass
+
+
+class LinkRefused(ConnectorError):
     pass

@@ -45,6 +45,7 @@ class ApiClient(Protocol):
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        tenant_id: str | None = None,
     ) -> XeroResponse: ...
 
 
@@ -113,7 +114,13 @@ class XeroGateway:
             try:
                 async with self.limiter.slot(tenant_id):
                     answer = await self._client.request(
-                        org_id, method, path, params=params, json=json, headers=headers
+                        org_id,
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        headers=headers,
+                        tenant_id=tenant_id,
                     )
             except XeroRateLimited as error:
                 self.limiter.observe(tenant_id, error.limits)

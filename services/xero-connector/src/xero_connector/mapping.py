@@ -1,8 +1,9 @@
 """The functional core of the pipeline. Pure: no I/O.
 
     rejection = prevalidate(invoice, settings, mappings, org)   # None when Xero may be asked
-    payload = to_xero(invoice, settings, mappings, contact_id, xero_invoice_id=None)
+    payload = to_xero(invoice, settings, mappings, contact_id, url=source_url)
     digest = payload_hash(payload)
+    unitdp = unit_decimals([invoice])                           # 4 when a price needs it
     code = classify(["Account code '999' is not a valid code for this document."])
 
 ``classify`` is the one place that reads Xero's message strings (see the table tests).
@@ -22,7 +23,6 @@ from xero_connector.xero_models import Account, TaxRate
 
 ACTIVE = "ACTIVE"
 REVENUE = "REVENUE"
-NIL_GUID = "00000000-0000-0000-0000-000000000000"
 Payload = dict[str, Any]
 
 _LINE_AMOUNT_TYPES = {
@@ -113,15 +113,26 @@ def prevalidate(
 
 
 def xero_status(invoice: Invoice, settings: OrgSettings) -> str:
+    """The status a live invoice is written with (a void is a cancel: see the planner)."""
     if invoice.status is InvoiceStatus.DRAFT:
         return "DRAFT"
-    if invoice.status is InvoiceStatus.VOID:
-        return "VOIDED"
     return settings.invoice_status.value
 
 
-def _decimal(value: Decimal) -> str:
-    return format(value, "f")
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def unit_decimals(invoices: Iterable[Invoice]) -> int:
+    """Xero's ``unitdp``: without ``unitdp=4`` it takes unit amounts to 2 decimal places, so
+    an invoice with a quantity or unit price of 3 or 4 decimals must be sent with 4."""
+    fine = any(
+        _places(line.quantity) > 2 or _places(line.unit_price) > 2
+        for invoice in invoices
+        for line in invoice.lines
+    )
+    return 4 if fine else 2
 
 
 def to_xero(
@@ -129,15 +140,19 @@ def to_xero(
     settings: OrgSettings,
     mappings: Mappings,
     contact_id: str,
-    xero_invoice_id: str | None = None,
+    *,
+    url: str,
 ) -> Payload:
-    """The Xero ``Invoice`` element for an invoice that passed ``prevalidate``."""
+    """The Xero ``Invoice`` element for an invoice that passed ``prevalidate``. Quantities and
+    amounts are ``Decimal``: the client writes them as exact JSON numbers (Xero's spec types
+    them ``number``). ``url`` is the link back to the source document, shown in Xero as
+    "Go to [app]", and this integration's mark on the invoices it creates."""
     lines: list[Payload] = []
     for line in invoice.lines:
         item: Payload = {
             "Description": line.description,
-            "Quantity": _decimal(line.quantity),
-            "UnitAmount": _decimal(line.unit_price),
+            "Quantity": line.quantity,
+            "UnitAmount": line.unit_price,
             "AccountCode": account_code(line.revenue_category, settings, mappings),
         }
         if line.tax_code is not None:
@@ -157,22 +172,35 @@ def to_xero(
         payload["DueDate"] = invoice.due_date.isoformat()
     if invoice.reference:
         payload["Reference"] = invoice.reference
-    if xero_invoice_id is not None:
-        payload["InvoiceID"] = xero_invoice_id
+    payload["Url"] = url
     return payload
+
+
+def cancel_payload(xero_invoice_id: str, status: str) -> Payload:
+    """Cancelling only changes the status (Xero ignores other fields sent with it)."""
+    return {"InvoiceID": xero_invoice_id, "Status": status}
 
 
 def payload_hash(payload: Payload) -> str:
     """Stable digest of what Xero would hold (the InvoiceID left out)."""
     body = {k: v for k, v in payload.items() if k != "InvoiceID"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_exact
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def idempotency_key(org_id: str, parts: Sequence[tuple[str, int, str]]) -> str:
-    """One key per (org, request content): ``parts`` are (invoice_id, version, payload hash)
-    of every element, so the same key never carries another request. At most 128 chars."""
-    text = org_id + "|" + "|".join(f"{i}:{v}:{h}" for i, v, h in sorted(parts))
+def _exact(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"{type(value).__name__} in a Xero payload")
+
+
+def idempotency_key(method: str, org_id: str, parts: Sequence[tuple[str, ...]]) -> str:
+    """One key per (method, org, request content): ``parts`` name every element (invoice id,
+    version, payload hash, the events asking), so the same key never carries another request
+    and a new request after a fix never replays an old answer. At most 128 chars."""
+    text = f"{method}|{org_id}|" + "|".join(":".join(p) for p in sorted(parts))
     return "xc-" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -208,20 +236,3 @@ def classify(messages: Sequence[str]) -> ErrorCode:
 
 def is_duplicate_number(messages: Sequence[str]) -> bool:
     return any(DUPLICATE_NUMBER.search(m.strip()) for m in messages)
-
-
-def element_messages(element: Payload) -> list[str]:
-    return [
-        str(e["Message"])
-        for e in element.get("ValidationErrors") or []
-        if isinstance(e, dict) and e.get("Message")
-    ]
-
-
-def element_failed(element: Payload) -> bool:
-    return bool(
-        element.get("HasErrors")
-        or element.get("HasValidationErrors")
-        or element.get("StatusAttributeString") == "ERROR"
-        or element_messages(element)
-    )

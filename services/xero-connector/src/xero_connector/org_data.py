@@ -1,8 +1,9 @@
-"""An organisation's settings in Xero (Currencies, TaxRates, Accounts), cached per process
-with a short TTL. The pipeline pre-validates against it and calls ``get(org, fresh=True)``
-after a Xero validation error; the mapping check always reads fresh.
+"""An organisation's settings in Xero (Currencies, TaxRates, Accounts), cached per process,
+organisation and tenant with a short TTL. The pipeline pre-validates against it and calls
+``get(scope, fresh=True)`` after a Xero validation error; the mapping check always reads
+fresh. Reads go through the typed port, so they share the tenant's rate limiter.
 
-    data = await cache.get("org_acme")
+    data = await cache.get(XeroScope("org_acme", tenant_id))
     "EUR" in data.currency_codes
 """
 
@@ -10,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from xero_connector.ports import Clock, XeroSettingsReader
+from xero_connector.ports import Clock, XeroAccounting, XeroScope
 from xero_connector.tokens import utcnow
 from xero_connector.xero_models import Account, Currency, TaxRate
 
@@ -42,29 +43,30 @@ class OrgData:
 
 
 class OrgDataCache:
-    def __init__(self, reader: XeroSettingsReader, ttl_s: float, clock: Clock = utcnow) -> None:
+    def __init__(self, reader: XeroAccounting, ttl_s: float, clock: Clock = utcnow) -> None:
         self._reader = reader
         self._ttl = timedelta(seconds=ttl_s)
         self._clock = clock
-        self._data: dict[str, OrgData] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._data: dict[XeroScope, OrgData] = {}
+        self._locks: dict[XeroScope, asyncio.Lock] = {}
 
-    async def get(self, org_id: str, *, fresh: bool = False) -> OrgData:
+    async def get(self, scope: XeroScope, *, fresh: bool = False) -> OrgData:
         asked_at = self._clock()
-        async with self._locks.setdefault(org_id, asyncio.Lock()):
-            cached = self._data.get(org_id)
+        async with self._locks.setdefault(scope, asyncio.Lock()):
+            cached = self._data.get(scope)
             # A fetch that finished while we waited for the lock is fresh enough.
             if cached is not None and (
                 cached.fetched_at >= asked_at
                 or (not fresh and self._clock() - cached.fetched_at < self._ttl)
             ):
                 return cached
-            currencies = await self._reader.currencies(org_id)
-            tax_rates = await self._reader.tax_rates(org_id)
-            accounts = await self._reader.accounts(org_id)
+            currencies = await self._reader.currencies(scope)
+            tax_rates = await self._reader.tax_rates(scope)
+            accounts = await self._reader.accounts(scope)
             data = OrgData.of(currencies, tax_rates, accounts, self._clock())
-            self._data[org_id] = data
+            self._data[scope] = data
             return data
 
     def invalidate(self, org_id: str) -> None:
-        self._data.pop(org_id, None)
+        for scope in [s for s in self._data if s.org_id == org_id]:
+            del self._data[scope]

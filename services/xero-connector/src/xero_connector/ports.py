@@ -1,21 +1,37 @@
 """What the connector's use cases need from the outside world. Adapters implement these;
 unit tests use the small fakes in tests/unit/xero_connector/fakes.py."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sync_schemas import XeroConnectionChanged
-from xero_connector.domain import Connection, Mappings, OrgSettings, PendingAuthorization, Tokens
+from xero_connector.domain import (
+    Connection,
+    InvoiceRecord,
+    Link,
+    Mappings,
+    OrgSettings,
+    PendingAuthorization,
+    ScheduledRetry,
+    Tokens,
+)
 from xero_connector.xero_models import (
     Account,
+    ContactPage,
     Currency,
     Organisation,
     TaxRate,
     TokenGrant,
+    WrittenContact,
+    WrittenInvoice,
     XeroConnection,
+    XeroContact,
+    XeroInvoice,
 )
+
+Payload = dict[str, Any]  # an element this integration sends to Xero (built by mapping.py)
 
 Clock = Callable[[], datetime]
 
@@ -93,16 +109,112 @@ class XeroIdentity(Protocol):
     async def connections(self, access_token: str) -> list[XeroConnection]: ...
 
 
-class XeroSettingsReader(Protocol):
-    """An organisation's settings in Xero, through its connection."""
+@dataclass(frozen=True, slots=True)
+class XeroScope:
+    """Which Xero organisation a call is for: our organisation and the tenant it was
+    connected to when the work began. A call is refused if the connection has moved on."""
 
-    async def organisation(self, org_id: str) -> Organisation: ...
+    org_id: str
+    tenant_id: str
 
-    async def currencies(self, org_id: str) -> list[Currency]: ...
 
-    async def tax_rates(self, org_id: str) -> list[TaxRate]: ...
+class XeroAccounting(Protocol):
+    """Every call the connector makes to Xero's Accounting API, typed. The adapter
+    (``adapters/xero_accounting.py``) sends them through the rate-limited gateway and raises
+    the ``xero_errors`` tree; whole-request refusals raise, element refusals are returned."""
 
-    async def accounts(self, org_id: str) -> list[Account]: ...
+    async def scope(self, org_id: str) -> XeroScope:
+        """The connected tenant; raises NotConnected / ConnectionExpired."""
+        ...
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Payload], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        """``PUT /Invoices``: creates only; a taken ACCREC number is an element error."""
+        ...
+
+    async def update_invoices(
+        self, scope: XeroScope, invoices: Sequence[Payload], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        """``POST /Invoices`` of elements that all carry their InvoiceID."""
+        ...
+
+    async def find_invoices(
+        self, scope: XeroScope, *, numbers: Sequence[str] = (), ids: Sequence[str] = ()
+    ) -> list[XeroInvoice]:
+        """Every invoice (sales and bills, any status) with one of these numbers or ids."""
+        ...
+
+    async def contacts_page(self, scope: XeroScope, page: int) -> ContactPage: ...
+
+    async def contact_by_number(self, scope: XeroScope, number: str) -> XeroContact | None: ...
+
+    async def contacts_named(self, scope: XeroScope, name: str) -> list[XeroContact]: ...
+
+    async def create_contacts(
+        self, scope: XeroScope, contacts: Sequence[Payload], *, key: str
+    ) -> list[WrittenContact]: ...
+
+    async def organisation(self, scope: XeroScope) -> Organisation: ...
+
+    async def currencies(self, scope: XeroScope) -> list[Currency]: ...
+
+    async def tax_rates(self, scope: XeroScope) -> list[TaxRate]: ...
+
+    async def accounts(self, scope: XeroScope) -> list[Account]: ...
+
+
+class InvoiceRecords(Protocol):
+    """The connector's record of each invoice: high-water mark, link and intents."""
+
+    async def get_many(
+        self, org_id: str, invoice_ids: Sequence[str]
+    ) -> dict[str, InvoiceRecord]: ...
+
+    async def intend(
+        self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
+    ) -> None:
+        """Add (number, url) by invoice id to the tenant's intents, before a create."""
+        ...
+
+    async def settle(
+        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+    ) -> None:
+        """Raise each invoice's high-water mark (never lower it) and store the new links."""
+        ...
+
+    async def unlink(self, org_id: str, invoice_id: str) -> None: ...
+
+    async def forget_org(self, org_id: str) -> None:
+        """Reset: no link of the organisation is trusted any more (intents stay: they are
+        what proves a Xero invoice is ours)."""
+        ...
+
+
+class TenantData(Protocol):
+    """What Reset makes untrusted: state that belongs to the organisation's Xero tenant."""
+
+    async def forget_org(self, org_id: str) -> None: ...
+
+
+class ContactCache(Protocol):
+    """ContactIDs by customer, per organisation and tenant."""
+
+    async def get_many(self, scope: XeroScope, customer_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def put_many(self, scope: XeroScope, contacts: Mapping[str, str]) -> None: ...
+
+    async def forget(self, scope: XeroScope, customer_id: str) -> None: ...
+
+    async def forget_org(self, org_id: str) -> None: ...
+
+
+class RetryStore(Protocol):
+    async def schedule(self, retries: Sequence[ScheduledRetry]) -> None: ...
+
+    async def drop_older(self, org_id: str, versions: Mapping[str, int]) -> None:
+        """Forget the scheduled retries of these invoices for versions below the given ones."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

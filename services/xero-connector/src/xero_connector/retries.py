@@ -1,7 +1,9 @@
 """Scheduled retries: invoices that failed as ``rate_limited`` or ``xero_unavailable`` are
 requested again once their due time has passed, as an ``invoice.sync_requested.v1`` (reason
 ``resync``) on ``invoices.events``, so they go through the ordinary consumer and its ordering
-per organisation. The attempt number travels in ``requested_by``.
+per organisation. The attempt number travels in the event's typed ``attempt`` field, which
+only these retries set: that is what tells an automatic retry from an operator's re-sync
+(``requested_by`` is a free label and never changes behaviour).
 
     loop = RetryLoop(store, publish, poll_s=30)
     task = asyncio.create_task(loop.run())
@@ -18,7 +20,7 @@ from sync_schemas import CloudEvent, EventType, Invoice, InvoiceSyncRequested, S
 from xero_connector.domain import ScheduledRetry
 
 log = structlog.get_logger(__name__)
-RETRY_REQUESTER = "xero-connector:retry:"
+RETRY_REQUESTER = "xero-connector"
 
 
 class DueRetries(Protocol):
@@ -47,7 +49,8 @@ class RetryLoop:
                 invoice_id=retry.invoice_id,
                 reason=SyncReason.RESYNC,
                 batch_id=retry.batch_id,
-                requested_by=f"{RETRY_REQUESTER}{retry.attempt}",
+                requested_by=RETRY_REQUESTER,
+                attempt=retry.attempt,
                 invoice=Invoice.model_validate(retry.invoice),
             )
             event = new_event(

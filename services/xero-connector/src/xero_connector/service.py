@@ -20,6 +20,7 @@ from xero_connector.ports import (
     ConnectionEvents,
     ConnectionStore,
     OrgConfigStore,
+    TenantData,
     XeroIdentity,
 )
 from xero_connector.tokens import utcnow
@@ -47,6 +48,7 @@ class ConnectionService:
         events: ConnectionEvents,
         config: OrgConfigStore,
         client: OAuthClient,
+        tenant_data: tuple[TenantData, ...] = (),
         clock: Clock = utcnow,
     ) -> None:
         self._connections = connections
@@ -55,6 +57,7 @@ class ConnectionService:
         self._events = events
         self._config = config
         self._client = client
+        self._tenant_data = tenant_data
         self._clock = clock
 
     async def start(self, org_id: str) -> str:
@@ -149,9 +152,13 @@ class ConnectionService:
         return gone
 
     async def reset(self, org_id: str) -> Connection | None:
-        """Disconnect, then forget the settings and mappings."""
+        """Disconnect, then forget the settings and mappings, and stop trusting what was
+        known of the tenant: links to its invoices, its contacts. (A Connect to another
+        tenant needs none of this: links and contacts are kept per tenant.)"""
         connection = await self.disconnect(org_id, reason="integration reset")
         await self._config.clear(org_id)
+        for data in self._tenant_data:
+            await data.forget_org(org_id)
         log.info("xero.reset", org_id=org_id)
         return connection
 

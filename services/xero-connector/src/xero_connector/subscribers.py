@@ -30,10 +30,11 @@ from service_kit.events import (
     raw_body,
     readable_headers,
 )
-from sync_schemas import CloudEvent, EnvelopeError, EventType, Invoice, decode
+from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice, decode
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
-from xero_connector.pipeline import SyncPipeline, SyncRequest
-from xero_connector.retries import RETRY_REQUESTER
+from xero_connector.sync.model import SyncRequest
+from xero_connector.sync.pipeline import SyncPipeline
+from xero_connector.sync.results import failure
 
 log = structlog.get_logger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -61,13 +62,11 @@ DeadLetter = Callable[[Record, EnvelopeError], Awaitable[None]]
 
 
 def to_request(event: CloudEvent[Any]) -> SyncRequest:
+    """Only typed fields decide: ``attempt`` (set by the connector's own retries), never the
+    free-text ``requested_by``."""
     if event.type is EventType.INVOICE_SYNC_REQUESTED:
         data = event.data
-        attempt = 1
-        if data.requested_by and data.requested_by.startswith(RETRY_REQUESTER):
-            suffix = data.requested_by.removeprefix(RETRY_REQUESTER)
-            attempt = int(suffix) if suffix.isdigit() else 1
-        return SyncRequest(event.id, event.type, data.invoice, data.batch_id, attempt)
+        return SyncRequest(event.id, event.type, data.invoice, data.batch_id, data.attempt or 1)
     invoice: Invoice = event.data
     return SyncRequest(event.id, event.type, invoice)
 
@@ -106,7 +105,9 @@ class SyncConsumer:
         _observe_lag(message, records)
 
     async def _isolate(self, records: tuple[Record, ...]) -> None:
-        """Handle each record alone; dead-letter the ones whose handling is a bug."""
+        """Handle each record alone. One whose handling is a bug is dead-lettered (for the
+        post-mortem) and, being a valid invoice event, answered with ``internal_error`` at its
+        real version, so the invoice is never left pending without a reason."""
         for record in records:
             try:
                 await self.handle((record,))
@@ -114,8 +115,26 @@ class SyncConsumer:
                 raise
             except Exception as error:
                 log.exception("record.processing_failed", offset=record.offset)
-                await self._to_dlq(record, ProcessingError(f"{type(error).__name__}: {error}"))
+                why = f"{type(error).__name__}: {error}"
+                await self._to_dlq(record, ProcessingError(why))
                 CONSUMED.labels("dead_lettered").inc()
+                await self._answer_bug(record, why)
+
+    async def _answer_bug(self, record: Record, why: str) -> None:
+        try:
+            event = decode(record.value, record.headers)
+            if event.type not in _INVOICE_TYPES:
+                return
+            request = to_request(event)
+            message = (
+                f"the connector failed on this invoice ({why[:300]}); nothing more was written"
+            )
+            answer = failure(request, ErrorCode.INTERNAL_ERROR, message)
+        except Exception:  # the bug is in decoding itself: the DLQ record is all there is
+            log.exception("record.unanswerable", offset=record.offset)
+            return
+        await self._publish(answer)
+        await self._processed.mark([event.id], datetime.now(UTC))
 
     async def handle(self, records: tuple[Record, ...]) -> None:
         events: dict[str, CloudEvent[Any]] = {}

@@ -14,7 +14,9 @@ Xero's error responses into it. Callers branch on classes, never on message stri
     │   └── XeroTransportError      no answer; ``sent`` says the request may have arrived
     ├── XeroValidationError         400 ValidationException; ``elements`` and ``messages``
     ├── XeroNotFound                404
-    └── XeroBadRequest              any other 4xx (PostDataInvalid, QueryParse, ...)
+    ├── XeroBadRequest              any other 4xx (PostDataInvalid, QueryParse, ...)
+    └── TenantChanged               not sent: the organisation's connection now reaches
+                                    another tenant than the work began with
 
 Every instance carries ``status`` (None without an answer) and ``limits`` (the rate-limit
 headers of the answer, when there was one).
@@ -101,6 +103,10 @@ class XeroBadRequest(XeroError):
     def __init__(self, message: str, *, kind: str | None, status: int, limits: RateLimits) -> None:
         super().__init__(message, status=status, limits=limits)
         self.kind = kind
+
+
+class TenantChanged(XeroError):
+    pass
 
 
 def _json(body: bytes) -> Any:

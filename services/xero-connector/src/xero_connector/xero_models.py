@@ -201,3 +201,141 @@ def parse_accounts(body: JsonDict) -> list[Account]:
         for item in _items(body, "Accounts")
         if item.get("Code")  # bank and system accounts may have none; they are never mapped
     ]
+
+
+# -- Invoices and contacts: what the sync core reads of Xero's answers ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class XeroInvoice:
+    """An invoice as Xero holds it. ``url`` is the link back to its source document, the
+    marker this integration writes on every invoice it creates."""
+
+    invoice_id: str
+    number: str
+    type: str  # ACCREC (sales) | ACCPAY (bills): only ACCREC numbers are unique
+    status: str  # DRAFT | SUBMITTED | AUTHORISED | PAID | VOIDED | DELETED
+    url: str | None = None
+    total: Decimal | None = None
+    contact_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenInvoice:
+    """One element of a write's answer: the invoice Xero saved, or why it refused it."""
+
+    invoice: XeroInvoice | None
+    messages: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.invoice is not None
+
+
+@dataclass(frozen=True, slots=True)
+class XeroContact:
+    contact_id: str
+    name: str
+    number: str | None  # ContactNumber: the upstream customer id for contacts we created
+    status: str = "ACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenContact:
+    contact: XeroContact | None
+    messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPage:
+    contacts: list[XeroContact]
+    page_count: int | None  # Xero's pagination.pageCount, when it sent one
+
+
+NIL_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _messages(element: JsonDict) -> tuple[str, ...]:
+    return tuple(
+        str(e["Message"])
+        for e in element.get("ValidationErrors") or []
+        if isinstance(e, dict) and e.get("Message")
+    )
+
+
+def _failed(element: JsonDict) -> bool:
+    return bool(
+        element.get("HasErrors")
+        or element.get("HasValidationErrors")
+        or element.get("StatusAttributeString") == "ERROR"
+        or _messages(element)
+    )
+
+
+def parse_invoice(item: JsonDict) -> XeroInvoice:
+    contact = item.get("Contact") if isinstance(item.get("Contact"), dict) else {}
+    assert isinstance(contact, dict)
+    return XeroInvoice(
+        invoice_id=str(item.get("InvoiceID", "")),
+        number=str(item.get("InvoiceNumber") or ""),
+        type=str(item.get("Type") or ""),
+        status=str(item.get("Status") or ""),
+        url=str(item["Url"]) if item.get("Url") else None,
+        total=_decimal(item.get("Total")),
+        contact_id=str(contact["ContactID"]) if contact.get("ContactID") else None,
+    )
+
+
+def parse_invoices(body: object) -> list[XeroInvoice]:
+    if not isinstance(body, dict):
+        return []
+    return [parse_invoice(item) for item in _items(body, "Invoices") if item.get("InvoiceID")]
+
+
+def parse_written_invoices(body: object) -> list[WrittenInvoice]:
+    """A ``summarizeErrors=false`` answer, element by element, in the order sent."""
+    elements = _items(body, "Invoices") if isinstance(body, dict) else []
+    written = []
+    for element in elements:
+        failed = _failed(element) or element.get("InvoiceID") in (None, "", NIL_GUID)
+        if failed:
+            messages = _messages(element) or ("Xero saved no invoice for this element",)
+            written.append(WrittenInvoice(None, messages))
+        else:
+            written.append(WrittenInvoice(parse_invoice(element)))
+    return written
+
+
+def parse_contact(item: JsonDict) -> XeroContact:
+    return XeroContact(
+        contact_id=str(item.get("ContactID", "")),
+        name=str(item.get("Name") or ""),
+        number=str(item["ContactNumber"]) if item.get("ContactNumber") else None,
+        status=str(item.get("ContactStatus") or "ACTIVE"),
+    )
+
+
+def parse_contacts(body: object) -> list[XeroContact]:
+    if not isinstance(body, dict):
+        return []
+    return [
+        parse_contact(item)
+        for item in _items(body, "Contacts")
+        if item.get("ContactID") and item.get("ContactID") != NIL_GUID
+    ]
+
+
+def parse_contact_page(body: object) -> ContactPage:
+    pagination = body.get("pagination") if isinstance(body, dict) else None
+    count = _int(str(pagination.get("pageCount"))) if isinstance(pagination, dict) else None
+    return ContactPage(parse_contacts(body), count)
+
+
+def parse_written_contacts(body: object) -> list[WrittenContact]:
+    elements = _items(body, "Contacts") if isinstance(body, dict) else []
+    return [
+        WrittenContact(None, _messages(e) or ("Xero saved no contact for this element",))
+        if _failed(e) or e.get("ContactID") in (None, "", NIL_GUID)
+        else WrittenContact(parse_contact(e))
+        for e in elements
+    ]

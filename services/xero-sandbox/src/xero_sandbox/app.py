@@ -1,4 +1,4 @@
-"""The composition root: one Sandbox, its gateway, the three routers and the middleware."""
+"""The composition root: one Sandbox, its gateway, the routers and the middleware."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 from fastapi import FastAPI
 
-from . import routes_accounting, routes_control, routes_oauth
+from . import routes_accounting, routes_control, routes_control_org, routes_oauth
 from .clock import Clock, system_clock
 from .config import Settings
 from .gateway import Gateway
@@ -33,6 +33,7 @@ def create_app(
     app.include_router(routes_oauth.router)
     app.include_router(routes_accounting.router)
     app.include_router(routes_control.router)
+    app.include_router(routes_control_org.router)
 
     @app.get("/healthz", tags=["sandbox control"])
     async def healthz() -> dict[str, str]:

@@ -9,6 +9,7 @@ times out still finds the write done) while the request keeps its concurrency sl
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from .idempotency import MAX_KEY_LENGTH, fingerprint
 from .model import Org
 from .sandbox import Sandbox
 from .tokens import Grant
-from .xero_json import api_exception, problem
+from .xero_json import api_exception, json_default, problem
 
 NOT_FOUND_TEXT = "The resource you're looking for cannot be found"
 _STATUS_TITLES = {
@@ -36,6 +37,19 @@ _STATUS_TITLES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+class XeroJSONResponse(JSONResponse):
+    """Starlette's JSON, plus the Decimals a failed element echoes from the request."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content,
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
+            default=json_default,
+        ).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,4 +187,4 @@ def _call(handler: Handler, org: Org, body: bytes) -> Reply:
 def _response(reply: Reply, headers: dict[str, str]) -> Response:
     if reply.text:
         return PlainTextResponse(reply.body, status_code=reply.status, headers=headers)
-    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+    return XeroJSONResponse(reply.body, status_code=reply.status, headers=headers)

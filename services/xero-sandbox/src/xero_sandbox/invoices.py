@@ -9,16 +9,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from . import contacts, messages, render
 from .batch import ElementResult, error_echo
 from .contacts import ContactRef
 from .errors import PostDataInvalid
+from .invoice_input import apply_fields, text
 from .model import ZERO_GUID, Invoice, LineItem, Org
-from .totals import ZERO, expected_line_amount, invoice_totals, line_tax, round2
-from .xero_json import JsonDict, parse_date, parse_decimal
+from .totals import UNIT_DP, ZERO, invoice_totals, line_amounts, line_tax, round2
+from .xero_json import JsonDict
 
 TYPES = frozenset({"ACCREC", "ACCPAY"})
 CREATABLE = frozenset({"DRAFT", "SUBMITTED", "AUTHORISED"})
@@ -27,19 +27,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "DRAFT": frozenset({"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"}),
     "SUBMITTED": frozenset({"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"}),
     "AUTHORISED": frozenset({"AUTHORISED", "VOIDED"}),
+    # PAID, VOIDED and DELETED are final: every change is refused.
 }
-LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax"}
-_TEXT_FIELDS = {"InvoiceNumber": "invoice_number", "Reference": "reference", "Url": "url"}
 
 
-def write(org: Org, elements: list[Any], *, allow_update: bool, now: float) -> list[ElementResult]:
-    return [_write_one(org, element, allow_update, now) for element in elements]
+def write(
+    org: Org, elements: list[Any], *, allow_update: bool, now: float, unit_dp: int = UNIT_DP
+) -> list[ElementResult]:
+    """A PUT (``allow_update=False``) or POST batch; ``unit_dp`` is the request's ``unitdp``."""
+    return [_write_one(org, element, allow_update, now, unit_dp) for element in elements]
 
 
-def _write_one(org: Org, raw: Any, allow_update: bool, now: float) -> ElementResult:
+def _write_one(org: Org, raw: Any, allow_update: bool, now: float, unit_dp: int) -> ElementResult:
     if not isinstance(raw, dict):
         raise PostDataInvalid("Invoice must be an object")
-    invoice_id = _text(raw, "InvoiceID")
+    invoice_id = text(raw, "InvoiceID")
     # PUT only creates: Xero allocates the InvoiceID, so one sent with a PUT is ignored.
     if allow_update and invoice_id and invoice_id != ZERO_GUID:
         existing = org.invoices.get(invoice_id)
@@ -48,14 +50,29 @@ def _write_one(org: Org, raw: Any, allow_update: bool, now: float) -> ElementRes
             return ElementResult(
                 False, error_echo(echo, [messages.INVOICE_ID_NOT_FOUND], "HasErrors")
             )
-        return _update(org, existing, raw, now)
-    return _create(org, raw, now)
+        return _update(org, existing, raw, now, unit_dp)
+    holder = _sales_invoice_numbered_as(org, raw) if allow_update else None
+    if holder is not None:
+        return _update(org, holder, raw, now, unit_dp)
+    return _create(org, raw, now, unit_dp)
 
 
-def _create(org: Org, raw: JsonDict, now: float) -> ElementResult:
+def _sales_invoice_numbered_as(org: Org, raw: JsonDict) -> Invoice | None:
+    """The sales invoice holding the element's InvoiceNumber. Xero is reported to *update* it
+    when a POST without InvoiceID reuses a taken ACCREC number (README: the pessimistic
+    reading), so a client can never count on POST to refuse a duplicate."""
+    kind = text(raw, "Type")
+    number = text(raw, "InvoiceNumber")
+    if kind not in (None, "ACCREC") or not number:
+        return None
+    holder_id = org.accrec_by_number.get(number.casefold())
+    return org.invoices[holder_id] if holder_id else None
+
+
+def _create(org: Org, raw: JsonDict, now: float, unit_dp: int) -> ElementResult:
     candidate = Invoice(
         invoice_id=ZERO_GUID,
-        type=_text(raw, "Type") or "",
+        type=text(raw, "Type") or "",
         contact_id=None,
         status="DRAFT",
         line_amount_types="Exclusive",
@@ -64,35 +81,36 @@ def _create(org: Org, raw: JsonDict, now: float) -> ElementResult:
         date=datetime.fromtimestamp(now, tz=UTC).date(),
     )
     errors: list[str] = []
-    _apply_fields(candidate, raw, errors)
+    apply_fields(candidate, raw, errors, unit_dp=unit_dp)
     if candidate.status not in CREATABLE:
         errors.append(messages.INVOICE_NOT_CREATABLE)
     ref, contact_errors = contacts.resolve_reference(org, raw.get("Contact"))
     errors.extend(contact_errors)
     errors.extend(_price_and_validate(org, candidate))
     if errors or ref is None:
-        return _failed(candidate, raw, ref, errors)
+        return _failed(candidate, raw, ref, errors, unit_dp)
 
     candidate.invoice_id = str(uuid.uuid4())
     candidate.seq = org.take_seq()
     if candidate.type == "ACCREC" and not candidate.invoice_number:
         candidate.invoice_number = _next_number(org)
-    return _saved(org, candidate, ref, None, now)
+    return _saved(org, candidate, ref, None, unit_dp)
 
 
-def _update(org: Org, existing: Invoice, raw: JsonDict, now: float) -> ElementResult:
-    target = (_text(raw, "Status") or existing.status).upper()
+def _update(org: Org, existing: Invoice, raw: JsonDict, now: float, unit_dp: int) -> ElementResult:
+    target = (text(raw, "Status") or existing.status).upper()
     allowed = TRANSITIONS.get(existing.status, frozenset())
-    if target not in allowed:
-        return _failed(existing, raw, None, [messages.INVOICE_NOT_MODIFIABLE])
+    # An invoice with payments is frozen until they are removed, even while still AUTHORISED.
+    if target not in allowed or existing.payments:
+        return _failed(existing, raw, None, [messages.INVOICE_NOT_MODIFIABLE], unit_dp)
     if target in ("VOIDED", "DELETED"):
         # Cancelling only changes the status; Xero ignores other fields sent with it.
         cancelled = replace(existing, status=target, updated_at=now)
-        return _saved(org, cancelled, None, existing, now)
+        return _saved(org, cancelled, None, existing, unit_dp)
 
     candidate = replace(existing, line_items=[replace(line) for line in existing.line_items])
     errors: list[str] = []
-    _apply_fields(candidate, raw, errors, creating=False)
+    apply_fields(candidate, raw, errors, unit_dp=unit_dp, creating=False)
     ref: ContactRef | None
     if "Contact" in raw:
         ref, contact_errors = contacts.resolve_reference(org, raw["Contact"])
@@ -101,18 +119,18 @@ def _update(org: Org, existing: Invoice, raw: JsonDict, now: float) -> ElementRe
         ref = ContactRef(org.contacts[existing.contact_id]) if existing.contact_id else None
     errors.extend(_price_and_validate(org, candidate))
     if errors or ref is None:
-        return _failed(candidate, raw, ref, errors or [messages.CONTACT_MISSING])
+        return _failed(candidate, raw, ref, errors or [messages.CONTACT_MISSING], unit_dp)
     candidate.updated_at = now
-    return _saved(org, candidate, ref, existing, now)
+    return _saved(org, candidate, ref, existing, unit_dp)
 
 
 def _saved(
-    org: Org, invoice: Invoice, ref: ContactRef | None, previous: Invoice | None, now: float
+    org: Org, invoice: Invoice, ref: ContactRef | None, previous: Invoice | None, unit_dp: int
 ) -> ElementResult:
     if previous is not None:
         _unindex(org, previous)
     if ref is not None:
-        contact = contacts.materialize(org, ref, now)
+        contact = contacts.materialize(org, ref, invoice.updated_at)
         invoice.contact_id = contact.contact_id
         if invoice.type == "ACCREC":
             contact.is_customer = True
@@ -121,20 +139,21 @@ def _saved(
     org.invoices[invoice.invoice_id] = invoice
     _index(org, invoice)
     assert invoice.contact_id is not None
-    body = render.invoice(invoice, render.contact_summary(org.contacts[invoice.contact_id]))
+    contact_json = render.contact_summary(org.contacts[invoice.contact_id])
+    body = render.invoice(invoice, contact_json, unit_dp)
     body["StatusAttributeString"] = "OK"
     return ElementResult(True, body)
 
 
 def _failed(
-    candidate: Invoice, raw: JsonDict, ref: ContactRef | None, errors: list[str]
+    candidate: Invoice, raw: JsonDict, ref: ContactRef | None, errors: list[str], unit_dp: int
 ) -> ElementResult:
     if ref is not None and ref.existing is not None:
         contact_json = render.contact_summary(ref.existing)
     else:
         given = raw.get("Contact")
         contact_json = dict(given) if isinstance(given, dict) else {}
-    body = render.invoice(candidate, contact_json)
+    body = render.invoice(candidate, contact_json, unit_dp)
     return ElementResult(False, error_echo(body, errors, "HasErrors"))
 
 
@@ -167,81 +186,6 @@ def _next_number(org: Org) -> str:
         org.next_invoice_number += 1
         if number.casefold() not in org.accrec_by_number:
             return number
-
-
-def _text(raw: JsonDict, field: str) -> str | None:
-    value = raw.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise PostDataInvalid(f"{field} must be a string")
-    return str(value)
-
-
-def _number(raw: JsonDict, field: str) -> Decimal | None:
-    value = raw.get(field)
-    if value is None:
-        return None
-    number = parse_decimal(value)
-    if number is None:
-        raise PostDataInvalid(f"{field} must be a number")
-    return number
-
-
-def _apply_fields(
-    invoice: Invoice, raw: JsonDict, errors: list[str], *, creating: bool = True
-) -> None:
-    """Copy the fields an element sets onto the candidate (an update keeps the others)."""
-    for field, attribute in _TEXT_FIELDS.items():
-        if field in raw:
-            setattr(invoice, attribute, _text(raw, field) or None)
-    if "CurrencyCode" in raw:
-        invoice.currency_code = _text(raw, "CurrencyCode") or invoice.currency_code
-    rate = _number(raw, "CurrencyRate")
-    if rate is not None:
-        invoice.currency_rate = rate
-    if creating and "Status" in raw:
-        invoice.status = (_text(raw, "Status") or "DRAFT").upper()
-    elif "Status" in raw:
-        invoice.status = (_text(raw, "Status") or invoice.status).upper()
-    if "LineAmountTypes" in raw:
-        kind = LINE_AMOUNT_TYPES.get((_text(raw, "LineAmountTypes") or "").casefold())
-        if kind is None:
-            raise PostDataInvalid("LineAmountTypes must be Exclusive, Inclusive or NoTax")
-        invoice.line_amount_types = kind
-    for field in ("Date", "DueDate"):
-        if field in raw and raw[field] is not None:
-            day = parse_date(raw[field])
-            if day is None:
-                errors.append(messages.DATE_INVALID)
-            elif field == "Date":
-                invoice.date = day
-            else:
-                invoice.due_date = day
-    if "LineItems" in raw:
-        lines = raw["LineItems"]
-        if not isinstance(lines, list):
-            raise PostDataInvalid("LineItems must be a list")
-        invoice.line_items = [_line(line) for line in lines]
-
-
-def _line(raw: Any) -> LineItem:
-    if not isinstance(raw, dict):
-        raise PostDataInvalid("LineItem must be an object")
-    return LineItem(
-        line_item_id=_text(raw, "LineItemID") or str(uuid.uuid4()),
-        description=_text(raw, "Description"),
-        quantity=_number(raw, "Quantity"),
-        unit_amount=_number(raw, "UnitAmount"),
-        account_code=_text(raw, "AccountCode"),
-        tax_type=_text(raw, "TaxType"),
-        line_amount=ZERO,
-        tax_amount=ZERO,
-        discount_rate=_number(raw, "DiscountRate"),
-        item_code=_text(raw, "ItemCode"),
-        given_line_amount=_number(raw, "LineAmount"),
-        given_tax_amount=_number(raw, "TaxAmount"),
-    )
 
 
 def _price_and_validate(org: Org, invoice: Invoice) -> list[str]:
@@ -298,15 +242,12 @@ def _price_line(org: Org, invoice: Invoice, line: LineItem, draft: bool) -> list
         if not usable:
             errors.append(messages.tax_type_invalid(line.tax_type))
 
-    expected = expected_line_amount(line.quantity, line.unit_amount, line.discount_rate)
     given = line.given_line_amount
-    if given is not None and expected is not None and round2(given) != expected:
-        errors.append(messages.line_total_mismatch(given, expected))
-    line.line_amount = round2(given) if given is not None else (expected or ZERO)
-    if line.quantity is None:
-        line.quantity = Decimal(1)
-    if line.unit_amount is None:
-        line.unit_amount = line.line_amount / line.quantity if line.quantity else ZERO
+    amounts = line_amounts(line.quantity, line.unit_amount, line.discount_rate, given)
+    if given is not None and amounts.expected is not None:
+        errors.append(messages.line_total_mismatch(given, amounts.expected))
+    line.quantity, line.unit_amount = amounts.quantity, amounts.unit_amount
+    line.line_amount = amounts.line_amount
     if line.given_tax_amount is not None:
         line.tax_amount = round2(line.given_tax_amount)
     else:

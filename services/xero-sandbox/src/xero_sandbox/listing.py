@@ -8,7 +8,16 @@ from collections.abc import Iterable, Mapping
 from . import contacts, render
 from .errors import QueryParseError
 from .model import Contact, Invoice, Org
-from .query import Getter, equality, matches, paginate, parse_where, split_list
+from .query import (
+    Getter,
+    equality,
+    matches,
+    paginate,
+    parse_where,
+    split_list,
+    unit_decimal_places,
+)
+from .totals import UNIT_DP
 from .xero_json import JsonDict
 
 CONTACT_FIELDS: dict[str, Getter[Contact]] = {
@@ -122,7 +131,8 @@ def list_invoices(org: Org, params: Mapping[str, str]) -> tuple[list[JsonDict], 
     chosen.sort(key=lambda invoice: invoice.seq)
     page, size = _page(params)
     shown, pagination = paginate(chosen, page, size)
-    return [invoice_json(org, invoice) for invoice in shown], pagination
+    unit_dp = unit_decimal_places(params)
+    return [invoice_json(org, invoice, unit_dp) for invoice in shown], pagination
 
 
 def _by_numbers(org: Org, numbers: list[str]) -> list[Invoice]:
@@ -137,9 +147,9 @@ def _invoice_has(invoice: Invoice, term: str) -> bool:
     )
 
 
-def invoice_json(org: Org, invoice: Invoice) -> JsonDict:
+def invoice_json(org: Org, invoice: Invoice, unit_dp: int = UNIT_DP) -> JsonDict:
     contact = org.contacts.get(invoice.contact_id or "")
-    return render.invoice(invoice, render.contact_summary(contact) if contact else {})
+    return render.invoice(invoice, render.contact_summary(contact) if contact else {}, unit_dp)
 
 
 def find_invoice(org: Org, key: str) -> Invoice | None:

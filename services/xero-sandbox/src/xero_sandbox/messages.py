@@ -39,6 +39,12 @@ ACCOUNT_MISSING = "Account must be valid."
 EMAIL_INVALID = "Email address must be valid."
 # Sandbox wording
 CONTACT_NUMBER_TOO_LONG = "The Contact Number must not exceed 50 characters."
+# Xero (reported; the control API's payments)
+PAYMENT_NOT_AUTHORISED = "Payments can only be made against Authorised documents"
+# Xero (xero_accounting.yaml's Payments example)
+PAYMENT_EXCEEDS_DUE = "Payment amount exceeds the amount outstanding on this document"
+# Sandbox wording
+PAYMENT_NOT_POSITIVE = "Payment amount must be greater than zero"
 
 
 def account_code_invalid(code: str) -> str:

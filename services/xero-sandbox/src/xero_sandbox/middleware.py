@@ -60,7 +60,14 @@ class XeroPathsAndRecording:
 
         chunks: list[bytes] = []
         status = 500
+        recorded = False
         started = time.perf_counter()
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self._record(scope, b"".join(chunks), status, time.perf_counter() - started)
 
         async def recording_receive() -> Message:
             message = await receive()
@@ -72,12 +79,16 @@ class XeroPathsAndRecording:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Recorded before the last byte leaves, so a client that reads the log right
+                # after its answer always finds its call there.
+                record()
             await send(message)
 
         try:
             await self.app(scope, recording_receive, recording_send)
         finally:
-            self._record(scope, b"".join(chunks), status, time.perf_counter() - started)
+            record()
 
     def _record(self, scope: Scope, body: bytes, status: int, seconds: float) -> None:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]

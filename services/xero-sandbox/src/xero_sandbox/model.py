@@ -86,6 +86,15 @@ class LineItem:
     given_tax_amount: Decimal | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A payment applied to an invoice (the sandbox records them through its control API)."""
+
+    payment_id: str
+    date: dt.date
+    amount: Decimal
+
+
 @dataclass(slots=True)
 class Invoice:
     invoice_id: str
@@ -105,8 +114,13 @@ class Invoice:
     sub_total: Decimal = Decimal(0)
     total_tax: Decimal = Decimal(0)
     total: Decimal = Decimal(0)
-    amount_paid: Decimal = Decimal(0)
+    payments: tuple[Payment, ...] = ()
+    fully_paid_on: dt.date | None = None
     seq: int = 0  # creation order, for stable listings and paging
+
+    @property
+    def amount_paid(self) -> Decimal:
+        return sum((payment.amount for payment in self.payments), Decimal(0))
 
     @property
     def amount_due(self) -> Decimal:

@@ -1,4 +1,5 @@
-"""GET filters: a small evaluator for Xero's ``where`` syntax, ID lists and paging.
+"""Query parameters: a small evaluator for Xero's ``where`` syntax, ID lists, paging and
+``unitdp``.
 
 Supported ``where``: clauses joined by ``AND``/``&&``, each ``Field=="text"``,
 ``Field!="text"``, ``Field==guid("...")``, ``Field==true`` or ``Field.Contains("text")``,
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .errors import QueryParseError
+from .totals import UNIT_DP, UNIT_DP_OPT_IN
 from .xero_json import JsonDict
 
 T = TypeVar("T")
@@ -102,6 +104,11 @@ def equality(clauses: list[Clause], field: str) -> str | None:
 
 def matches(clauses: list[Clause], getters: Mapping[str, Getter[T]], item: T) -> bool:
     return all(clause.test(getters[clause.field](item)) for clause in clauses)
+
+
+def unit_decimal_places(params: Mapping[str, str]) -> int:
+    """``unitdp=4`` opts in to four decimal places on UnitAmount; anything else keeps two."""
+    return UNIT_DP_OPT_IN if (params.get("unitdp") or "").strip() == "4" else UNIT_DP
 
 
 def split_list(text: str | None) -> list[str]:

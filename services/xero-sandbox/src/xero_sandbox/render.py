@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .model import Account, Contact, Invoice, LineItem, Org, TaxRate
+from .model import Account, Contact, Invoice, LineItem, Org, Payment, TaxRate
+from .totals import UNIT_DP, round_unit
 from .xero_json import JsonDict, date_string, money, ms_date, ms_datetime, utc_string
 
 _VERSION_BY_COUNTRY = {"NZ": "NZ", "AU": "AU", "US": "US", "GB": "UK"}
@@ -152,12 +153,15 @@ def contact_summary(item: Contact) -> JsonDict:
     return body
 
 
-def line_item(line: LineItem) -> JsonDict:
+def line_item(line: LineItem, unit_dp: int = UNIT_DP) -> JsonDict:
+    """``unit_dp`` is the request's: without ``unitdp=4`` Xero answers UnitAmount at 2 dp even
+    when it holds 4."""
+    unit_amount = line.unit_amount
     body: JsonDict = {
         "LineItemID": line.line_item_id,
         "Description": line.description or "",
         "Quantity": money(line.quantity) if line.quantity is not None else 1.0,
-        "UnitAmount": money(line.unit_amount) if line.unit_amount is not None else 0.0,
+        "UnitAmount": money(round_unit(unit_amount, unit_dp)) if unit_amount is not None else 0.0,
         "TaxAmount": money(line.tax_amount),
         "LineAmount": money(line.line_amount),
         "Tracking": [],
@@ -173,13 +177,26 @@ def line_item(line: LineItem) -> JsonDict:
     return body
 
 
-def invoice(item: Invoice, contact_json: JsonDict) -> JsonDict:
+def payment(item: Payment, currency_rate: float) -> JsonDict:
+    """A payment as an invoice embeds it."""
+    return {
+        "PaymentID": item.payment_id,
+        "Date": ms_date(item.date),
+        "Amount": money(item.amount),
+        "CurrencyRate": currency_rate,
+        "HasAccount": False,
+        "HasValidationErrors": False,
+    }
+
+
+def invoice(item: Invoice, contact_json: JsonDict, unit_dp: int = UNIT_DP) -> JsonDict:
+    rate = money(item.currency_rate)
     body: JsonDict = {
         "Type": item.type,
         "InvoiceID": item.invoice_id,
         "InvoiceNumber": item.invoice_number or "",
         "Reference": item.reference or "",
-        "Payments": [],
+        "Payments": [payment(paid, rate) for paid in item.payments],
         "CreditNotes": [],
         "Prepayments": [],
         "Overpayments": [],
@@ -187,7 +204,7 @@ def invoice(item: Invoice, contact_json: JsonDict) -> JsonDict:
         "AmountPaid": money(item.amount_paid),
         "AmountCredited": 0.0,
         "SentToContact": False,
-        "CurrencyRate": money(item.currency_rate),
+        "CurrencyRate": rate,
         "IsDiscounted": any(line.discount_rate for line in item.line_items),
         "HasAttachments": False,
         "HasErrors": False,
@@ -203,7 +220,7 @@ def invoice(item: Invoice, contact_json: JsonDict) -> JsonDict:
         {
             "Status": item.status,
             "LineAmountTypes": item.line_amount_types,
-            "LineItems": [line_item(line) for line in item.line_items],
+            "LineItems": [line_item(line, unit_dp) for line in item.line_items],
             "SubTotal": money(item.sub_total),
             "TotalTax": money(item.total_tax),
             "Total": money(item.total),
@@ -212,6 +229,8 @@ def invoice(item: Invoice, contact_json: JsonDict) -> JsonDict:
             "CurrencyCode": item.currency_code,
         }
     )
+    if item.fully_paid_on is not None:
+        body["FullyPaidOnDate"] = ms_date(item.fully_paid_on)
     if item.url:
         body["Url"] = item.url
     return body

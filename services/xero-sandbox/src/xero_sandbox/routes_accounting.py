@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,11 +12,11 @@ from fastapi.responses import Response
 from . import contacts, invoices, listing, render
 from .batch import ElementResult, batch_response
 from .deps import GatewayDep
-from .errors import ACCOUNTING_ERRORS, NotFound, PostDataInvalid
+from .errors import ACCOUNTING_ERRORS, NotFound
 from .gateway import Reply
 from .model import Org
-from .query import matches, parse_where
-from .xero_json import JsonDict, envelope
+from .query import matches, parse_where, unit_decimal_places
+from .xero_json import JsonDict, envelope, parse_elements
 
 router = APIRouter(prefix="/api.xro/2.0", tags=["accounting"], responses=ACCOUNTING_ERRORS)
 
@@ -33,21 +33,6 @@ def _ok(
     return Reply(200, body)
 
 
-def _elements(body: bytes, plural: str) -> list[Any]:
-    """Xero takes ``{"<Plural>": [...]}``, a bare list, or one element on its own."""
-    try:
-        data = json.loads(body or b"null")
-    except ValueError as error:
-        raise PostDataInvalid("body is not JSON") from error
-    if isinstance(data, dict) and plural in data:
-        data = data[plural]
-    elif isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        raise PostDataInvalid(f"expected {plural}")
-    return data
-
-
 def _summarize(params: Mapping[str, str]) -> bool:
     return params.get("summarizeErrors", "true").casefold() != "false"
 
@@ -58,7 +43,7 @@ def _write(
     id_field = plural[:-1] + "ID"
 
     def handle(org: Org, body: bytes) -> Reply:
-        elements = _elements(body, plural)
+        elements = parse_elements(body, plural)
         if path_id is not None:
             elements = [
                 {**element, id_field: path_id} if isinstance(element, dict) else element
@@ -215,24 +200,31 @@ async def get_invoice(key: str, request: Request, gateway: GatewayDep) -> Respon
         found = listing.find_invoice(org, key)
         if found is None:
             raise NotFound
-        return _ok(request, "Invoices", [listing.invoice_json(org, found)])
+        unit_dp = unit_decimal_places(request.query_params)
+        return _ok(request, "Invoices", [listing.invoice_json(org, found, unit_dp)])
 
     return await gateway.run(request, handle)
 
 
+def _invoice_writer(request: Request) -> Writer:
+    """Invoice writes round UnitAmount to the request's ``unitdp``."""
+    return partial(invoices.write, unit_dp=unit_decimal_places(request.query_params))
+
+
 @router.put("/Invoices")
 async def put_invoices(request: Request, gateway: GatewayDep) -> Response:
-    handler = _write(request, "Invoices", invoices.write, allow_update=False)
+    handler = _write(request, "Invoices", _invoice_writer(request), allow_update=False)
     return await gateway.run(request, handler, write=True)
 
 
 @router.post("/Invoices")
 async def post_invoices(request: Request, gateway: GatewayDep) -> Response:
-    handler = _write(request, "Invoices", invoices.write, allow_update=True)
+    handler = _write(request, "Invoices", _invoice_writer(request), allow_update=True)
     return await gateway.run(request, handler, write=True)
 
 
 @router.post("/Invoices/{invoice_id}")
 async def post_invoice(invoice_id: str, request: Request, gateway: GatewayDep) -> Response:
-    handler = _write(request, "Invoices", invoices.write, allow_update=True, path_id=invoice_id)
+    writer = _invoice_writer(request)
+    handler = _write(request, "Invoices", writer, allow_update=True, path_id=invoice_id)
     return await gateway.run(request, handler, write=True)

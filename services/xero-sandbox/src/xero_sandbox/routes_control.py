@@ -1,4 +1,5 @@
-"""The ``/_sandbox`` control API for tests and benchmarks (not part of Xero)."""
+"""The ``/_sandbox`` control API for tests and benchmarks (not part of Xero): organisations,
+limits, faults, observations and reset. One org's records: ``routes_control_org``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import listing
 from .deps import SandboxDep
 from .limits import Limits
 from .model import Account, TaxRate
@@ -114,15 +114,6 @@ async def list_orgs(sandbox: SandboxDep) -> dict[str, Any]:
             for org in sandbox.orgs.values()
         ]
     }
-
-
-@router.get("/orgs/{tenant_id}/invoices", responses={404: {"description": "No such tenant"}})
-async def org_invoices(tenant_id: str, sandbox: SandboxDep) -> dict[str, Any]:
-    org = sandbox.orgs.get(tenant_id)
-    if org is None:
-        raise HTTPException(404, "unknown tenant")
-    items = [listing.invoice_json(org, invoice) for invoice in org.invoices.values()]
-    return {"tenant_id": tenant_id, "count": len(items), "Invoices": items}
 
 
 def _limits_json(limits: Limits) -> dict[str, Any]:

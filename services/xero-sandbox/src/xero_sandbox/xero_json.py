@@ -1,13 +1,16 @@
-"""Xero's JSON conventions: ``/Date(ms+0000)/`` dates, money as numbers, the response envelope
-and the error bodies (ApiException and problem-details shapes)."""
+"""Xero's JSON conventions: ``/Date(ms+0000)/`` dates, money as numbers read exactly, the
+request and response envelopes and the error bodies (ApiException and problem-details shapes)."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from .errors import PostDataInvalid
 
 JsonDict = dict[str, Any]
 
@@ -54,10 +57,36 @@ def parse_date(value: object) -> date | None:
         return None
 
 
+def parse_elements(body: bytes, plural: str) -> list[Any]:
+    """The elements of a PUT/POST body: Xero takes ``{"<Plural>": [...]}``, a bare list, or one
+    element on its own. JSON numbers become Decimals straight from their text, never binary
+    floats, so ``0.1648`` or ``33.335`` are rounded as written."""
+    try:
+        data = json.loads(body or b"null", parse_float=Decimal)
+    except ValueError as error:
+        raise PostDataInvalid("body is not JSON") from error
+    if isinstance(data, dict) and plural in data:
+        data = data[plural]
+    elif isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise PostDataInvalid(f"expected {plural}")
+    return data
+
+
+def json_default(value: object) -> Any:
+    """``json.dumps`` hook: request data echoed back (failed elements) may hold Decimals."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def parse_decimal(value: object) -> Decimal | None:
     """Numbers may arrive as JSON numbers or numeric strings; None when neither."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
     if isinstance(value, int | float | str):
         try:
             number = Decimal(str(value))

@@ -1,5 +1,6 @@
 """The connector's state in MongoDB. Every document is keyed by ``_id`` and read and written
-by ``_id``: the one lookup every MongoDB-wire server (FerretDB v1 included) serves from its
+by ``_id`` (Reset's and the link check's scans by ``org_id`` are operator actions): the one
+lookup every MongoDB-wire server (FerretDB v1 included) serves from its
 primary index. FerretDB v1 has no transactions and applies a filtered update as "find, then
 replace by _id", so the only atomic primitive relied on is an insert failing on a duplicate
 ``_id``: the refresh leases and the one-time OAuth states are built on it.
@@ -10,20 +11,21 @@ Collections:
 - ``authorizations`` ``_id`` = state (pending) and ``used:{state}`` (the one-time marker)
 - ``org_config``   ``_id`` = org_id; ``settings`` and ``mappings``
 - ``seen_currencies`` ``_id`` = org_id; ``currencies.{CODE}`` = last seen
-- ``links``        ``_id`` = ``{org_id}/{invoice_id}``: Xero InvoiceID, version, payload hash
-- ``contacts``     ``_id`` = ``{org_id}/{customer_id}``: Xero ContactID
+- ``links``        ``_id`` = ``{org_id}/{invoice_id}``: the invoice record (high-water mark,
+                   the link to a Xero invoice in a tenant, the intents of our creates)
+- ``contacts``     ``_id`` = ``{org_id}/{tenant_id}/{customer_id}``: Xero ContactID
 - ``processed_events`` ``_id`` = CloudEvents id whose result is published
 - ``scheduled_retries`` ``_id`` = ``{org_id}/{invoice_id}``: due time of a rate-limited sync
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from bson import Binary
-from pymongo import ReplaceOne
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -31,7 +33,10 @@ from service_kit.mongo import bulk_write_chunked, find_by_ids
 from sync_schemas import ConnectionStatus
 from xero_connector.crypto import TokenCipher, UndecryptableTokens
 from xero_connector.domain import (
+    LEGACY_TENANT,
     Connection,
+    Intent,
+    InvoiceRecord,
     Link,
     Mappings,
     OrgSettings,
@@ -39,6 +44,7 @@ from xero_connector.domain import (
     ScheduledRetry,
     Tokens,
 )
+from xero_connector.ports import XeroScope
 
 Doc = dict[str, Any]
 MAX_LEASE_ATTEMPTS = 50
@@ -286,67 +292,142 @@ class MongoOrgConfig:
 # -- The pipeline's state: every read and write by ``_id`` ---------------------------------------
 
 
-class MongoLinks:
-    """``links``: ``_id`` = ``{org_id}/{invoice_id}``; the Xero InvoiceID, the version and the
-    payload hash last synced."""
+class MongoInvoiceRecords:
+    """``links`` (the collection keeps its first name): ``_id`` = ``{org_id}/{invoice_id}``;
+    ``high_water``, the link (``tenant_id``, ``xero_invoice_id``, ``version``,
+    ``payload_hash``, ``xero_status``) and ``intents.{tenant_id}`` = ``{numbers, urls}``.
+
+    A link stored before links had a tenant has no ``tenant_id``: it is read as
+    ``LEGACY_TENANT``, trusted for the connected tenant until its next write stamps it."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._collection = db["links"]
 
-    async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, Link]:
+    async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, InvoiceRecord]:
         docs = await find_by_ids(self._collection, (f"{org_id}/{i}" for i in invoice_ids))
-        return {
-            doc["invoice_id"]: Link(
-                org_id=org_id,
-                invoice_id=doc["invoice_id"],
-                xero_invoice_id=doc["xero_invoice_id"],
-                version=int(doc["version"]),
-                payload_hash=doc.get("payload_hash", ""),
-            )
-            for doc in docs.values()
-        }
+        return {doc["invoice_id"]: _record(org_id, doc) for doc in docs.values()}
 
-    async def put_many(self, links: Iterable[Link]) -> None:
+    async def intend(
+        self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
+    ) -> None:
         operations = [
-            ReplaceOne(
-                {"_id": f"{link.org_id}/{link.invoice_id}"},
+            UpdateOne(
+                {"_id": f"{org_id}/{invoice_id}"},
                 {
-                    "org_id": link.org_id,
-                    "invoice_id": link.invoice_id,
-                    "xero_invoice_id": link.xero_invoice_id,
-                    "version": link.version,
-                    "payload_hash": link.payload_hash,
+                    "$set": {"org_id": org_id, "invoice_id": invoice_id, "number": number},
+                    "$addToSet": {
+                        f"intents.{tenant_id}.numbers": number,
+                        f"intents.{tenant_id}.urls": url,
+                    },
                 },
                 upsert=True,
             )
-            for link in links
+            for invoice_id, (number, url) in intents.items()
         ]
         await bulk_write_chunked(self._collection, operations)
 
+    async def settle(
+        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+    ) -> None:
+        operations = []
+        for invoice_id in {*high_water, *links}:
+            update: Doc = {"$set": {"org_id": org_id, "invoice_id": invoice_id}}
+            if invoice_id in high_water:
+                update["$max"] = {"high_water": high_water[invoice_id]}
+            link = links.get(invoice_id)
+            if link is not None:
+                update["$set"] |= {
+                    "tenant_id": link.tenant_id,
+                    "xero_invoice_id": link.xero_invoice_id,
+                    "version": link.version,
+                    "payload_hash": link.payload_hash,
+                    "xero_status": link.xero_status,
+                }
+            operations.append(UpdateOne({"_id": f"{org_id}/{invoice_id}"}, update, upsert=True))
+        await bulk_write_chunked(self._collection, operations)
+
+    async def unlink(self, org_id: str, invoice_id: str) -> None:
+        await self._collection.update_one(
+            {"_id": f"{org_id}/{invoice_id}"}, {"$unset": dict.fromkeys(_LINK_FIELDS, "")}
+        )
+
+    async def forget_org(self, org_id: str) -> None:
+        await self._collection.update_many(
+            {"org_id": org_id}, {"$unset": dict.fromkeys(_LINK_FIELDS, "")}
+        )
+
+    async def linked_to(self, org_id: str, xero_invoice_id: str) -> list[str]:
+        """The invoices linked to a Xero invoice (a scan of the org: operator actions only)."""
+        cursor = self._collection.find(
+            {"org_id": org_id, "xero_invoice_id": xero_invoice_id}, {"invoice_id": 1}
+        )
+        return [doc["invoice_id"] async for doc in cursor]
+
+
+_LINK_FIELDS = ("tenant_id", "xero_invoice_id", "version", "payload_hash", "xero_status")
+
+
+def _record(org_id: str, doc: Doc) -> InvoiceRecord:
+    link = None
+    if doc.get("xero_invoice_id"):
+        link = Link(
+            tenant_id=doc.get("tenant_id") or LEGACY_TENANT,
+            xero_invoice_id=doc["xero_invoice_id"],
+            version=int(doc.get("version") or 0),
+            payload_hash=doc.get("payload_hash") or "",
+            xero_status=doc.get("xero_status") or "",
+        )
+    intents = {
+        tenant: Intent(tuple(i.get("numbers") or ()), tuple(i.get("urls") or ()))
+        for tenant, i in (doc.get("intents") or {}).items()
+        if isinstance(i, dict)
+    }
+    high_water = int(doc.get("high_water") or 0)
+    return InvoiceRecord(
+        org_id,
+        doc["invoice_id"],
+        max(high_water, link.version if link else 0),
+        link,
+        intents,
+        doc.get("number"),
+    )
+
 
 class MongoContactCache:
-    """``contacts``: ``_id`` = ``{org_id}/{customer_id}`` -> the Xero ContactID."""
+    """``contacts``: ``_id`` = ``{org_id}/{tenant_id}/{customer_id}`` -> the Xero ContactID."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._collection = db["contacts"]
 
-    async def get_many(self, org_id: str, customer_ids: Iterable[str]) -> dict[str, str]:
-        docs = await find_by_ids(self._collection, (f"{org_id}/{c}" for c in customer_ids))
+    @staticmethod
+    def _id(scope: XeroScope, customer_id: str) -> str:
+        return f"{scope.org_id}/{scope.tenant_id}/{customer_id}"
+
+    async def get_many(self, scope: XeroScope, customer_ids: Iterable[str]) -> dict[str, str]:
+        docs = await find_by_ids(self._collection, (self._id(scope, c) for c in customer_ids))
         return {doc["customer_id"]: doc["contact_id"] for doc in docs.values()}
 
-    async def put_many(self, org_id: str, contacts: dict[str, str]) -> None:
+    async def put_many(self, scope: XeroScope, contacts: Mapping[str, str]) -> None:
         operations = [
             ReplaceOne(
-                {"_id": f"{org_id}/{customer}"},
-                {"org_id": org_id, "customer_id": customer, "contact_id": contact},
+                {"_id": self._id(scope, customer)},
+                {
+                    "org_id": scope.org_id,
+                    "tenant_id": scope.tenant_id,
+                    "customer_id": customer,
+                    "contact_id": contact,
+                },
                 upsert=True,
             )
             for customer, contact in contacts.items()
         ]
         await bulk_write_chunked(self._collection, operations)
 
-    async def forget(self, org_id: str, customer_id: str) -> None:
-        await self._collection.delete_one({"_id": f"{org_id}/{customer_id}"})
+    async def forget(self, scope: XeroScope, customer_id: str) -> None:
+        await self._collection.delete_one({"_id": self._id(scope, customer_id)})
+
+    async def forget_org(self, org_id: str) -> None:
+        await self._collection.delete_many({"org_id": org_id})
 
 
 class MongoProcessed:
@@ -408,6 +489,13 @@ class MongoRetries:
             )
             async for d in cursor
         ]
+
+    async def drop_older(self, org_id: str, versions: Mapping[str, int]) -> None:
+        operations = [
+            DeleteOne({"_id": f"{org_id}/{invoice_id}", "invoice.version": {"$lt": version}})
+            for invoice_id, version in versions.items()
+        ]
+        await bulk_write_chunked(self._collection, operations)
 
     async def done(self, retry: ScheduledRetry) -> None:
         """Forget ``retry``, but not a newer one for the same invoice: the request just sent

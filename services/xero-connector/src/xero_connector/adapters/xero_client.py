@@ -4,8 +4,9 @@ API, on one long-lived ``httpx.AsyncClient`` per process with explicit timeouts.
     http = build_http_client(settings)
     identity = XeroIdentityClient(http, settings)
     api = XeroApiClient(http, token_manager, api_url=settings.xero_api_url)
-    org = await api.organisation("org_acme")     # bearer + xero-tenant-id from the manager
     answer = await api.request("org_acme", "GET", "/Contacts", params={"page": 1})
+    # bearer + xero-tenant-id from the token manager; the typed operations over it are
+    # adapters/xero_accounting.py
     answer.limits.minute_remaining               # Xero's X-*-Remaining headers
 
 Every failure is one of the ``xero_connector.xero_errors`` tree. An access token that Xero
@@ -20,31 +21,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import simplejson
 
 from xero_connector.config import Settings
 from xero_connector.metrics import XERO_CALLS, XERO_LATENCY
 from xero_connector.ports import AccessTokens, XeroAccess
 from xero_connector.xero_errors import (
-    XeroError,
+    TenantChanged,
     XeroTransportError,
     XeroUnavailable,
     api_error,
     oauth_error,
 )
 from xero_connector.xero_models import (
-    Account,
-    Currency,
-    JsonDict,
-    Organisation,
     RateLimits,
-    TaxRate,
     TokenGrant,
     XeroConnection,
-    parse_accounts,
     parse_connections,
-    parse_currencies,
-    parse_organisation,
-    parse_tax_rates,
     parse_token_grant,
 )
 
@@ -178,12 +171,16 @@ class XeroTokenAuth(httpx.Auth):
     """Bearer token and ``xero-tenant-id`` from the token manager; on a 401 ``TokenExpired``
     the manager refreshes (once per connection, whoever asks) and the request goes again."""
 
-    def __init__(self, tokens: AccessTokens, org_id: str) -> None:
+    def __init__(self, tokens: AccessTokens, org_id: str, tenant_id: str | None = None) -> None:
         self._tokens = tokens
         self._org_id = org_id
+        self._tenant_id = tenant_id
 
-    @staticmethod
-    def _sign(request: httpx.Request, access: XeroAccess) -> None:
+    def _sign(self, request: httpx.Request, access: XeroAccess) -> None:
+        if self._tenant_id is not None and access.tenant_id != self._tenant_id:
+            # Reconnected to another organisation since the work began: what was planned for
+            # the old tenant (its InvoiceIDs, ContactIDs) must not reach the new one.
+            raise TenantChanged(f"the connection of {self._org_id} now reaches another tenant")
         request.headers["Authorization"] = f"Bearer {access.access_token}"
         request.headers["xero-tenant-id"] = access.tenant_id
 
@@ -258,19 +255,27 @@ class XeroApiClient:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        tenant_id: str | None = None,
     ) -> XeroResponse:
-        """One Accounting call; raises a ``XeroError`` unless Xero answered 2xx."""
+        """One Accounting call; raises a ``XeroError`` unless Xero answered 2xx. With
+        ``tenant_id``, refuses (TenantChanged, nothing sent) when the connection reaches
+        another tenant. Bodies are written with exact decimals: a ``Decimal`` is a JSON number
+        with its own digits, never a float's."""
         endpoint = f"{method} {path.split('?')[0]}"
         started = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if json is not None:
+            extra["content"] = simplejson.dumps(json, use_decimal=True).encode()
+            headers = {**(headers or {}), "Content-Type": "application/json"}
         response = await _send(
             self._http,
             endpoint,
             method,
             f"{self._base}{path}",
             params=params,
-            json=json,
             headers=headers,
-            auth=XeroTokenAuth(self._tokens, org_id),
+            auth=XeroTokenAuth(self._tokens, org_id, tenant_id),
+            **extra,
         )
         limits = RateLimits.from_headers(response.headers)
         if self._observer is not None:
@@ -281,21 +286,3 @@ class XeroApiClient:
             raise api_error(response.status_code, response.headers, response.content)
         body = _json_body(response, endpoint) if response.content else None
         return XeroResponse(response.status_code, body, limits, response.headers)
-
-    async def _get(self, org_id: str, path: str) -> JsonDict:
-        answer = await self.request(org_id, "GET", path)
-        if not isinstance(answer.body, dict):
-            raise XeroError(f"GET {path} answered an unexpected body", status=answer.status)
-        return answer.body
-
-    async def organisation(self, org_id: str) -> Organisation:
-        return parse_organisation(await self._get(org_id, "/Organisation"))
-
-    async def currencies(self, org_id: str) -> list[Currency]:
-        return parse_currencies(await self._get(org_id, "/Currencies"))
-
-    async def tax_rates(self, org_id: str) -> list[TaxRate]:
-        return parse_tax_rates(await self._get(org_id, "/TaxRates"))
-
-    async def accounts(self, org_id: str) -> list[Account]:
-        return parse_accounts(await self._get(org_id, "/Accounts"))

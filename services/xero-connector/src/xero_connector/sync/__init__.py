@@ -1,0 +1,1 @@
+"""The sync use case: a pure planner, a thin orchestrator, the writer."""

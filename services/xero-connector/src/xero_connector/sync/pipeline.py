@@ -1,0 +1,309 @@
+"""The sync use case, as a thin orchestrator: invoice events in, one result per event out.
+Every decision is the planner's (``sync/planner.py``); this module gathers what it needs
+through the ports, in order, and carries it out.
+
+    results = await pipeline.sync(requests)     # [CloudEvent of sync_succeeded | sync_failed]
+
+Per organisation (organisations run concurrently):
+1. events of one invoice collapse to its newest version (each event still gets a result);
+2. the connection gives the tenant (``not_connected`` / ``connection_expired`` fail fast);
+3. the invoice records: a version older than the high-water mark is never written;
+4. voids: the Xero invoice's current status decides DELETED, VOIDED, nothing, or a refusal;
+5. pre-validation against the mappings and the org's cached Xero settings;
+6. contacts for the whole group (batched creates);
+7. the writer creates (PUT, after storing the intent), updates and cancels (by InvoiceID);
+8. every outcome raises the high-water mark and drops older scheduled retries; a failure
+   that promises a retry has it stored before the results are returned for publishing.
+"""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from sync_schemas import CloudEvent, ErrorCode, EventType, InvoiceStatus
+from xero_connector.contacts import ContactResolver
+from xero_connector.domain import InvoiceRecord, Mappings, OrgSettings, ScheduledRetry, SyncMode
+from xero_connector.errors import ConnectionExpired, NotConnected
+from xero_connector.limiter import DailyLimitSpent
+from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, prevalidate, to_xero
+from xero_connector.org_data import OrgDataCache
+from xero_connector.ports import InvoiceRecords, RetryStore, XeroAccounting, XeroScope
+from xero_connector.sync import planner
+from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed
+from xero_connector.sync.results import result
+from xero_connector.sync.writer import Writer, unavailable
+from xero_connector.xero_errors import TenantForbidden, XeroError
+
+log = structlog.get_logger(__name__)
+_CACHE_CODES = frozenset(
+    {ErrorCode.CURRENCY_NOT_ENABLED, ErrorCode.TAX_RATE_INVALID, ErrorCode.ACCOUNT_INVALID}
+)
+
+
+class Config(Protocol):
+    async def settings(self, org_id: str) -> OrgSettings: ...
+
+    async def mappings(self, org_id: str) -> Mappings: ...
+
+    async def record_currencies(self, org_id: str, codes: Any) -> None: ...
+
+
+class Expiry(Protocol):
+    async def mark_expired(self, org_id: str, reason: str) -> None: ...
+
+
+class SyncPipeline:
+    def __init__(
+        self,
+        *,
+        xero: XeroAccounting,
+        tokens: Expiry,
+        config: Config,
+        org_data: OrgDataCache,
+        contacts: ContactResolver,
+        records: InvoiceRecords,
+        retries: RetryStore,
+        writer: Writer,
+        url_template: str,
+        policy: planner.RetryPolicy | None = None,
+        refresh_interval_s: float = 30.0,
+    ) -> None:
+        self.xero = xero
+        self._tokens = tokens
+        self._config = config
+        self._org_data = org_data
+        self._contacts = contacts
+        self._records = records
+        self._retries = retries
+        self.writer = writer
+        self._url_template = url_template
+        self._policy = policy or planner.RetryPolicy()
+        self._refresh_interval = refresh_interval_s
+        self._refreshed_at: dict[XeroScope, float] = {}
+
+    async def sync(self, requests: Sequence[SyncRequest]) -> list[CloudEvent[Any]]:
+        by_org: dict[str, list[SyncRequest]] = {}
+        for request in requests:
+            by_org.setdefault(request.invoice.org_id, []).append(request)
+        started = time.monotonic()
+        groups = await asyncio.gather(*(self._org(org, rs, started) for org, rs in by_org.items()))
+        return [event for group in groups for event in group]
+
+    async def _org(
+        self, org_id: str, requests: list[SyncRequest], started: float
+    ) -> list[CloudEvent[Any]]:
+        with structlog.contextvars.bound_contextvars(org_id=org_id):
+            settings = await self._config.settings(org_id)
+            if settings.sync_mode is SyncMode.MANUAL:
+                requests = [r for r in requests if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
+            if not requests:
+                return []
+            targets = planner.collapse(requests)
+            outcomes = await self._outcomes(org_id, settings, targets)
+            outcomes = {
+                t.invoice_id: planner.plan_retry(t.attempt, outcomes[t.invoice_id], self._policy)
+                for t in targets
+            }
+            await self._settle(org_id, targets, outcomes)
+            return [
+                result(request, outcomes[t.invoice_id], started)
+                for t in targets
+                for request in t.requests
+            ]
+
+    async def _settle(
+        self, org_id: str, targets: list[Target], outcomes: dict[str, Outcome]
+    ) -> None:
+        """Every outcome raises the high-water mark and drops older scheduled retries; the
+        retries promised are stored before the results go out."""
+        await self._records.settle(org_id, {t.invoice_id: t.version for t in targets}, {})
+        await self._retries.drop_older(org_id, {t.invoice_id: t.version for t in targets})
+        now = datetime.now(UTC)
+        due = [
+            ScheduledRetry(
+                org_id=org_id,
+                invoice_id=t.invoice_id,
+                due_at=now + timedelta(seconds=retry_after),
+                attempt=t.attempt + 1,
+                batch_id=t.requests[-1].batch_id,
+                invoice=t.invoice.model_dump(mode="json"),
+            )
+            for t in targets
+            if (retry_after := outcomes[t.invoice_id].retry_after) is not None
+        ]
+        if due:
+            await self._retries.schedule(due)
+
+    async def _outcomes(
+        self, org_id: str, settings: OrgSettings, targets: list[Target]
+    ) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        try:
+            scope = await self.xero.scope(org_id)
+        except (NotConnected, ConnectionExpired) as error:
+            return {t.invoice_id: failed(error.error_code, str(error)) for t in targets}
+        except XeroError as error:
+            return {t.invoice_id: unavailable(error) for t in targets}
+        try:
+            await self._run(scope, settings, targets, outcomes)
+            for t in targets:  # every invoice gets an answer, whatever happened above
+                if t.invoice_id not in outcomes:
+                    log.error("sync.no_outcome", invoice_id=t.invoice_id)
+                    outcomes[t.invoice_id] = failed(ErrorCode.INTERNAL_ERROR, "no outcome reached")
+        except DailyLimitSpent as error:
+            message = f"{error}; retry scheduled in {round(error.retry_after)} s"
+            spent = Outcome(
+                code=ErrorCode.RATE_LIMITED, message=message, retry_after=error.retry_after
+            )
+            _fail_rest(targets, outcomes, spent)
+        except TenantForbidden as error:
+            await self._tokens.mark_expired(org_id, f"Xero refused the tenant: {error.message}")
+            expired = ConnectionExpired(org_id)
+            _fail_rest(targets, outcomes, failed(expired.error_code, str(expired)))
+        except (NotConnected, ConnectionExpired) as error:
+            _fail_rest(targets, outcomes, failed(error.error_code, str(error)))
+        except XeroError as error:  # TenantChanged included: planned for the old tenant
+            _fail_rest(targets, outcomes, unavailable(error))
+        return outcomes
+
+    async def _run(
+        self,
+        scope: XeroScope,
+        settings: OrgSettings,
+        targets: list[Target],
+        outcomes: dict[str, Outcome],
+    ) -> None:
+        records = await self._records.get_many(scope.org_id, [t.invoice_id for t in targets])
+        for t in targets:
+            record = records.get(t.invoice_id) or InvoiceRecord(scope.org_id, t.invoice_id)
+            records[t.invoice_id] = record
+            stale = planner.guard(t, record, scope.tenant_id)
+            if stale is not None:
+                outcomes[t.invoice_id] = stale
+        live = [t for t in targets if t.invoice_id not in outcomes]
+        voids = [t for t in live if t.invoice.status is InvoiceStatus.VOID]
+        writes = await self._cancels(scope, voids, records, outcomes)
+        others = [t for t in live if t.invoice.status is not InvoiceStatus.VOID]
+        writes += await self._prepare(scope, settings, others, records, outcomes)
+        done, _ = await self.writer.write(scope, writes, records)
+        outcomes.update(done)
+        for t in targets:
+            code = outcomes.get(t.invoice_id, Outcome()).code
+            if code is ErrorCode.CONTACT_MISSING:
+                await self._contacts.forget(scope, t.invoice.customer.id)
+            if code in _CACHE_CODES:
+                self._refreshed_at.pop(scope, None)
+
+    async def _cancels(
+        self,
+        scope: XeroScope,
+        voids: list[Target],
+        records: dict[str, InvoiceRecord],
+        outcomes: dict[str, Outcome],
+    ) -> list[Write]:
+        """Void upstream: read the current status in Xero of what we created, then plan."""
+        if not voids:
+            return []
+        links = {t.invoice_id: records[t.invoice_id].link_in(scope.tenant_id) for t in voids}
+        intents = {t.invoice_id: records[t.invoice_id].intent_in(scope.tenant_id) for t in voids}
+        ids = [link.xero_invoice_id for link in links.values() if link is not None]
+        numbers = [n for i, intent in intents.items() if links[i] is None for n in intent.numbers]
+        found = (
+            await self.xero.find_invoices(scope, ids=ids, numbers=numbers) if ids or numbers else []
+        )
+        by_id = {f.invoice_id: f for f in found}
+        writes = []
+        for t in voids:
+            link = links[t.invoice_id]
+            current = by_id.get(link.xero_invoice_id) if link else None
+            if link is None and intents[t.invoice_id].numbers:
+                owner = planner.ownership(t.invoice.invoice_number, intents[t.invoice_id], found)
+                current = owner.invoice if isinstance(owner, planner.Adopt) else None
+            decision = planner.cancel_status(link, current)
+            if isinstance(decision, Outcome):
+                outcomes[t.invoice_id] = decision
+                continue
+            assert current is not None
+            payload = cancel_payload(current.invoice_id, decision)
+            writes.append(Write(t, payload, payload_hash(payload), current.invoice_id, cancel=True))
+        return writes
+
+    async def _prepare(
+        self,
+        scope: XeroScope,
+        settings: OrgSettings,
+        targets: list[Target],
+        records: dict[str, InvoiceRecord],
+        outcomes: dict[str, Outcome],
+    ) -> list[Write]:
+        if not targets:
+            return []
+        mappings = await self._config.mappings(scope.org_id)
+        await self._config.record_currencies(scope.org_id, {t.invoice.currency for t in targets})
+        live = await self._prevalidate(scope, settings, mappings, targets, outcomes)
+        contact_ids, unresolved = await self._contacts.resolve(
+            scope, [t.invoice.customer for t in live], auto_create=settings.auto_create_contacts
+        )
+        writes = []
+        for t in live:
+            customer = t.invoice.customer.id
+            if customer not in contact_ids:
+                why = unresolved.get(customer)
+                message = why.message if why else f"customer {customer} has no Xero contact"
+                xero_messages = why.xero_messages if why else ()
+                outcomes[t.invoice_id] = failed(ErrorCode.CONTACT_MISSING, message, xero_messages)
+                continue
+            url = planner.source_url(self._url_template, scope.org_id, t.invoice_id)
+            payload = to_xero(t.invoice, settings, mappings, contact_ids[customer], url=url)
+            digest = payload_hash(payload)
+            link = records[t.invoice_id].link_in(scope.tenant_id)
+            same = planner.unchanged(link, digest)
+            if same is not None:
+                outcomes[t.invoice_id] = same
+                continue
+            xero_id = link.xero_invoice_id if link else None
+            writes.append(Write(t, payload, digest, xero_id))
+        return writes
+
+    async def _prevalidate(
+        self,
+        scope: XeroScope,
+        settings: OrgSettings,
+        mappings: Mappings,
+        targets: list[Target],
+        outcomes: dict[str, Outcome],
+    ) -> list[Target]:
+        """What Xero would refuse, known without asking it; the cached org settings are read
+        again once when they would reject an invoice (they may be stale)."""
+        facts = await self._facts(scope, fresh=False)
+        rejections = {
+            t.invoice_id: prevalidate(t.invoice, settings, mappings, facts) for t in targets
+        }
+        if any(r is not None and r.code in _CACHE_CODES for r in rejections.values()):
+            last = self._refreshed_at.get(scope, 0.0)
+            if time.monotonic() - last > self._refresh_interval:
+                facts = await self._facts(scope, fresh=True)
+                rejections = {
+                    t.invoice_id: prevalidate(t.invoice, settings, mappings, facts) for t in targets
+                }
+        for invoice_id, rejection in rejections.items():
+            if rejection is not None:
+                outcomes[invoice_id] = failed(
+                    rejection.code, rejection.message, rejection.xero_messages
+                )
+        return [t for t in targets if t.invoice_id not in outcomes]
+
+    async def _facts(self, scope: XeroScope, *, fresh: bool) -> OrgFacts:
+        data = await self._org_data.get(scope, fresh=fresh)
+        if fresh:
+            self._refreshed_at[scope] = time.monotonic()
+        return OrgFacts.of(data.currency_codes, data.tax_rates, data.accounts)
+
+
+def _fail_rest(targets: list[Target], outcomes: dict[str, Outcome], outcome: Outcome) -> None:
+    for target in targets:
+        outcomes.setdefault(target.invoice_id, outcome)

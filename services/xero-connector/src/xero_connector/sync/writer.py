@@ -1,0 +1,279 @@
+"""The writes to Xero, chunk by chunk, so that an invoice is created at most once and nothing
+that is not ours is touched.
+
+    outcomes, links = await writer.write(scope, writes, records)
+
+- Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
+  (a timeout after sending, a 5xx) is simply sent again.
+- Creates go by ``PUT``, which only creates. Before the first one, the intent (the number
+  and source Url about to be sent) is stored. A create refused as "Invoice # must be unique.",
+  every create of a write whose outcome is unknown, and every create tried before (an intent
+  without a link) is looked up by every number this integration ever sent for it: a sales
+  invoice with our number and our Url is adopted (linked, then updated); anything else
+  holding the number fails ``invoice_number_taken``.
+- A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
+"""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from sync_schemas import ErrorCode
+from xero_connector.domain import Intent, InvoiceRecord, Link
+from xero_connector.mapping import classify, idempotency_key, unit_decimals
+from xero_connector.metrics import BATCH_SIZE
+from xero_connector.ports import InvoiceRecords, XeroAccounting, XeroScope
+from xero_connector.sync import planner
+from xero_connector.sync.model import Outcome, Write, failed
+from xero_connector.xero_errors import (
+    XeroBadRequest,
+    XeroError,
+    XeroUnavailable,
+    XeroValidationError,
+)
+from xero_connector.xero_models import WrittenInvoice
+
+log = structlog.get_logger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
+Results = tuple[dict[str, Outcome], dict[str, Link]]
+
+
+def unavailable(error: XeroError) -> Outcome:
+    return failed(ErrorCode.XERO_UNAVAILABLE, f"Xero is unavailable: {error.message}")
+
+
+class Writer:
+    def __init__(
+        self,
+        xero: XeroAccounting,
+        records: InvoiceRecords,
+        *,
+        chunk_size: int = 50,
+        write_attempts: int = 4,
+        backoff_s: float = 0.5,
+        lookup_always: bool = False,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.xero = xero
+        self._records = records
+        self.chunk_size = chunk_size
+        self._attempts = write_attempts
+        self._backoff = backoff_s
+        self._lookup_always = lookup_always
+        self._sleep = sleep
+
+    async def write(
+        self, scope: XeroScope, writes: list[Write], records: dict[str, InvoiceRecord]
+    ) -> Results:
+        outcomes: dict[str, Outcome] = {}
+        links: dict[str, Link] = {}
+        writes = list(writes)
+        creates = [w for w in writes if w.xero_id is None]
+        if creates:
+            intents = {
+                w.invoice_id: (w.payload["InvoiceNumber"], w.payload["Url"]) for w in creates
+            }
+            await self._records.intend(scope.org_id, scope.tenant_id, intents)
+        for start in range(0, len(creates), self.chunk_size):
+            chunk = creates[start : start + self.chunk_size]
+            adopted = await self._creates(scope, chunk, records, outcomes, links)
+            writes.extend(adopted)  # now updates of the invoice we made before
+        updates = [w for w in writes if w.xero_id is not None]
+        for start in range(0, len(updates), self.chunk_size):
+            chunk = updates[start : start + self.chunk_size]
+            await self._updates(scope, chunk, outcomes, links)
+        return outcomes, links
+
+    async def _updates(
+        self,
+        scope: XeroScope,
+        chunk: list[Write],
+        outcomes: dict[str, Outcome],
+        links: dict[str, Link],
+    ) -> None:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                answers = await self._send(scope, chunk, create=False)
+            except XeroUnavailable as error:
+                if attempt == self._attempts:
+                    outcomes.update({w.invoice_id: unavailable(error) for w in chunk})
+                    return
+                await self._pause(attempt, error)
+                continue
+            except (XeroBadRequest, XeroValidationError) as error:
+                await self._split(scope, chunk, error, outcomes, links, None)
+                return
+            for w, answer in zip(chunk, answers, strict=True):
+                self._settle(scope, w, answer, outcomes, links)
+            await self._persist(scope, chunk, links)
+            return
+
+    async def _creates(
+        self,
+        scope: XeroScope,
+        chunk: list[Write],
+        records: dict[str, InvoiceRecord],
+        outcomes: dict[str, Outcome],
+        links: dict[str, Link],
+    ) -> list[Write]:
+        """Creates of one chunk; returns the writes that turned into updates (adopted)."""
+        adopted: list[Write] = []
+        pending = list(chunk)
+        # A create tried before without a link to show for it has an unknown outcome (its
+        # answer lost, a crash, a renumbering since): look before creating again.
+        tried = [w for w in pending if self._tried(scope, w, records)]
+        if self._lookup_always or tried:
+            doubtful = pending if self._lookup_always else tried
+            kept = await self._look_up(scope, doubtful, records, outcomes, adopted)
+            pending = [w for w in pending if w not in doubtful or w in kept]
+        attempt = 0
+        while pending:
+            attempt += 1
+            try:
+                answers = await self._send(scope, pending, create=True)
+            except XeroUnavailable as error:
+                if attempt >= self._attempts:
+                    outcomes.update({w.invoice_id: unavailable(error) for w in pending})
+                    break
+                await self._pause(attempt, error)
+                # Xero may have written them: look before sending again.
+                pending = await self._look_up(scope, pending, records, outcomes, adopted)
+                continue
+            except (XeroBadRequest, XeroValidationError) as error:
+                await self._split(scope, pending, error, outcomes, links, records)
+                break
+            again = []
+            for w, answer in zip(pending, answers, strict=True):
+                if not self._settle(scope, w, answer, outcomes, links):
+                    again.append(w)  # number taken: ours from before, or someone else's?
+            await self._persist(scope, pending, links)
+            if again:
+                again = await self._look_up(scope, again, records, outcomes, adopted)
+            if again and attempt >= self._attempts:
+                for w in again:
+                    outcomes[w.invoice_id] = failed(
+                        ErrorCode.XERO_VALIDATION,
+                        f"Xero keeps refusing invoice {w.target.invoice.invoice_number} as a "
+                        "duplicate number, and no invoice with that number was found",
+                        ("Invoice # must be unique.",),
+                    )
+                break
+            pending = again
+        return adopted
+
+    async def _look_up(
+        self,
+        scope: XeroScope,
+        pending: list[Write],
+        records: dict[str, InvoiceRecord],
+        outcomes: dict[str, Outcome],
+        adopted: list[Write],
+    ) -> list[Write]:
+        """Decide each create by what Xero holds under every number we ever sent for it."""
+        intents = {w.invoice_id: self._intent(scope, w, records) for w in pending}
+        numbers = [n for intent in intents.values() for n in intent.numbers]
+        found = await self.xero.find_invoices(scope, numbers=numbers)
+        still = []
+        for w in pending:
+            owner = planner.ownership(w.target.invoice.invoice_number, intents[w.invoice_id], found)
+            if isinstance(owner, planner.Adopt):
+                log.info("xero.invoice_adopted", invoice_id=w.invoice_id)
+                w.xero_id = owner.invoice.invoice_id
+                adopted.append(w)
+            elif isinstance(owner, planner.Taken):
+                number = w.target.invoice.invoice_number
+                outcomes[w.invoice_id] = planner.number_taken(number, owner.invoice)
+            else:
+                still.append(w)
+        return still
+
+    @staticmethod
+    def _tried(scope: XeroScope, w: Write, records: dict[str, InvoiceRecord]) -> bool:
+        record = records.get(w.invoice_id)
+        return record is not None and bool(record.intent_in(scope.tenant_id).numbers)
+
+    @staticmethod
+    def _intent(scope: XeroScope, w: Write, records: dict[str, InvoiceRecord]) -> Intent:
+        """The stored intent plus the one just stored for this create."""
+        record = records.get(w.invoice_id)
+        known = record.intent_in(scope.tenant_id) if record else Intent()
+        return Intent(
+            (*known.numbers, str(w.payload["InvoiceNumber"])), (*known.urls, str(w.payload["Url"]))
+        )
+
+    def _settle(
+        self,
+        scope: XeroScope,
+        w: Write,
+        answer: WrittenInvoice,
+        outcomes: dict[str, Outcome],
+        links: dict[str, Link],
+    ) -> bool:
+        """Record one element's outcome; False for a create refused as a duplicate number."""
+        outcome = planner.written(w, answer)
+        if outcome is None:
+            return False
+        outcomes[w.invoice_id] = outcome
+        link = planner.link_after(w, answer, scope.tenant_id)
+        if link is not None:
+            links[w.invoice_id] = link
+        return True
+
+    async def _send(
+        self, scope: XeroScope, chunk: list[Write], *, create: bool
+    ) -> list[WrittenInvoice]:
+        method = "PUT" if create else "POST"
+        parts = [
+            (
+                w.invoice_id,
+                str(w.target.version),
+                w.digest,
+                w.xero_id or "",
+                *sorted(r.event_id for r in w.target.requests),
+            )
+            for w in chunk
+        ]
+        key = idempotency_key(method, scope.org_id, parts)
+        unitdp = unit_decimals(w.target.invoice for w in chunk if not w.cancel)
+        BATCH_SIZE.observe(len(chunk))
+        elements = [w.element() for w in chunk]
+        if create:
+            return await self.xero.create_invoices(scope, elements, key=key, unitdp=unitdp)
+        return await self.xero.update_invoices(scope, elements, key=key, unitdp=unitdp)
+
+    async def _split(
+        self,
+        scope: XeroScope,
+        chunk: list[Write],
+        error: XeroError,
+        outcomes: dict[str, Outcome],
+        links: dict[str, Link],
+        records: dict[str, InvoiceRecord] | None,
+    ) -> None:
+        """A whole request refused: halve it to find the culprit (alone, it fails).
+        ``records`` is given for creates, None for updates."""
+        if len(chunk) == 1:
+            messages = tuple(getattr(error, "messages", None) or [error.message])
+            outcomes[chunk[0].invoice_id] = failed(classify(messages), error.message, messages)
+            return
+        half = len(chunk) // 2
+        for part in (chunk[:half], chunk[half:]):
+            if records is not None:
+                adopted = await self._creates(scope, part, records, outcomes, links)
+                if adopted:
+                    await self._updates(scope, adopted, outcomes, links)
+            else:
+                await self._updates(scope, part, outcomes, links)
+
+    async def _persist(self, scope: XeroScope, chunk: list[Write], links: dict[str, Link]) -> None:
+        """Links are stored as soon as Xero answers, before anything else is sent."""
+        written = {w.invoice_id: links[w.invoice_id] for w in chunk if w.invoice_id in links}
+        if written:
+            versions = {i: link.version for i, link in written.items()}
+            await self._records.settle(scope.org_id, versions, written)
+
+    async def _pause(self, attempt: int, error: XeroError) -> None:
+        log.warning("xero.write_unknown_outcome", error=str(error), attempt=attempt)
+        await self._sleep(self._backoff * 2**attempt * (0.5 + random.random()))  # noqa: S311

@@ -1,0 +1,147 @@
+"""The writer over a hand-written fake of the Xero port: creates are PUTs after the intent
+is stored, a lost answer or a taken number is looked up, only what is ours is adopted."""
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sync_schemas import ErrorCode, EventType, SyncOutcome
+from tests.support.samples import invoice
+from xero_connector.domain import Intent, InvoiceRecord, Link
+from xero_connector.ports import XeroScope
+from xero_connector.sync.model import SyncRequest, Target, Write
+from xero_connector.sync.writer import Writer
+from xero_connector.xero_errors import XeroUnavailable
+from xero_connector.xero_models import WrittenInvoice, XeroInvoice
+
+SCOPE = XeroScope("org_acme", "tenant-1")
+URL = "https://console.example/orgs/org_acme/invoices/inv_1"
+_ids = itertools.count(1)
+
+
+class FakeXero:
+    """Xero's invoice rules the writer relies on: PUT creates only, ACCREC numbers unique."""
+
+    def __init__(self, *held: XeroInvoice, lose_next_answer: bool = False) -> None:
+        self.invoices = {i.invoice_id: i for i in held}
+        self.lose_next_answer = lose_next_answer
+        self.calls: list[str] = []
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        self.calls.append("PUT")
+        answers = []
+        for payload in invoices:
+            number = str(payload["InvoiceNumber"])
+            if any(
+                i.type == "ACCREC" and i.number.casefold() == number.casefold()
+                for i in self.invoices.values()
+            ):
+                answers.append(WrittenInvoice(None, ("Invoice # must be unique.",)))
+                continue
+            made = XeroInvoice(
+                f"x-{next(_ids)}", number, "ACCREC", "AUTHORISED", payload.get("Url")
+            )
+            self.invoices[made.invoice_id] = made
+            answers.append(WrittenInvoice(made))
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise XeroUnavailable("timed out after sending")
+        return answers
+
+    async def update_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        self.calls.append("POST")
+        return [WrittenInvoice(self.invoices[str(p["InvoiceID"])]) for p in invoices]
+
+    async def find_invoices(
+        self, scope: XeroScope, *, numbers: Sequence[str] = (), ids: Sequence[str] = ()
+    ) -> list[XeroInvoice]:
+        self.calls.append("GET")
+        wanted = {n.casefold() for n in numbers}
+        return [i for i in self.invoices.values() if i.number.casefold() in wanted]
+
+
+class Records:
+    def __init__(self) -> None:
+        self.intents: dict[str, list[tuple[str, str]]] = {}
+        self.links: dict[str, Link] = {}
+
+    async def intend(
+        self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
+    ) -> None:
+        for invoice_id, pair in intents.items():
+            self.intents.setdefault(invoice_id, []).append(pair)
+
+    async def settle(
+        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+    ) -> None:
+        self.links.update(links)
+
+
+def create(number: str = "INV-1") -> Write:
+    inv = invoice(invoice_id="inv_1", invoice_number=number)
+    target = Target(inv, [SyncRequest("e1", EventType.INVOICE_CREATED, inv)])
+    return Write(target, {"InvoiceNumber": number, "Url": URL}, "digest")
+
+
+async def no_wait(seconds: float) -> None:
+    return None
+
+
+def writer(xero: FakeXero, records: Records, attempts: int = 4) -> Writer:
+    return Writer(xero, records, write_attempts=attempts, sleep=no_wait)  # type: ignore[arg-type]
+
+
+async def test_a_create_is_a_put_after_its_intent_is_stored() -> None:
+    xero, records = FakeXero(), Records()
+    outcomes, links = await writer(xero, records).write(SCOPE, [create()], {})
+    assert xero.calls == ["PUT"]
+    assert records.intents == {"inv_1": [("INV-1", URL)]}
+    assert outcomes["inv_1"].outcome is SyncOutcome.CREATED
+    assert records.links["inv_1"] == links["inv_1"]  # stored as soon as Xero answered
+
+
+async def test_a_lost_answer_is_looked_up_and_adopted_not_created_twice() -> None:
+    xero, records = FakeXero(lose_next_answer=True), Records()
+    outcomes, _ = await writer(xero, records).write(SCOPE, [create()], {})
+    assert xero.calls == ["PUT", "GET", "POST"]
+    assert len(xero.invoices) == 1
+    assert outcomes["inv_1"].outcome is SyncOutcome.UPDATED
+
+
+async def test_our_own_earlier_create_is_adopted_even_with_a_single_write_attempt() -> None:
+    ours = XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL)
+    record = InvoiceRecord("org_acme", "inv_1", intents={"tenant-1": Intent(("INV-1",), (URL,))})
+    xero, records = FakeXero(ours), Records()
+    outcomes, _ = await writer(xero, records, attempts=1).write(
+        SCOPE, [create()], {"inv_1": record}
+    )
+    assert xero.calls == ["GET", "POST"]  # tried before without a link: looked up first
+    assert outcomes["inv_1"].xero_id == "x-ours"
+    # Without the stored intent, the PUT's refusal leads to the same lookup.
+    xero = FakeXero(XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL))
+    outcomes, _ = await writer(xero, Records(), attempts=1).write(SCOPE, [create()], {})
+    assert xero.calls == ["PUT", "GET", "POST"] and outcomes["inv_1"].xero_id == "x-ours"
+
+
+async def test_someone_elses_invoice_with_our_number_is_never_written() -> None:
+    theirs = XeroInvoice("x-hand", "INV-1", "ACCREC", "AUTHORISED", None)
+    xero, records = FakeXero(theirs), Records()
+    outcomes, links = await writer(xero, records).write(SCOPE, [create()], {})
+    assert xero.calls == ["PUT", "GET"]
+    assert outcomes["inv_1"].code is ErrorCode.INVOICE_NUMBER_TAKEN
+    assert "x-hand" in outcomes["inv_1"].message and links == {}
+
+
+async def test_a_renumbered_invoice_finds_its_create_under_the_old_number() -> None:
+    ours = XeroInvoice("x-old", "INV-OLD", "ACCREC", "AUTHORISED", URL)
+    record = InvoiceRecord("org_acme", "inv_1", intents={"tenant-1": Intent(("INV-OLD",), (URL,))})
+    xero, records = FakeXero(ours), Records()
+    outcomes, _ = await writer(xero, records).write(SCOPE, [create("INV-NEW")], {"inv_1": record})
+    # The first create's outcome was never known: the lookup covers the old number too, finds
+    # ours there and renumbers it by InvoiceID instead of creating a second invoice.
+    assert xero.calls == ["GET", "POST"] and len(xero.invoices) == 1
+    assert outcomes["inv_1"].xero_id == "x-old"
