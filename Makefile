@@ -40,8 +40,15 @@ provision: install ## Fetch Kafka and build FerretDB into .cache/ (once)
 schemas: install ## Regenerate schemas/generated (JSON Schema, AsyncAPI); refuses breaking changes
 	@$(RUN) sync-schemas generate
 
+# Every workspace package whose imports deptry checks against its own declared dependencies.
+PACKAGES := schemas libs/service-kit $(wildcard services/*) deploy/local tools/ops-cli
+
 .PHONY: lint
-lint: install ## ruff + mypy (strict on schemas/, libs/, services/)
+lint: install ## ruff + mypy (strict on schemas/, libs/, services/) + deptry (declared imports)
+	@for package in $(PACKAGES); do \
+		out=$$(cd $$package && $(RUN) deptry --no-ansi src 2>&1) || \
+			{ echo "deptry ($$package): an import not declared by its package"; echo "$$out"; exit 1; }; \
+	done
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) mypy schemas/src libs/service-kit/src deploy/local/src tools/ops-cli/src \

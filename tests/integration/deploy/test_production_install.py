@@ -1,0 +1,220 @@
+"""Each service as it ships: installed alone from uv.lock exactly as its Dockerfile installs it
+(its own ``--no-dev --no-editable`` closure, in an environment of its own, no source tree on
+the path), started with its Dockerfile's command and the settings the compose file gives it,
+against the real Kafka and MongoDB-wire server: ``/readyz`` answers and one real request works.
+
+The development environment installs every package at once, which hides an import a package
+does not declare (the connector once shipped without ``tenacity``); this test does not.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from local_infra import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCKER = ROOT / "deploy" / "docker"
+KEY = "prod-install-key"
+# Every service image in deploy/, in the order they must start (each may call the previous).
+SERVICES = ["xero-sandbox", "sync-log", "invoice-events", "xero-connector"]
+
+
+@dataclass(frozen=True)
+class Image:
+    service: str
+    package: str
+    command: list[str]
+
+    @classmethod
+    def of(cls, dockerfile: Path) -> "Image":
+        text = dockerfile.read_text()
+        [package] = re.findall(r"uv sync --frozen --no-dev --no-editable --package (\S+)", text)
+        [command] = re.findall(r"^CMD \[(.*)\]$", text, re.MULTILINE)
+        return cls(
+            dockerfile.name.removesuffix(".Dockerfile"),
+            package,
+            shlex.split(command.replace(",", " ")),
+        )
+
+
+def images() -> dict[str, Image]:
+    return {i.service: i for i in (Image.of(p) for p in sorted(DOCKER.glob("*.Dockerfile")))}
+
+
+def test_every_service_image_is_covered_and_installs_only_its_own_package() -> None:
+    found = images()
+    assert sorted(found) == sorted(SERVICES)
+    for service, image in found.items():
+        assert image.package == service, image
+        text = (DOCKER / f"{service}.Dockerfile").read_text()
+        # Both install steps are of this one package, never --all-packages or a dev group.
+        installs = re.findall(r"uv sync ([^\n]+)", text)
+        assert installs and all(f"--package {service}" in i for i in installs), installs
+        assert all("--no-dev" in i for i in installs) and "--all-packages" not in text
+        assert image.command == [service], image
+
+
+def install(image: Image) -> Path:
+    """``uv sync`` of the package alone into ``.cache/prod-install/<service>``."""
+    env_dir = ROOT / ".cache" / "prod-install" / image.service
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(env_dir), "UV_PYTHON_DOWNLOADS": "never"}
+    env.pop("VIRTUAL_ENV", None)
+    # The uv that runs the tests (``uv run`` names itself in $UV), else the base Python's.
+    base = getattr(sys, "_base_executable", sys.executable)
+    uv = [os.environ["UV"]] if os.environ.get("UV") else [base, "-m", "uv"]
+    subprocess.run(
+        [*uv, "sync", "--frozen", "--no-dev", "--no-editable", "--quiet",
+         "--package", image.package, "--python", base],
+        cwd=ROOT, env=env, check=True, timeout=600,
+    )  # fmt: skip
+    return env_dir
+
+
+def compose_environment(service: str) -> dict[str, str]:
+    """The service's environment in deploy/compose.yml, ``${VAR:-default}`` as its default."""
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yml").read_text())
+    raw: dict[str, Any] = compose["services"][service].get("environment") or {}
+    defaults = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
+    return {k: defaults.sub(r"\1", str(v)) for k, v in raw.items()}
+
+
+@dataclass
+class Running:
+    image: Image
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def prefix(service: str) -> str:
+    return service.upper().replace("-", "_") + "_"
+
+
+@pytest.fixture(scope="module")
+def shipped(
+    kafka_bootstrap: str, mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Running]]:
+    """The four services, each from its own production install, wired as compose wires them
+    (hosts replaced by the test's servers and free ports)."""
+    run_dir = tmp_path_factory.mktemp("shipped")
+    ports = {s: free_port() for s in SERVICES}
+    urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
+    topic_prefix = f"prod_{os.getpid()}_"
+    started: dict[str, Running] = {}
+    try:
+        for service in SERVICES:
+            image = images()[service]
+            env_dir = install(image)
+            p = prefix(service)
+            env = compose_environment(service) | {
+                f"{p}HOST": "127.0.0.1",
+                f"{p}PORT": str(ports[service]),
+            }
+            if service != "xero-sandbox":
+                env |= {
+                    f"{p}KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                    f"{p}MONGODB_URI": mongodb_uri,
+                    f"{p}MONGODB_DATABASE": f"{topic_prefix}{service.replace('-', '_')}",
+                    f"{p}TOPIC_PREFIX": topic_prefix,
+                    f"{p}TOPIC_PARTITIONS": "3",
+                    f"{p}API_KEYS": KEY,
+                }
+            if service == "invoice-events":
+                env |= {f"{p}SYNC_LOG_URL": urls["sync-log"], f"{p}SYNC_LOG_API_KEY": KEY}
+            if service == "xero-connector":
+                sandbox = urls["xero-sandbox"]
+                env |= {
+                    f"{p}XERO_API_URL": sandbox,
+                    f"{p}XERO_IDENTITY_URL": sandbox,
+                    f"{p}XERO_LOGIN_URL": sandbox,
+                }
+            log = run_dir / f"{service}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [str(env_dir / "bin" / image.command[0]), *image.command[1:]],
+                    cwd=run_dir,  # no source tree on the path: only what was installed
+                    env={"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(run_dir), **env},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            started[service] = Running(image, urls[service], process, log)
+            wait_ready(started[service])
+        yield started
+    finally:
+        for running in started.values():
+            running.process.terminate()
+        for running in started.values():
+            try:
+                running.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                running.process.kill()
+
+
+def wait_ready(running: Running, timeout_s: float = 90) -> None:
+    path = "/healthz" if running.image.service == "xero-sandbox" else "/readyz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            pytest.fail(
+                f"{running.image.service} exited {running.process.returncode} at start-up:\n"
+                + running.log.read_text()[-3000:]
+            )
+        try:
+            if httpx.get(running.url + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{running.image.service} not ready:\n" + running.log.read_text()[-3000:])
+
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+INVOICE = {
+    "org_id": "org_prod",
+    "invoice_id": "inv_1",
+    "invoice_number": "INV-1",
+    "version": 1,
+    "customer": {"id": "cus_1", "name": "Harbour Cafe Ltd"},
+    "currency": "NZD",
+    "issue_date": "2026-11-20",
+    "due_date": "2026-12-20",
+    "status": "issued",
+    "line_amount_type": "exclusive",
+    "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "10.00"}],
+}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_shipped_service_is_ready_and_serves_a_real_request(
+    service: str, shipped: dict[str, Running]
+) -> None:
+    running = shipped[service]
+    with httpx.Client(base_url=running.url, timeout=10) as http:
+        if service == "xero-sandbox":
+            answer = http.post("/_sandbox/orgs", json={"name": "Shipped Ltd"})
+            assert answer.status_code == 201, answer.text
+            return
+        assert http.get("/readyz").status_code == 200
+        if service == "invoice-events":
+            answer = http.post("/v1/invoices", json=INVOICE, headers=AUTH)
+            assert answer.status_code == 202, answer.text
+        elif service == "xero-connector":
+            answer = http.post("/v1/orgs/org_prod/connection", headers=AUTH)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["authorize_url"].startswith(shipped["xero-sandbox"].url)
+        else:
+            answer = http.get("/v1/sync-log", params={"org_id": "org_prod"}, headers=AUTH)
+            assert answer.status_code == 200, answer.text
+    assert running.process.poll() is None, running.log.read_text()[-2000:]
