@@ -147,8 +147,14 @@ def encode(event: CloudEvent[Any]) -> KafkaRecord:
     )
 
 
-def decode(value: bytes | None, headers: RawHeaders) -> CloudEvent[Any]:
-    """Decode a Kafka record into a validated event, or raise an :class:`EnvelopeError`."""
+def decode(
+    value: bytes | None, headers: RawHeaders, *, record_time: datetime | None = None
+) -> CloudEvent[Any]:
+    """Decode a Kafka record into a validated event, or raise an :class:`EnvelopeError`.
+
+    ``ce_time`` is optional in CloudEvents: without it the event's time is ``record_time``
+    (the Kafka record's timestamp, set when it was produced), never the reader's clock, so a
+    lagging reader does not make an old event look new."""
     attrs = _header_map(headers)
     for name in REQUIRED_ATTRIBUTES:
         if not attrs.get(name):
@@ -162,7 +168,7 @@ def decode(value: bytes | None, headers: RawHeaders) -> CloudEvent[Any]:
         event_type = EventType(attrs["ce_type"])
     except ValueError:
         raise UnknownEventType(f"ce_type {attrs['ce_type']!r} is not an event type") from None
-    time = _parse_time(attrs.get("ce_time"))
+    time = _parse_time(attrs.get("ce_time"), record_time)
     payload = _parse_json_object(value)
     try:
         data = event_type.model.model_validate(payload)
@@ -191,9 +197,9 @@ def _header_map(headers: RawHeaders) -> dict[str, str]:
     return result
 
 
-def _parse_time(raw: str | None) -> datetime:
+def _parse_time(raw: str | None, record_time: datetime | None) -> datetime:
     if raw is None:
-        return datetime.now(UTC)
+        return record_time if record_time is not None else datetime.now(UTC)
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:

@@ -141,3 +141,26 @@ def test_schema_violation_names_each_field_without_echoing_input() -> None:
     fields = {".".join(map(str, e["loc"])) for e in info.value.errors}
     assert {"version", "invoice_number", "customer", "lines"} <= fields
     assert "s3" not in str(info.value) and "input" not in info.value.errors[0]
+
+
+def test_an_event_without_ce_time_takes_the_record_time_not_the_readers_clock() -> None:
+    record = encode(
+        new_event(EventType.INVOICE_CREATED, sample_data(EventType.INVOICE_CREATED), source="/s")
+    )
+    headers = [(k, v) for k, v in record.headers if k != "ce_time"]
+    produced = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    assert decode(record.value, headers, record_time=produced).time == produced
+
+
+def test_a_consumed_record_without_ce_time_is_dated_by_kafka() -> None:
+    from aiokafka import ConsumerRecord
+
+    from service_kit.events import decode_record
+
+    record = encode(
+        new_event(EventType.INVOICE_CREATED, sample_data(EventType.INVOICE_CREATED), source="/s")
+    )
+    headers = [(k, v) for k, v in record.headers if k != "ce_time"]
+    millis = 1_763_629_200_000  # 2025-11-20T09:00:00Z
+    consumed = ConsumerRecord("t", 0, 7, millis, 0, record.key, record.value, None, 0, 0, headers)
+    assert decode_record(consumed).time == datetime(2025, 11, 20, 9, 0, tzinfo=UTC)

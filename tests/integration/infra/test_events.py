@@ -4,6 +4,7 @@ FastStream keep their binary-mode headers; bad records reach the DLQ with the re
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -119,3 +120,22 @@ async def test_ensure_topics_creates_missing_ones_and_is_idempotent(
     finally:
         await admin.close()
     assert sorted(len(t["partitions"]) for t in described) == [4, 4]
+
+
+async def test_topics_with_different_partition_counts_refuse_the_start(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    from aiokafka.admin import NewTopic
+
+    from service_kit.events import TopicsNotColocated
+
+    names = Topics.with_prefix(unique)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:  # created by hand (or by another tool) with another count than the rest
+        await admin.create_topics([NewTopic(names.sync_results, 5, 1)])
+    finally:
+        await admin.close()
+    with pytest.raises(TopicsNotColocated, match=rf"{names.sync_results}: 5"):
+        await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
+    await ensure_topics([kafka_bootstrap], [names.invoice_events, names.dlq], partitions=3)

@@ -192,6 +192,21 @@ async def test_a_retry_sent_does_not_forget_the_next_one_already_scheduled(
     assert await retries.due(now + timedelta(seconds=5)) == []
 
 
+async def test_a_retry_of_an_older_version_never_replaces_a_newer_ones(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    retries = MongoRetries(mongo_db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    newer = ScheduledRetry("org_r", "inv_1", now, 2, None, {"invoice_id": "inv_1", "version": 2})
+    older = replace(newer, attempt=3, invoice={"invoice_id": "inv_1", "version": 1})
+    await retries.schedule([newer])
+    await retries.schedule([older])
+    assert await retries.due(now) == [newer]
+    later = replace(newer, attempt=3, due_at=now + timedelta(seconds=1))
+    await retries.schedule([later])  # the same version moves on as before
+    assert await retries.due(now + timedelta(seconds=2)) == [later]
+
+
 async def test_five_deliveries_of_one_invoice_in_a_burst_make_one_xero_invoice(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:

@@ -183,6 +183,29 @@ async def test_reset_and_another_tenant_resyncs_every_invoice_into_it(
     assert len(await xero_invoices(sandbox, first)) == 3  # the old tenant is left alone
 
 
+async def test_a_connect_to_another_tenant_without_reset_trusts_nothing_of_the_first(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(**FAST) as c:
+        first = await setup_org(c, sandbox, "org_s")
+        inv = invoice("org_s", 1)
+        await publish(kafka_bootstrap, c.names.invoice_events, [created(inv)])
+        await results(c, 1)
+        # A link as the previous version stored it: no tenant on it.
+        db = c.app.state.mongo[c.settings.mongodb_database]
+        await db["links"].update_one({"_id": "org_s/inv_00001"}, {"$unset": {"tenant_id": ""}})
+        second = await sandbox.create_org(
+            name="Other Books", currencies=["NZD"], contacts=[{"Name": "Harbour Cafe Ltd"}]
+        )
+        await connect(c, sandbox, "org_s", second)
+        await publish(kafka_bootstrap, c.names.invoice_events, [requested(inv)])
+        out = await results(c, 2)
+    [made] = await xero_invoices(sandbox, second)
+    assert out[1].data.outcome is SyncOutcome.CREATED
+    assert out[1].data.xero_invoice_id == made["InvoiceID"]
+    assert len(await xero_invoices(sandbox, first)) == 1
+
+
 async def test_a_draft_then_void_is_deleted_and_a_void_never_synced_writes_nothing(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:

@@ -22,6 +22,7 @@ class Rec:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+    timestamp: int = 0  # Kafka's produce time in ms (0: none, as in these fakes)
 
 
 def rec(offset: int, invoice_id: str, topic: str = "invoices.events") -> Rec:

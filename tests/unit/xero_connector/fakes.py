@@ -48,6 +48,19 @@ class FakeConnections:
         self.docs[org_id] = stored
         return stored
 
+    async def expire(
+        self, org_id: str, generation: int, reason: str, at: datetime
+    ) -> Connection | None:
+        current = self.docs.get(org_id)
+        if (
+            current is None
+            or current.generation != generation
+            or current.status is not ConnectionStatus.CONNECTED
+        ):
+            return None
+        self.docs[org_id] = current.with_status(ConnectionStatus.EXPIRED, reason, at)
+        return self.docs[org_id]
+
 
 class FakeLeases:
     def __init__(self) -> None:

@@ -17,6 +17,7 @@ from sync_schemas import (
 )
 from tests.support.samples import invoice
 from xero_connector.subscribers import SyncConsumer, to_request
+from xero_connector.sync.results import failure
 
 
 def record(offset: int, invoice_id: str) -> ConsumerRecord[bytes, bytes]:
@@ -39,6 +40,9 @@ class Pipeline:
         if "poison" in ids:
             raise KeyError("a bug in the pipeline")
         return [f"result:{i}" for i in ids]
+
+    async def answer_bug(self, request: Any, message: str) -> Any:
+        return failure(request, ErrorCode.INTERNAL_ERROR, message)
 
 
 class Processed:

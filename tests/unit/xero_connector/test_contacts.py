@@ -32,6 +32,8 @@ HARBOUR = Customer(id="cus_42", name="Harbour Cafe Ltd")
         ([contact("c1", "Harbour Cafe Ltd", "cus_7"), contact("c2", "X", "cus_42")], "c2", None),
         ([contact("c1", "Harbour Cafe Ltd", "cus_42", status="ARCHIVED")], None, None),
         ([contact("c1", "Harbour Cafe")], None, None),  # not exactly the name
+        # ContactNumbers compare exactly: "CUS_42" is another customer's id
+        ([contact("c1", "Harbour Cafe Ltd", "CUS_42")], None, "c1"),
     ],
 )
 def test_whose_contact_is_whose(

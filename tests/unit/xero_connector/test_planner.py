@@ -41,11 +41,14 @@ def xero(
 
 
 def test_collapse_keeps_the_newest_version_and_every_event() -> None:
-    targets = planner.collapse([request(1, "a"), request(3, "b"), request(2, "c", attempt=2)])
+    targets = planner.collapse([request(1, "a"), request(3, "b"), request(2, "c", attempt=4)])
     [only] = targets
     assert only.version == 3
     assert [r.event_id for r in only.requests] == ["a", "b", "c"]
-    assert only.attempt == 2
+    # an older version's spent retries count for nothing against the newest one
+    assert only.attempt == 1
+    again = planner.collapse([request(3, "d", attempt=2), request(3, "e")])
+    assert again[0].attempt == 2
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 a lost refresh answer, fail-fast states."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -151,3 +152,18 @@ async def test_a_waiter_uses_the_token_another_instance_stored(world: World) -> 
     access = await asyncio.wait_for(waiting, 1)
     assert access.access_token == "theirs"
     assert world.identity.refreshed_with == []
+
+
+async def test_a_stale_refusal_does_not_expire_the_connection_that_replaced_it(
+    world: World,
+) -> None:
+    # A 403 answered to a request signed before Disconnect + Reconnect (generation 1 then,
+    # 2 now): it says nothing of the new tokens.
+    world.connections.docs["o"] = replace(connected("o", world.clock), generation=2)
+    manager = world.manager()
+    await manager.mark_expired("o", "Xero refused the tenant", generation=1)
+    assert world.connections.docs["o"].status is ConnectionStatus.CONNECTED
+    assert world.events.published == []
+    await manager.mark_expired("o", "Xero refused the tenant", generation=2)
+    assert world.connections.docs["o"].status is ConnectionStatus.EXPIRED
+    assert [e.status for e in world.events.published] == [ConnectionStatus.EXPIRED]

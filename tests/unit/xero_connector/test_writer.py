@@ -9,7 +9,7 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.ports import XeroScope
-from xero_connector.sync.model import SyncRequest, Target, Write
+from xero_connector.sync.model import Outcome, SyncRequest, Target, Write
 from xero_connector.sync.writer import Writer
 from xero_connector.xero_errors import XeroUnavailable
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
@@ -26,6 +26,7 @@ class FakeXero:
         self.invoices = {i.invoice_id: i for i in held}
         self.lose_next_answer = lose_next_answer
         self.calls: list[str] = []
+        self.updated: list[list[str]] = []
 
     async def create_invoices(
         self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
@@ -54,6 +55,7 @@ class FakeXero:
         self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
     ) -> list[WrittenInvoice]:
         self.calls.append("POST")
+        self.updated.append([str(p["InvoiceID"]) for p in invoices])
         return [WrittenInvoice(self.invoices[str(p["InvoiceID"])]) for p in invoices]
 
     async def find_invoices(
@@ -95,9 +97,17 @@ def writer(xero: FakeXero, records: Records, attempts: int = 4) -> Writer:
     return Writer(xero, records, write_attempts=attempts, sleep=no_wait)  # type: ignore[arg-type]
 
 
+async def run(
+    w: Writer, writes: list[Write], records: dict[str, InvoiceRecord]
+) -> tuple[dict[str, Outcome], dict[str, Link]]:
+    outcomes: dict[str, Outcome] = {}
+    links = await w.write(SCOPE, writes, records, outcomes)
+    return outcomes, links
+
+
 async def test_a_create_is_a_put_after_its_intent_is_stored() -> None:
     xero, records = FakeXero(), Records()
-    outcomes, links = await writer(xero, records).write(SCOPE, [create()], {})
+    outcomes, links = await run(writer(xero, records), [create()], {})
     assert xero.calls == ["PUT"]
     assert records.intents == {"inv_1": [("INV-1", URL)]}
     assert outcomes["inv_1"].outcome is SyncOutcome.CREATED
@@ -106,8 +116,9 @@ async def test_a_create_is_a_put_after_its_intent_is_stored() -> None:
 
 async def test_a_lost_answer_is_looked_up_and_adopted_not_created_twice() -> None:
     xero, records = FakeXero(lose_next_answer=True), Records()
-    outcomes, _ = await writer(xero, records).write(SCOPE, [create()], {})
+    outcomes, _ = await run(writer(xero, records), [create()], {})
     assert xero.calls == ["PUT", "GET", "POST"]
+    assert [len(u) for u in xero.updated] == [1]  # the adopted invoice, sent once
     assert len(xero.invoices) == 1
     assert outcomes["inv_1"].outcome is SyncOutcome.UPDATED
 
@@ -116,21 +127,19 @@ async def test_our_own_earlier_create_is_adopted_even_with_a_single_write_attemp
     ours = XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL)
     record = InvoiceRecord("org_acme", "inv_1", intents={"tenant-1": Intent(("INV-1",), (URL,))})
     xero, records = FakeXero(ours), Records()
-    outcomes, _ = await writer(xero, records, attempts=1).write(
-        SCOPE, [create()], {"inv_1": record}
-    )
+    outcomes, _ = await run(writer(xero, records, attempts=1), [create()], {"inv_1": record})
     assert xero.calls == ["GET", "POST"]  # tried before without a link: looked up first
     assert outcomes["inv_1"].xero_id == "x-ours"
     # Without the stored intent, the PUT's refusal leads to the same lookup.
     xero = FakeXero(XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL))
-    outcomes, _ = await writer(xero, Records(), attempts=1).write(SCOPE, [create()], {})
+    outcomes, _ = await run(writer(xero, Records(), attempts=1), [create()], {})
     assert xero.calls == ["PUT", "GET", "POST"] and outcomes["inv_1"].xero_id == "x-ours"
 
 
 async def test_someone_elses_invoice_with_our_number_is_never_written() -> None:
     theirs = XeroInvoice("x-hand", "INV-1", "ACCREC", "AUTHORISED", None)
     xero, records = FakeXero(theirs), Records()
-    outcomes, links = await writer(xero, records).write(SCOPE, [create()], {})
+    outcomes, links = await run(writer(xero, records), [create()], {})
     assert xero.calls == ["PUT", "GET"]
     assert outcomes["inv_1"].code is ErrorCode.INVOICE_NUMBER_TAKEN
     assert "x-hand" in outcomes["inv_1"].message and links == {}
@@ -140,7 +149,7 @@ async def test_a_renumbered_invoice_finds_its_create_under_the_old_number() -> N
     ours = XeroInvoice("x-old", "INV-OLD", "ACCREC", "AUTHORISED", URL)
     record = InvoiceRecord("org_acme", "inv_1", intents={"tenant-1": Intent(("INV-OLD",), (URL,))})
     xero, records = FakeXero(ours), Records()
-    outcomes, _ = await writer(xero, records).write(SCOPE, [create("INV-NEW")], {"inv_1": record})
+    outcomes, _ = await run(writer(xero, records), [create("INV-NEW")], {"inv_1": record})
     # The first create's outcome was never known: the lookup covers the old number too, finds
     # ours there and renumbers it by InvoiceID instead of creating a second invoice.
     assert xero.calls == ["GET", "POST"] and len(xero.invoices) == 1

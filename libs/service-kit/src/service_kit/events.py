@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -24,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from pymongo.errors import PyMongoError
 
-from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, topics
+from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, encode, topics
 
 # Failures of the servers a consumer depends on: worth a redelivery, unlike a bug.
 INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
@@ -54,9 +55,17 @@ class RawRecord(Protocol):
     topic: str
     partition: int
     offset: int
+    timestamp: int
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+
+
+def decode_record(record: RawRecord) -> CloudEvent[Any]:
+    """``decode`` of a consumed record: an event without ``ce_time`` gets the record's own
+    timestamp (milliseconds since the epoch, set at produce time), never the reader's clock."""
+    produced = datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp else None
+    return decode(record.value, record.headers, record_time=produced)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +197,37 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
 ) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+    """Create the topics that do not exist yet; existing ones are left as they are. Then check
+    co-location: an organisation's events are keyed by ``org_id`` and must land on the same
+    partition number in every topic (one writer per organisation), which needs the same
+    partition count everywhere. Raises :class:`TopicsNotColocated` (refuse to start) if not."""
+    wanted = list(names)
     admin = AIOKafkaAdminClient(bootstrap_servers=list(bootstrap_servers))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, partitions, replication_factor) for n in names if n not in existing]
+        missing = [NewTopic(n, partitions, replication_factor) for n in wanted if n not in existing]
         if missing:
             with suppress(TopicAlreadyExistsError):  # another instance won the race
                 await admin.create_topics(missing)
+        described = await admin.describe_topics(wanted)
     finally:
         await admin.close()
+    counts = {t["topic"]: len(t.get("partitions") or []) for t in described}
+    check_colocated(counts)
+
+
+class TopicsNotColocated(RuntimeError):
+    pass
+
+
+def check_colocated(counts: dict[str, int]) -> None:
+    """Every topic with the same number of partitions, or a clear refusal naming them."""
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"{topic}: {n}" for topic, n in sorted(counts.items()))
+        raise TopicsNotColocated(
+            f"the topics have different partition counts ({listed}); an organisation's events "
+            "must land on the same partition of every topic, so give them all the same count "
+            "(Kafka can only add partitions: raise the smaller ones, and set "
+            "*_TOPIC_PARTITIONS to match)"
+        )

@@ -34,8 +34,15 @@ from invoice_events import metrics
 from invoice_events.ports import Unavailable
 from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
-from service_kit.events import ProcessingError, Topics, dead_letter, raw_body, readable_headers
-from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, topics
+from service_kit.events import (
+    ProcessingError,
+    Topics,
+    dead_letter,
+    decode_record,
+    raw_body,
+    readable_headers,
+)
+from sync_schemas import CloudEvent, EnvelopeError, EventType, topics
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +90,7 @@ class RecordHandler:
 
     async def _decode(self, record: Record) -> tuple[Record, CloudEvent[Any]] | None:
         try:
-            return record, decode(record.value, record.headers)
+            return record, decode_record(record)
         except EnvelopeError as error:
             log.warning("record.dead_lettered", reason=error.reason, offset=record.offset)
             await self._to_dlq(record, error)

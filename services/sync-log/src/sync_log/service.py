@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from service_kit.events import INFRASTRUCTURE_ERRORS, ProcessingError, RawRecord
+from service_kit.events import INFRASTRUCTURE_ERRORS, ProcessingError, RawRecord, decode_record
 from sync_log.domain import (
     ConnectionChange,
     InvoiceState,
@@ -18,7 +18,7 @@ from sync_log.domain import (
     observe_dead_letter,
 )
 from sync_log.ports import Clock, DeadLetter, SyncLogStore
-from sync_schemas import EnvelopeError, decode
+from sync_schemas import EnvelopeError
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,7 @@ class SyncLogService:
                 observations.append(observe_dead_letter(record.key, record.value, headers, now))
                 continue
             try:
-                event = decode(record.value, record.headers)
+                event = decode_record(record)
             except EnvelopeError as error:
                 log.warning(
                     "dead-lettering record",

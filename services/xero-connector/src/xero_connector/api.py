@@ -32,6 +32,7 @@ from xero_connector.errors import (
     UnknownInvoice,
     XeroNotConfigured,
 )
+from xero_connector.limiter import DailyLimitSpent
 from xero_connector.links import LinkService
 from xero_connector.service import ConnectionService
 from xero_connector.xero_errors import XeroError, XeroRateLimited, XeroUnavailable
@@ -196,6 +197,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (AuthorizationFailed, 400, "authorization_failed"),
     (XeroNotConfigured, 503, "xero_not_configured"),
     (XeroRateLimited, 503, "rate_limited"),
+    (DailyLimitSpent, 503, "rate_limited"),
     (XeroUnavailable, 502, "xero_unavailable"),
     (XeroError, 502, "xero_error"),
 ]
@@ -208,7 +210,7 @@ def add_error_handlers(app: FastAPI) -> None:
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
                 headers = None
-                if isinstance(exc, XeroRateLimited):
+                if isinstance(exc, XeroRateLimited | DailyLimitSpent):
                     headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
                 details = {"remediation": _remediation(exc)} if _remediation(exc) else None
                 return error_response(status, code, str(exc), details, headers)
@@ -216,6 +218,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ConnectorError, handle)
     app.add_exception_handler(XeroError, handle)
+    app.add_exception_handler(DailyLimitSpent, handle)
 
 
 def _remediation(exc: Exception) -> str | None:

@@ -108,6 +108,13 @@ class Settings(ServiceSettings):
     xero_limit_margin: float = Field(default=0.03, ge=0)
     xero_day_reset_seconds: float = Field(default=3600, gt=0)
 
+    @field_validator("invoice_url_template")
+    @classmethod
+    def _names_the_invoice(cls, template: str) -> str:
+        if "{invoice_id}" not in template or "{org_id}" not in template:
+            raise ValueError("must contain {org_id} and {invoice_id}: it marks our invoices")
+        return template
+
     @field_validator("token_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

@@ -56,11 +56,11 @@ class _Directory:
         if contact.status != "ACTIVE":
             return
         if contact.number:
-            self.by_number[contact.number.casefold()] = contact
+            self.by_number[contact.number] = contact
         self.by_name.setdefault(_name_key(contact.name), []).append(contact)
 
     def candidates(self, customer: Customer) -> list[XeroContact]:
-        by_number = self.by_number.get(contact_number(customer.id).casefold())
+        by_number = self.by_number.get(contact_number(customer.id))
         return [
             *([by_number] if by_number else []),
             *self.by_name.get(_name_key(customer.name), []),
@@ -89,10 +89,10 @@ class Match:
 
 def match(customer: Customer, contacts: Sequence[XeroContact]) -> Match:
     """Pure: the customer's contact among ``contacts`` (see the module docstring)."""
-    number = contact_number(customer.id).casefold()
+    number = contact_number(customer.id)
     active = [c for c in contacts if c.status == "ACTIVE"]
     for contact in active:
-        if contact.number and contact.number.casefold() == number:
+        if contact.number == number:  # exactly: customer ids "acme-1" and "ACME-1" differ
             return Match(contact)
     named = [c for c in active if _name_key(c.name) == _name_key(customer.name)]
     own = next((c for c in named if not c.number), None)

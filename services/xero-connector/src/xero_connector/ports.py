@@ -2,7 +2,7 @@
 unit tests use the small fakes in tests/unit/xero_connector/fakes.py."""
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -48,6 +48,13 @@ class ConnectionStore(Protocol):
     ) -> Connection | None:
         """Store a refreshed token set as ``generation + 1`` if the stored one is still
         ``generation``; None (nothing written) when it moved on."""
+        ...
+
+    async def expire(
+        self, org_id: str, generation: int, reason: str, at: datetime
+    ) -> Connection | None:
+        """Mark the connection expired (tokens dropped) if it is still connected at
+        ``generation``; None (nothing written) when a refresh or a Reconnect moved it on."""
         ...
 
 
@@ -116,6 +123,9 @@ class XeroScope:
 
     org_id: str
     tenant_id: str
+    # The token generation the work began with (not part of the scope's identity): a refusal
+    # from Xero expires the connection only if it has not moved on since.
+    generation: int = field(default=0, compare=False)
 
 
 class XeroAccounting(Protocol):

@@ -112,6 +112,11 @@ class ConnectionService:
         now = self._clock()
         previous = await self._connections.get(org_id)
         reconnect = previous is not None
+        if previous is not None and previous.tenant_id != tenant.tenant_id:
+            # Another Xero organisation: links and contacts are kept per tenant, but those
+            # stored before they carried one would otherwise pass for the new tenant's.
+            for data in self._tenant_data:
+                await data.forget_org(org_id)
         connection = Connection(
             org_id=org_id,
             status=ConnectionStatus.CONNECTED,
@@ -153,8 +158,8 @@ class ConnectionService:
 
     async def reset(self, org_id: str) -> Connection | None:
         """Disconnect, then forget the settings and mappings, and stop trusting what was
-        known of the tenant: links to its invoices, its contacts. (A Connect to another
-        tenant needs none of this: links and contacts are kept per tenant.)"""
+        known of the tenant: links to its invoices, its contacts. (A Connect to another tenant
+        does the same.)"""
         connection = await self.disconnect(org_id, reason="integration reset")
         await self._config.clear(org_id)
         for data in self._tenant_data:

@@ -26,11 +26,12 @@ from service_kit.events import (
     ProcessingError,
     Topics,
     dead_letter,
+    decode_record,
     publish_event,
     raw_body,
     readable_headers,
 )
-from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice, decode
+from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
 from xero_connector.sync.model import SyncRequest
 from xero_connector.sync.pipeline import SyncPipeline
@@ -122,17 +123,21 @@ class SyncConsumer:
 
     async def _answer_bug(self, record: Record, why: str) -> None:
         try:
-            event = decode(record.value, record.headers)
+            event = decode_record(record)
             if event.type not in _INVOICE_TYPES:
                 return
             request = to_request(event)
-            message = (
-                f"the connector failed on this invoice ({why[:300]}); nothing more was written"
-            )
-            answer = failure(request, ErrorCode.INTERNAL_ERROR, message)
         except Exception:  # the bug is in decoding itself: the DLQ record is all there is
             log.exception("record.unanswerable", offset=record.offset)
             return
+        message = f"the connector failed on this invoice ({why[:300]}); nothing more was written"
+        try:
+            answer = await self.pipeline.answer_bug(request, message)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:  # the bug is in recording the outcome: answer all the same
+            log.exception("record.answer_not_recorded", offset=record.offset)
+            answer = failure(request, ErrorCode.INTERNAL_ERROR, message)
         await self._publish(answer)
         await self._processed.mark([event.id], datetime.now(UTC))
 
@@ -140,7 +145,7 @@ class SyncConsumer:
         events: dict[str, CloudEvent[Any]] = {}
         for record in records:
             try:
-                event = decode(record.value, record.headers)
+                event = decode_record(record)
             except EnvelopeError as error:
                 log.warning("record.dead_lettered", reason=error.reason, offset=record.offset)
                 await self._to_dlq(record, error)

@@ -105,11 +105,11 @@ class TokenManager:
         async with self._locks.setdefault(org_id, asyncio.Lock()):
             return await self._refreshed(org_id, rejected)
 
-    async def mark_expired(self, org_id: str, reason: str) -> None:
-        """For callers that learn from Xero that the connection is gone (e.g. a 403)."""
-        connection = await self._connections.get(org_id)
-        if connection is not None and connection.status is ConnectionStatus.CONNECTED:
-            await self._expire(connection, reason)
+    async def mark_expired(self, org_id: str, reason: str, *, generation: int) -> None:
+        """For callers that learn from Xero that the connection is gone (e.g. a 403), about
+        the tokens of ``generation``: a refusal of tokens a Reconnect (or a refresh) has since
+        replaced says nothing of the new ones, so it expires nothing."""
+        await self._expire(org_id, generation, reason)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -188,11 +188,13 @@ class TokenManager:
                 return grant
             except InvalidGrant:
                 TOKEN_REFRESHES.labels("invalid_grant").inc()
+                reason = "Xero refused the refresh token (invalid_grant)"
+                if await self._expire(connection.org_id, connection.generation, reason):
+                    raise ConnectionExpired(connection.org_id) from None
                 latest = await self._connections.get(connection.org_id)
-                if latest is not None and latest.generation != connection.generation:
-                    raise XeroUnavailable("the connection changed during the refresh") from None
-                await self._expire(connection, "Xero refused the refresh token (invalid_grant)")
-                raise ConnectionExpired(connection.org_id) from None
+                if latest is not None and latest.status is ConnectionStatus.EXPIRED:
+                    raise ConnectionExpired(connection.org_id) from None  # expired by another
+                raise XeroUnavailable("the connection changed during the refresh") from None
             except XeroUnavailable as error:
                 TOKEN_REFRESHES.labels("unavailable").inc()
                 # The answer may be lost after Xero rotated the token; the token we sent stays
@@ -208,10 +210,13 @@ class TokenManager:
                 )
                 await self._sleep(min(0.2 * 2**attempt, 5.0))
 
-    async def _expire(self, connection: Connection, reason: str) -> None:
-        now = self._clock()
-        await self._connections.put(connection.with_status(ConnectionStatus.EXPIRED, reason, now))
-        log.warning("xero.connection.expired", org_id=connection.org_id, reason=reason)
+    async def _expire(self, org_id: str, generation: int, reason: str) -> bool:
+        """Expire the connection if it is still at ``generation`` (one conditional write)."""
+        connection = await self._connections.expire(org_id, generation, reason, self._clock())
+        if connection is None:
+            log.info("xero.connection.expiry_superseded", org_id=org_id, generation=generation)
+            return False
+        log.warning("xero.connection.expired", org_id=org_id, reason=reason)
         await self._events.publish(
             XeroConnectionChanged(
                 org_id=connection.org_id,
@@ -221,3 +226,4 @@ class TokenManager:
                 reason=reason,
             )
         )
+        return True

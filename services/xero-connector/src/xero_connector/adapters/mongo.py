@@ -96,6 +96,25 @@ class MongoConnections:
             return None
         return await self.get(org_id)
 
+    async def expire(
+        self, org_id: str, generation: int, reason: str, at: datetime
+    ) -> Connection | None:
+        result = await self._collection.update_one(
+            {"_id": org_id, "generation": generation, "status": ConnectionStatus.CONNECTED.value},
+            {
+                "$set": {
+                    "status": ConnectionStatus.EXPIRED.value,
+                    "reason": reason,
+                    "updated_at": at,
+                    "tokens": None,
+                    "access_expires_at": None,
+                }
+            },
+        )
+        if result.modified_count != 1:
+            return None
+        return await self.get(org_id)
+
     def _seal(self, tokens: Tokens) -> Binary:
         return Binary(
             self._cipher.encrypt_json(
@@ -459,20 +478,33 @@ class MongoRetries:
         self._collection = db["scheduled_retries"]
 
     async def schedule(self, retries: Iterable[ScheduledRetry]) -> None:
+        """Insert each retry; where one is already scheduled, replace it unless it is for a
+        newer version (a stale request must not push a newer version's retry out). Two
+        commands rather than a filtered upsert, whose duplicate-key answer FerretDB v1 shapes
+        in a way PyMongo cannot read."""
+        docs = [_retry_doc(r) for r in retries]
+        if not docs:
+            return
+        taken: list[int] = []
+        try:
+            await self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            taken = [int(e["index"]) for e in errors]
         operations = [
             ReplaceOne(
-                {"_id": f"{r.org_id}/{r.invoice_id}"},
                 {
-                    "org_id": r.org_id,
-                    "invoice_id": r.invoice_id,
-                    "due_at": r.due_at,
-                    "attempt": r.attempt,
-                    "batch_id": r.batch_id,
-                    "invoice": r.invoice,
+                    "_id": docs[i]["_id"],
+                    "$or": [
+                        {"invoice.version": {"$lte": docs[i]["invoice"].get("version") or 0}},
+                        {"invoice.version": {"$exists": False}},
+                    ],
                 },
-                upsert=True,
+                docs[i],
             )
-            for r in retries
+            for i in taken
         ]
         await bulk_write_chunked(self._collection, operations)
 
@@ -507,3 +539,15 @@ class MongoRetries:
                 "due_at": retry.due_at,
             }
         )
+
+
+def _retry_doc(r: ScheduledRetry) -> Doc:
+    return {
+        "_id": f"{r.org_id}/{r.invoice_id}",
+        "org_id": r.org_id,
+        "invoice_id": r.invoice_id,
+        "due_at": r.due_at,
+        "attempt": r.attempt,
+        "batch_id": r.batch_id,
+        "invoice": r.invoice,
+    }

@@ -52,7 +52,7 @@ class GatewayAccounting:
 
     async def scope(self, org_id: str) -> XeroScope:
         access = await self._tokens.access(org_id)
-        return XeroScope(org_id, access.tenant_id)
+        return XeroScope(org_id, access.tenant_id, access.generation)
 
     # -- invoices ---------------------------------------------------------------------------
 
@@ -92,7 +92,12 @@ class GatewayAccounting:
         self, scope: XeroScope, *, numbers: Sequence[str] = (), ids: Sequence[str] = ()
     ) -> list[XeroInvoice]:
         found: dict[str, XeroInvoice] = {}
-        unique_numbers = list(dict.fromkeys(numbers))
+        # InvoiceNumbers= is comma-separated: a number holding a comma is asked alone.
+        for number in dict.fromkeys(n for n in numbers if "," in n):
+            quoted = number.replace("\\", "\\\\").replace('"', '\\"')
+            for invoice in await self._invoices(scope, {"where": f'InvoiceNumber=="{quoted}"'}):
+                found[invoice.invoice_id] = invoice
+        unique_numbers = list(dict.fromkeys(n for n in numbers if "," not in n))
         for start in range(0, len(unique_numbers), NUMBERS_PER_GET):
             chunk = ",".join(unique_numbers[start : start + NUMBERS_PER_GET])
             for invoice in await self._invoices(scope, {"InvoiceNumbers": chunk}):

@@ -36,7 +36,8 @@ class Target:
 
     @property
     def attempt(self) -> int:
-        return max(r.attempt for r in self.requests)
+        """The try of the newest version (an older version's retries count for nothing)."""
+        return max(r.attempt for r in self.requests if r.invoice.version == self.version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ class Config(Protocol):
 
 
 class Expiry(Protocol):
-    async def mark_expired(self, org_id: str, reason: str) -> None: ...
+    async def mark_expired(self, org_id: str, reason: str, *, generation: int) -> None: ...
 
 
 class SyncPipeline:
@@ -90,8 +90,27 @@ class SyncPipeline:
         for request in requests:
             by_org.setdefault(request.invoice.org_id, []).append(request)
         started = time.monotonic()
-        groups = await asyncio.gather(*(self._org(org, rs, started) for org, rs in by_org.items()))
+        tasks = [asyncio.create_task(self._org(org, rs, started)) for org, rs in by_org.items()]
+        try:
+            groups = await asyncio.gather(*tasks)
+        except BaseException:
+            # One organisation's failure fails the batch, which is handled again (record by
+            # record on a bug, redelivered on an outage): the others must not keep writing
+            # meanwhile, or a stale version could land after the newer one.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return [event for group in groups for event in group]
+
+    async def answer_bug(self, request: SyncRequest, message: str) -> CloudEvent[Any]:
+        """A valid event whose handling hit a bug is answered ``internal_error`` at its real
+        version, and that is an outcome like any other: the high-water mark rises and older
+        scheduled retries are dropped (a v1 retry must not resurrect a voided v2)."""
+        target = Target(request.invoice, [request])
+        outcome = failed(ErrorCode.INTERNAL_ERROR, message)
+        await self._settle(request.invoice.org_id, [target], {target.invoice_id: outcome})
+        return result(request, outcome, time.monotonic())
 
     async def _org(
         self, org_id: str, requests: list[SyncRequest], started: float
@@ -142,14 +161,25 @@ class SyncPipeline:
         self, org_id: str, settings: OrgSettings, targets: list[Target]
     ) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
+        records = await self._records.get_many(org_id, [t.invoice_id for t in targets])
+        for t in targets:  # the version guard first: a stale request never waits on Xero
+            record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
+            stale = planner.guard(t, record, None)
+            if stale is not None:
+                outcomes[t.invoice_id] = stale
+        live = [t for t in targets if t.invoice_id not in outcomes]
+        if not live:
+            return outcomes
         try:
             scope = await self.xero.scope(org_id)
         except (NotConnected, ConnectionExpired) as error:
-            return {t.invoice_id: failed(error.error_code, str(error)) for t in targets}
+            _fail_rest(live, outcomes, failed(error.error_code, str(error)))
+            return outcomes
         except XeroError as error:
-            return {t.invoice_id: unavailable(error) for t in targets}
+            _fail_rest(live, outcomes, unavailable(error))
+            return outcomes
         try:
-            await self._run(scope, settings, targets, outcomes)
+            await self._run(scope, settings, live, records, outcomes)
             for t in targets:  # every invoice gets an answer, whatever happened above
                 if t.invoice_id not in outcomes:
                     log.error("sync.no_outcome", invoice_id=t.invoice_id)
@@ -161,7 +191,9 @@ class SyncPipeline:
             )
             _fail_rest(targets, outcomes, spent)
         except TenantForbidden as error:
-            await self._tokens.mark_expired(org_id, f"Xero refused the tenant: {error.message}")
+            await self._tokens.mark_expired(
+                org_id, f"Xero refused the tenant: {error.message}", generation=scope.generation
+            )
             expired = ConnectionExpired(org_id)
             _fail_rest(targets, outcomes, failed(expired.error_code, str(expired)))
         except (NotConnected, ConnectionExpired) as error:
@@ -175,22 +207,16 @@ class SyncPipeline:
         scope: XeroScope,
         settings: OrgSettings,
         targets: list[Target],
+        records: dict[str, InvoiceRecord],
         outcomes: dict[str, Outcome],
     ) -> None:
-        records = await self._records.get_many(scope.org_id, [t.invoice_id for t in targets])
-        for t in targets:
-            record = records.get(t.invoice_id) or InvoiceRecord(scope.org_id, t.invoice_id)
-            records[t.invoice_id] = record
-            stale = planner.guard(t, record, scope.tenant_id)
-            if stale is not None:
-                outcomes[t.invoice_id] = stale
-        live = [t for t in targets if t.invoice_id not in outcomes]
-        voids = [t for t in live if t.invoice.status is InvoiceStatus.VOID]
+        """Outcomes land in ``outcomes`` as they are reached, so an error later in the batch
+        fails only what is left."""
+        voids = [t for t in targets if t.invoice.status is InvoiceStatus.VOID]
         writes = await self._cancels(scope, voids, records, outcomes)
-        others = [t for t in live if t.invoice.status is not InvoiceStatus.VOID]
+        others = [t for t in targets if t.invoice.status is not InvoiceStatus.VOID]
         writes += await self._prepare(scope, settings, others, records, outcomes)
-        done, _ = await self.writer.write(scope, writes, records)
-        outcomes.update(done)
+        await self.writer.write(scope, writes, records, outcomes)
         for t in targets:
             code = outcomes.get(t.invoice_id, Outcome()).code
             if code is ErrorCode.CONTACT_MISSING:

@@ -44,14 +44,15 @@ def source_url(template: str, org_id: str, invoice_id: str) -> str:
 # -- before Xero ----------------------------------------------------------------------------
 
 
-def guard(target: Target, record: InvoiceRecord, tenant_id: str) -> Outcome | None:
+def guard(target: Target, record: InvoiceRecord, tenant_id: str | None) -> Outcome | None:
     """The high-water mark: a version older than one that already had an outcome is never
-    written (a late event, or a retry scheduled before upstream moved on)."""
-    link = record.link_in(tenant_id)
-    newest = max(record.high_water, link.version if link else 0)
+    written (a late event, or a retry scheduled before upstream moved on). Decided before
+    the connection is even looked at; ``tenant_id``, when known, names the Xero invoice."""
+    newest = max(record.high_water, record.link.version if record.link else 0)
     if target.version >= newest:
         return None
     why = f"version {target.version} is older than version {newest}, which is handled already"
+    link = record.link_in(tenant_id) if tenant_id else None
     return succeeded(link.xero_invoice_id if link else "", SyncOutcome.UNCHANGED, message=why)
 
 

@@ -1,7 +1,7 @@
 """The writes to Xero, chunk by chunk, so that an invoice is created at most once and nothing
 that is not ours is touched.
 
-    outcomes, links = await writer.write(scope, writes, records)
+    links = await writer.write(scope, writes, records, outcomes)   # outcomes filled in
 
 - Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
   (a timeout after sending, a 5xx) is simply sent again.
@@ -37,7 +37,6 @@ from xero_connector.xero_models import WrittenInvoice
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
-Results = tuple[dict[str, Outcome], dict[str, Link]]
 
 
 def unavailable(error: XeroError) -> Outcome:
@@ -65,11 +64,15 @@ class Writer:
         self._sleep = sleep
 
     async def write(
-        self, scope: XeroScope, writes: list[Write], records: dict[str, InvoiceRecord]
-    ) -> Results:
-        outcomes: dict[str, Outcome] = {}
+        self,
+        scope: XeroScope,
+        writes: list[Write],
+        records: dict[str, InvoiceRecord],
+        outcomes: dict[str, Outcome],
+    ) -> dict[str, Link]:
+        """Each write's outcome goes into ``outcomes`` as soon as Xero answers it (an error
+        later leaves it there); returns the links stored."""
         links: dict[str, Link] = {}
-        writes = list(writes)
         creates = [w for w in writes if w.xero_id is None]
         if creates:
             intents = {
@@ -78,13 +81,14 @@ class Writer:
             await self._records.intend(scope.org_id, scope.tenant_id, intents)
         for start in range(0, len(creates), self.chunk_size):
             chunk = creates[start : start + self.chunk_size]
-            adopted = await self._creates(scope, chunk, records, outcomes, links)
-            writes.extend(adopted)  # now updates of the invoice we made before
-        updates = [w for w in writes if w.xero_id is not None]
+            await self._creates(scope, chunk, records, outcomes, links)
+        # Linked invoices, and creates adopted above (their xero_id is set now); those the
+        # split path already updated have their outcome.
+        updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in outcomes]
         for start in range(0, len(updates), self.chunk_size):
             chunk = updates[start : start + self.chunk_size]
             await self._updates(scope, chunk, outcomes, links)
-        return outcomes, links
+        return links
 
     async def _updates(
         self,
