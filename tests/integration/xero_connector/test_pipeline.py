@@ -26,8 +26,8 @@ from tests.integration.xero_connector.pipeline_support import (
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
-from xero_connector.adapters.mongo import MongoRetries
-from xero_connector.domain import ScheduledRetry
+from xero_connector.adapters.mongo import MongoInvoiceRecords, MongoRetries
+from xero_connector.domain import Link, ScheduledRetry
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
 
@@ -205,6 +205,22 @@ async def test_a_retry_of_an_older_version_never_replaces_a_newer_ones(
     later = replace(newer, attempt=3, due_at=now + timedelta(seconds=1))
     await retries.schedule([later])  # the same version moves on as before
     assert await retries.due(now + timedelta(seconds=2)) == [later]
+
+
+async def test_links_never_go_back_to_an_older_version_and_high_water_only_rises(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    records = MongoInvoiceRecords(mongo_db)
+    await records.intend("org_m", "t-1", {"inv_1": ("INV-1", "https://c/1")})
+    await records.settle("org_m", {"inv_1": 3}, {"inv_1": Link("t-1", "x-3", 3, "h3", "DRAFT")})
+    # A writer that fell behind (a zombie, a late batch) answers for version 2.
+    await records.settle("org_m", {"inv_1": 2}, {"inv_1": Link("t-1", "x-2", 2, "h2", "DRAFT")})
+    record = (await records.get_many("org_m", ["inv_1"]))["inv_1"]
+    assert record.link == Link("t-1", "x-3", 3, "h3", "DRAFT") and record.high_water == 3
+    assert record.intents["t-1"].numbers == ("INV-1",) and record.number == "INV-1"
+    await records.settle("org_m", {"inv_1": 4}, {"inv_1": Link("t-1", "x-3", 4, "h4", "VOIDED")})
+    record = (await records.get_many("org_m", ["inv_1"]))["inv_1"]
+    assert record.link is not None and (record.link.version, record.high_water) == (4, 4)
 
 
 async def test_five_deliveries_of_one_invoice_in_a_burst_make_one_xero_invoice(

@@ -59,6 +59,32 @@ CASES = {
     "re-sync after a failure goes pending": ([obs(1, F, 1), obs(1, P, 2)], (1, P)),
     "newer version resets to pending": ([obs(1, S, 1), obs(2, P, 2)], (2, P)),
     "newer version wins even with an older clock": ([obs(1, S, 9), obs(2, P, 1)], (2, P)),
+    # Causes first, whatever the clocks: the producer's clock 5 minutes ahead of the
+    # connector's, the request read before or after its outcome.
+    "outcome of a request dated later than it": (
+        [obs(1, P, 10, event_id="req"), obs(1, S, 5, cause_event_id="req")],
+        (1, S),
+    ),
+    "request dated later read after its outcome": (
+        [obs(1, S, 5, cause_event_id="req"), obs(1, P, 10, event_id="req")],
+        (1, S),
+    ),
+    "failure of a request dated later than it": (
+        [obs(1, P, 10, event_id="req"), obs(1, F, 5, cause_event_id="req")],
+        (1, F),
+    ),
+    "another request after the outcome still goes pending": (
+        [obs(1, S, 5, cause_event_id="req"), obs(1, P, 10, event_id="resync")],
+        (1, P),
+    ),
+    "an answered request of the previous version is just old": (
+        [
+            obs(1, S, 5, cause_event_id="r1"),
+            obs(2, P, 6, event_id="r2"),
+            obs(1, P, 9, event_id="r1"),
+        ],
+        (2, P),
+    ),
 }
 
 
@@ -143,3 +169,11 @@ def test_observing_each_event_type() -> None:
         EventType.INVOICE_SYNC_FAILED: F,
         EventType.XERO_CONNECTION_CHANGED: None,
     }
+
+
+def test_causes_survive_a_round_trip_through_the_store() -> None:
+    from sync_log.adapters.mongo import state_from_doc, state_to_doc
+
+    state = fold(obs(1, P, 10, event_id="req"), obs(1, S, 5, cause_event_id="req"))
+    assert state is not None
+    assert state_from_doc(state_to_doc(state, T0)) == state

@@ -1,11 +1,13 @@
 """The sync log's pure core: what each consumed record means, and how an invoice's current
 status follows from what has been observed.
 
-An invoice's status is the outcome of its newest version. Within one version the later
-observation wins, by event time, and an outcome beats a request of the same millisecond: a
-sync request and its result travel on different topics, so the sync log may read a result
-before the request that caused it. ``apply`` is idempotent,
-so replaying a batch after a crash changes nothing.
+An invoice's status is the outcome of its newest version. Within one version causes come
+first, whatever the clocks say: an outcome beats the event that caused it (its
+``cause_event_id``), read before or after it, and a request that an outcome already answered
+never makes the invoice pending again (a producer clock ahead of the connector's, or an
+event dated only by its Kafka record, must not leave it pending). Otherwise the later
+observation wins, by event time, and an outcome beats a request of the same millisecond.
+``apply`` is idempotent, so replaying a batch after a crash changes nothing.
 """
 
 import json
@@ -74,6 +76,7 @@ class Observation:
     outcome: str | None = None
     batch_id: str | None = None
     reason: str | None = None
+    cause_event_id: str | None = None  # of an outcome: the request it answers
 
     def entry(self) -> dict[str, Any]:
         """The log entry document; ``_id`` is the event id, so a replay is stored once."""
@@ -94,6 +97,7 @@ class Observation:
             "outcome": self.outcome,
             "batch_id": self.batch_id,
             "reason": self.reason,
+            "cause_event_id": self.cause_event_id,
         }
         return doc | {k: v for k, v in optional.items() if v is not None}
 
@@ -111,6 +115,8 @@ class InvoiceState:
     xero_invoice_id: str | None = None
     last_error: LastError | None = None
     batch_ids: tuple[str, ...] = field(default=())
+    status_event_id: str | None = None  # the observation that set the status
+    answered: tuple[str, ...] = field(default=())  # requests of this version with an outcome
 
     @property
     def key(self) -> str:
@@ -137,13 +143,11 @@ def apply(state: InvoiceState | None, obs: Observation) -> InvoiceState | None:
     batch_ids = state.batch_ids
     if obs.batch_id and obs.batch_id not in batch_ids:
         batch_ids = (*batch_ids, obs.batch_id)
-    newer = (obs.version, obs.occurred_at, _RANK[obs.status]) >= (
-        state.version,
-        state.status_at,
-        _RANK[state.status],
-    )
-    if not newer:
-        return replace(state, batch_ids=batch_ids)
+    answered = state.answered if obs.version == state.version else ()
+    if obs.cause_event_id and obs.version >= state.version:
+        answered = (*answered, obs.cause_event_id)[-_ANSWERED:]
+    if not _wins(state, obs):
+        return replace(state, batch_ids=batch_ids, answered=answered)
     return replace(
         state,
         invoice_number=obs.invoice_number or state.invoice_number,
@@ -153,7 +157,25 @@ def apply(state: InvoiceState | None, obs: Observation) -> InvoiceState | None:
         xero_invoice_id=obs.xero_invoice_id or state.xero_invoice_id,
         last_error=_next_error(state.last_error, obs),
         batch_ids=batch_ids,
+        status_event_id=obs.event_id,
+        answered=answered,
     )
+
+
+# How many answered requests of the current version an invoice remembers.
+_ANSWERED = 20
+
+
+def _wins(state: InvoiceState, obs: Observation) -> bool:
+    """Whether ``obs`` sets the status: a newer version does; within one version causes
+    come first (see the module docstring), then time, then outcomes over requests."""
+    if obs.version != state.version:
+        return obs.version > state.version
+    if obs.cause_event_id is not None and obs.cause_event_id == state.status_event_id:
+        return True  # the outcome of the very request that made it pending
+    if obs.status is Status.PENDING and obs.event_id in state.answered:
+        return False  # a request whose outcome is already known
+    return (obs.occurred_at, _RANK[obs.status]) >= (state.status_at, _RANK[state.status])
 
 
 # Within one version and millisecond an outcome outranks a pending request: the request that
@@ -173,6 +195,8 @@ def _state_from(obs: Observation) -> InvoiceState:
         xero_invoice_id=obs.xero_invoice_id,
         last_error=obs.error,
         batch_ids=(obs.batch_id,) if obs.batch_id else (),
+        status_event_id=obs.event_id,
+        answered=(obs.cause_event_id,) if obs.cause_event_id else (),
     )
 
 
@@ -210,6 +234,7 @@ def observe(event: CloudEvent[Any]) -> Observation | None:
             xero_invoice_id=data.xero_invoice_id,
             outcome=data.outcome.value,
             batch_id=data.batch_id,
+            cause_event_id=data.cause_event_id,
         )
     if isinstance(data, InvoiceSyncFailed):
         error = LastError(
@@ -225,6 +250,7 @@ def observe(event: CloudEvent[Any]) -> Observation | None:
             status=Status.FAILED,
             error=error,
             batch_id=data.batch_id,
+            cause_event_id=data.cause_event_id,
         )
     return None
 

@@ -63,8 +63,10 @@ class LinkService:
         ]
         if others:
             raise LinkRefused(f"Xero invoice {xero_invoice_id} is linked to invoice {others[0]}")
-        # Version 0 and no payload hash: the next sync of any version updates it.
+        # Version 0 and no payload hash: the next sync of any version updates it. (Link
+        # writes never go below a stored version, so a previous link is forgotten first.)
         link = Link(scope.tenant_id, xero_invoice_id, 0, "", target.status)
+        await self._records.unlink(org_id, invoice_id)
         await self._records.settle(org_id, {}, {invoice_id: link})
         log.info("xero.invoice_linked", org_id=org_id, invoice_id=invoice_id)
         return target

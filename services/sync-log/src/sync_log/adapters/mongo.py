@@ -174,6 +174,8 @@ def state_to_doc(state: InvoiceState, now: datetime) -> Doc:
         "xero_invoice_id": state.xero_invoice_id,
         "last_error": state.last_error.as_dict() if state.last_error else None,
         "batch_ids": list(state.batch_ids),
+        "status_event_id": state.status_event_id,
+        "answered": list(state.answered),
         "updated_at": now,
     }
 
@@ -198,4 +200,6 @@ def state_from_doc(doc: Doc) -> InvoiceState:
         if error
         else None,
         batch_ids=tuple(doc.get("batch_ids", ())),
+        status_event_id=doc.get("status_event_id"),
+        answered=tuple(doc.get("answered") or ()),
     )

@@ -348,22 +348,40 @@ class MongoInvoiceRecords:
     async def settle(
         self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
     ) -> None:
-        operations = []
-        for invoice_id in {*high_water, *links}:
-            update: Doc = {"$set": {"org_id": org_id, "invoice_id": invoice_id}}
-            if invoice_id in high_water:
-                update["$max"] = {"high_water": high_water[invoice_id]}
-            link = links.get(invoice_id)
-            if link is not None:
-                update["$set"] |= {
-                    "tenant_id": link.tenant_id,
-                    "xero_invoice_id": link.xero_invoice_id,
-                    "version": link.version,
-                    "payload_hash": link.payload_hash,
-                    "xero_status": link.xero_status,
-                }
-            operations.append(UpdateOne({"_id": f"{org_id}/{invoice_id}"}, update, upsert=True))
-        await bulk_write_chunked(self._collection, operations)
+        """High-water marks only rise ($max); a link is written only over one of the same or
+        an older version, so a writer that fell behind never replaces a newer link."""
+        operations: list[UpdateOne] = [
+            UpdateOne(
+                {"_id": f"{org_id}/{invoice_id}"},
+                {
+                    "$set": {"org_id": org_id, "invoice_id": invoice_id},
+                    "$max": {"high_water": version},
+                },
+                upsert=True,
+            )
+            for invoice_id, version in high_water.items()
+        ]
+        operations += [
+            UpdateOne(
+                {
+                    "_id": f"{org_id}/{invoice_id}",
+                    "$or": [{"version": {"$lte": link.version}}, {"version": {"$exists": False}}],
+                },
+                {
+                    "$set": {
+                        "org_id": org_id,
+                        "invoice_id": invoice_id,
+                        "tenant_id": link.tenant_id,
+                        "xero_invoice_id": link.xero_invoice_id,
+                        "version": link.version,
+                        "payload_hash": link.payload_hash,
+                        "xero_status": link.xero_status,
+                    }
+                },
+            )
+            for invoice_id, link in links.items()
+        ]
+        await bulk_write_chunked(self._collection, operations, ordered=True)
 
     async def unlink(self, org_id: str, invoice_id: str) -> None:
         await self._collection.update_one(
