@@ -51,3 +51,14 @@ def test_keys_rotate_first_encrypts_all_decrypt() -> None:
     assert TokenCipher.from_keys([new]).decrypt(rotated.rotate(before))
     with pytest.raises(UndecryptableTokens):
         TokenCipher.from_keys([old]).decrypt(fresh)
+
+
+def test_the_batch_deadline_must_sit_well_inside_the_poll_interval() -> None:
+    with pytest.raises(ValidationError, match="at most half of max_poll_interval_seconds"):
+        Settings(dev_mode=True, batch_deadline_seconds=400, max_poll_interval_seconds=600)
+    assert Settings(dev_mode=True).batch_deadline_seconds * 2 <= 600
+
+
+def test_the_url_template_must_name_the_invoice() -> None:
+    with pytest.raises(ValidationError, match="invoice_id"):
+        Settings(dev_mode=True, invoice_url_template="https://console.example/orgs/{org_id}")

@@ -154,3 +154,12 @@ async def test_a_renumbered_invoice_finds_its_create_under_the_old_number() -> N
     # ours there and renumbers it by InvoiceID instead of creating a second invoice.
     assert xero.calls == ["GET", "POST"] and len(xero.invoices) == 1
     assert outcomes["inv_1"].xero_id == "x-old"
+
+
+async def test_past_the_batch_deadline_no_new_write_is_sent() -> None:
+    xero, records = FakeXero(), Records()
+    late = writer(xero, records)
+    late.deadline = 0.0  # long past: the batch must end inside Kafka's poll interval
+    outcomes, links = await run(late, [create()], {})
+    assert xero.calls == [] and links == {}
+    assert outcomes["inv_1"].code is ErrorCode.XERO_UNAVAILABLE  # retried by itself

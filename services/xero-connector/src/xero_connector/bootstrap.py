@@ -155,6 +155,7 @@ def pipeline(
         retries=stores.retries,
         writer=writer,
         url_template=settings.invoice_url_template,
+        batch_deadline_s=settings.batch_deadline_seconds,
         policy=RetryPolicy(settings.unavailable_retries, settings.unavailable_retry_seconds),
     )
 
@@ -218,6 +219,7 @@ def wiring(settings: Settings) -> Wiring:
                     group_id=settings.consumer_group,
                     max_records=settings.consumer_batch_size,
                     linger_ms=settings.linger_ms,
+                    max_poll_interval_ms=int(settings.max_poll_interval_seconds * 1000),
                 )
             retry_task = asyncio.create_task(
                 RetryLoop(stores.retries, publish, poll_s=settings.retry_poll_seconds).run()

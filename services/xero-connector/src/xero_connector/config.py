@@ -90,6 +90,17 @@ class Settings(ServiceSettings):
         description="Benchmark baseline: one invoice per call, a contact lookup per invoice",
     )
     write_attempts: int = Field(default=4, ge=1)
+    batch_deadline_seconds: float = Field(
+        default=240,
+        gt=0,
+        description="A batch sends no new Xero write after this long; what is left fails "
+        "xero_unavailable with its automatic retry (keeps a batch well inside the poll interval)",
+    )
+    max_poll_interval_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="Kafka's max.poll.interval: a batch longer than this loses its partitions",
+    )
     xero_retries: int = Field(default=4, ge=0, description="Retries of 5xx and timeouts")
     xero_backoff_seconds: float = Field(default=0.2, gt=0)
     retry_poll_seconds: float = Field(default=30, gt=0)
@@ -132,6 +143,15 @@ class Settings(ServiceSettings):
                     f"token key #{index + 1} is not a Fernet key (32 url-safe base64 bytes)"
                 ) from None
         return keys
+
+    @model_validator(mode="after")
+    def _deadline_inside_the_poll_interval(self) -> Self:
+        if self.batch_deadline_seconds * 2 > self.max_poll_interval_seconds:
+            raise ValueError(
+                "batch_deadline_seconds must be at most half of max_poll_interval_seconds: a "
+                "batch still writing when its partitions move would race their new owner"
+            )
+        return self
 
     @model_validator(mode="after")
     def _key_or_dev_mode(self) -> Self:

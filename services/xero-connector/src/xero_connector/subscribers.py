@@ -32,6 +32,7 @@ from service_kit.events import (
     readable_headers,
 )
 from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice
+from xero_connector.fence import BatchRevoked, Fence
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
 from xero_connector.sync.model import SyncRequest
 from xero_connector.sync.pipeline import SyncPipeline
@@ -79,23 +80,33 @@ class SyncConsumer:
         processed: Processed,
         publish: Publish,
         to_dlq: DeadLetter,
+        fence: Fence | None = None,
     ) -> None:
         self.pipeline = pipeline
         self._processed = processed
         self._publish = publish
         self._to_dlq = to_dlq
+        self.fence = fence or Fence()
 
     async def consume(self, message: Ackable) -> None:
         raw = message.raw_message
         records: tuple[Record, ...] = raw if isinstance(raw, tuple) else (raw,)
+        partitions = {TopicPartition(r.topic, r.partition) for r in records}
         try:
             try:
-                await self.handle(records)
+                await self.fence.run(partitions, self.handle(records))
+            except BatchRevoked:
+                raise
             except INFRASTRUCTURE_ERRORS:
                 raise
             except Exception:
                 log.exception("batch.failed_isolating", count=len(records))
-                await self._isolate(records)
+                await self.fence.run(partitions, self._isolate(records))
+        except BatchRevoked:
+            # Neither acknowledged nor sent back: the partitions' new owner reads them.
+            log.warning("batch.abandoned_to_new_owner", count=len(records))
+            CONSUMED.labels("revoked").inc(len(records))
+            return
         except INFRASTRUCTURE_ERRORS:
             log.exception("batch.failed", count=len(records))
             CONSUMED.labels("redelivered").inc(len(records))
@@ -189,6 +200,7 @@ def subscribe(
     group_id: str,
     max_records: int,
     linger_ms: int,
+    max_poll_interval_ms: int = 600_000,
 ) -> None:
     subscriber = broker.subscriber(
         names.invoice_events,
@@ -196,6 +208,10 @@ def subscribe(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=linger_ms,
+        # Well above the pipeline's batch deadline, so a slow Xero does not cost the
+        # partitions; when they go anyway, the fence stops the batch (see fence.py).
+        max_poll_interval_ms=max_poll_interval_ms,
+        listener=consumer.fence,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         parser=readable_headers,

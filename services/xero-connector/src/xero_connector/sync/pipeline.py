@@ -71,6 +71,7 @@ class SyncPipeline:
         url_template: str,
         policy: planner.RetryPolicy | None = None,
         refresh_interval_s: float = 30.0,
+        batch_deadline_s: float = 240.0,
     ) -> None:
         self.xero = xero
         self._tokens = tokens
@@ -84,12 +85,14 @@ class SyncPipeline:
         self._policy = policy or planner.RetryPolicy()
         self._refresh_interval = refresh_interval_s
         self._refreshed_at: dict[XeroScope, float] = {}
+        self._deadline_s = batch_deadline_s
 
     async def sync(self, requests: Sequence[SyncRequest]) -> list[CloudEvent[Any]]:
         by_org: dict[str, list[SyncRequest]] = {}
         for request in requests:
             by_org.setdefault(request.invoice.org_id, []).append(request)
         started = time.monotonic()
+        self.writer.deadline = started + self._deadline_s
         tasks = [asyncio.create_task(self._org(org, rs, started)) for org, rs in by_org.items()]
         try:
             groups = await asyncio.gather(*tasks)

@@ -16,6 +16,7 @@ that is not ours is touched.
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -62,6 +63,7 @@ class Writer:
         self._backoff = backoff_s
         self._lookup_always = lookup_always
         self._sleep = sleep
+        self.deadline = float("inf")  # monotonic time after which no new write is sent
 
     async def write(
         self,
@@ -81,14 +83,32 @@ class Writer:
             await self._records.intend(scope.org_id, scope.tenant_id, intents)
         for start in range(0, len(creates), self.chunk_size):
             chunk = creates[start : start + self.chunk_size]
+            if self._past_deadline(chunk, outcomes):
+                continue
             await self._creates(scope, chunk, records, outcomes, links)
         # Linked invoices, and creates adopted above (their xero_id is set now); those the
         # split path already updated have their outcome.
         updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in outcomes]
         for start in range(0, len(updates), self.chunk_size):
             chunk = updates[start : start + self.chunk_size]
+            if self._past_deadline(chunk, outcomes):
+                continue
             await self._updates(scope, chunk, outcomes, links)
         return links
+
+    def _past_deadline(self, chunk: list[Write], outcomes: dict[str, Outcome]) -> bool:
+        """Past the batch deadline no new chunk is sent: the batch must end well inside
+        Kafka's poll interval, or its partitions move while it still writes. What is left
+        fails xero_unavailable, which retries by itself."""
+        if time.monotonic() < self.deadline:
+            return False
+        log.warning("batch.deadline_reached", left=len(chunk))
+        for w in chunk:
+            outcomes[w.invoice_id] = failed(
+                ErrorCode.XERO_UNAVAILABLE,
+                "Xero is unavailable: too slow to finish the batch in time (batch deadline)",
+            )
+        return True
 
     async def _updates(
         self,
