@@ -370,6 +370,13 @@ def fault_stack(
             # minutes: a Xero minute is 3 s here.
             "XERO_CONNECTOR_UNAVAILABLE_RETRY_SECONDS": "1",
             "XERO_CONNECTOR_RETRY_POLL_SECONDS": "0.5",
+            # A killed connector's organisations are taken over when its writer lease ends:
+            # 20 s here (time runs fast), with calls bounded to fit inside it.
+            "XERO_CONNECTOR_WRITER_LEASE_SECONDS": "20",
+            "XERO_CONNECTOR_HTTP_POOL_TIMEOUT": "3",
+            "XERO_CONNECTOR_HTTP_CONNECT_TIMEOUT": "2",
+            "XERO_CONNECTOR_HTTP_WRITE_TIMEOUT": "3",
+            "XERO_CONNECTOR_HTTP_READ_TIMEOUT": "8",
         },
     }
     for name, values in (extra_env or {}).items():

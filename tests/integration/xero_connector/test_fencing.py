@@ -3,7 +3,13 @@ against a slow Xero, and new versions arrive during the rebalance. The first ins
 batches of the partitions it loses are stopped (fence.py); whatever each instance did, every
 invoice is in Xero once, with its newest version's content."""
 
+import asyncio
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.integration.xero_connector.pipeline_support import (
     created,
@@ -16,7 +22,10 @@ from tests.integration.xero_connector.pipeline_support import (
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox
+from xero_connector.adapters.mongo import MongoWriterLeases
 from xero_connector.metrics import CONSUMED
+from xero_connector.tokens import utcnow
+from xero_connector.writers import Fenced, WriterLeases
 
 ORGS = [f"org_f{n}" for n in range(6)]
 PER_ORG = 12
@@ -61,3 +70,64 @@ async def test_a_second_instance_joining_mid_bulk_leaves_one_newest_copy_of_each
     assert newest == set(ORGS)  # each org's version 2 reported synced
     stopped = CONSUMED.labels("revoked")._value.get()
     print(f"records of revoked batches left to the new owner: {stopped:g}")
+
+
+async def test_one_holder_per_epoch_on_the_real_server(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    store = MongoWriterLeases(mongo_db)
+    many = [WriterLeases(store, f"i{n}", ttl_s=30, poll_s=0.05, clock=utcnow) for n in range(6)]
+    got = await asyncio.gather(
+        *(w.acquire("org_e", wait_s=0) for w in many), return_exceptions=True
+    )
+    assert got.count(1) == 1 and all(isinstance(g, Fenced) for g in got if g != 1)
+    winner = many[got.index(1)]
+    await winner.release_all()
+    successor = next(w for w in many if w is not winner)
+    assert await successor.acquire("org_e", wait_s=0) == 2
+    with pytest.raises(Fenced):
+        await winner.check("org_e", 1)
+
+
+async def test_a_zombie_whose_lease_was_taken_writes_nothing_more(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    short = {
+        "writer_lease_seconds": 8,
+        "http_read_timeout": 2,
+        "http_write_timeout": 1,
+        "http_connect_timeout": 1,
+        "http_pool_timeout": 1,
+    }
+    async with connector(consume=False) as setup:
+        tenant = await setup_org(setup, sandbox, "org_z")
+        bulk = [created(invoice("org_z", n)) for n in range(1, 21)]
+        await publish(kafka_bootstrap, setup.names.invoice_events, bulk)
+    await sandbox.faults(latency_ms=300, tenant_id=tenant)
+    try:
+        async with connector(**SLOW, **short) as zombie:
+            db = zombie.app.state.mongo[zombie.settings.mongodb_database]
+            store = MongoWriterLeases(db)
+
+            async def writing() -> bool:
+                return (await stats(sandbox, tenant)).get("PUT /Invoices", 0) >= 2
+
+            await wait_for(writing, timeout=60)
+            # Another instance took the organisation while this one was (as it thinks) busy.
+            latest = await store.latest("org_z")
+            assert latest is not None
+            taken = datetime.now(UTC) + timedelta(seconds=3)
+            assert await store.create("org_z", latest[0] + 1, "the-successor", taken)
+            puts = (await stats(sandbox, tenant)).get("PUT /Invoices", 0)
+            await asyncio.sleep(1.5)  # the zombie's writes in flight end; no new one starts
+            after = (await stats(sandbox, tenant)).get("PUT /Invoices", 0)
+            await sandbox.faults(latency_ms=0, tenant_id=tenant)
+            # The successor "dies"; its lease ends and the zombie, its batch sent back,
+            # takes the organisation again and finishes the bulk.
+            out = await results(zombie, len(bulk), timeout=90)
+    finally:
+        await sandbox.faults(latency_ms=0, tenant_id=tenant)
+    assert after - puts <= 1  # at most the one write already in flight when it was taken
+    held = Counter(i["InvoiceNumber"] for i in await xero_invoices(sandbox, tenant))
+    assert len(held) == len(bulk) and set(held.values()) == {1}
+    assert {e.id for e in bulk} <= {e.data.cause_event_id for e in out}

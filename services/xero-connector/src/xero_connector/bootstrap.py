@@ -33,6 +33,7 @@ from xero_connector.adapters.mongo import (
     MongoProcessed,
     MongoRefreshLeases,
     MongoRetries,
+    MongoWriterLeases,
 )
 from xero_connector.adapters.xero_accounting import GatewayAccounting
 from xero_connector.adapters.xero_client import (
@@ -44,6 +45,7 @@ from xero_connector.config import Settings
 from xero_connector.configuration import ConfigService
 from xero_connector.contacts import ContactResolver
 from xero_connector.crypto import TokenCipher
+from xero_connector.fence import Fence
 from xero_connector.gateway import XeroGateway
 from xero_connector.limiter import Limits, RateLimiter
 from xero_connector.links import LinkService
@@ -54,7 +56,8 @@ from xero_connector.subscribers import SyncConsumer, kafka_ports, subscribe
 from xero_connector.sync.pipeline import SyncPipeline
 from xero_connector.sync.planner import RetryPolicy
 from xero_connector.sync.writer import Writer
-from xero_connector.tokens import TokenManager
+from xero_connector.tokens import TokenManager, instance_name, utcnow
+from xero_connector.writers import WriterLeases
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class Stores:
     contacts: MongoContactCache
     processed: MongoProcessed
     retries: MongoRetries
+    writer_leases: MongoWriterLeases
 
     @classmethod
     def open(cls, db: AsyncDatabase[Doc], cipher: TokenCipher) -> "Stores":
@@ -80,6 +84,7 @@ class Stores:
             MongoContactCache(db),
             MongoProcessed(db),
             MongoRetries(db),
+            MongoWriterLeases(db),
         )
 
 
@@ -111,15 +116,18 @@ def limiter(settings: Settings) -> RateLimiter:
     )
 
 
-def accounting(settings: Settings, xero: XeroApiClient, tokens: TokenManager) -> GatewayAccounting:
-    """The typed Xero port: every call through one rate-limited gateway."""
+def accounting(
+    settings: Settings, xero: XeroApiClient, tokens: TokenManager, writers: WriterLeases
+) -> GatewayAccounting:
+    """The typed Xero port: every call through one rate-limited gateway, every write only
+    while this instance is the organisation's writer."""
     gateway = XeroGateway(
         xero,
         limiter(settings),
         retries=settings.xero_retries,
         backoff_s=settings.xero_backoff_seconds,
     )
-    return GatewayAccounting(gateway, tokens)
+    return GatewayAccounting(gateway, tokens, writers)
 
 
 def pipeline(
@@ -129,6 +137,7 @@ def pipeline(
     port: GatewayAccounting,
     org_data: OrgDataCache,
     config: ConfigService,
+    writers: WriterLeases,
 ) -> SyncPipeline:
     baseline = settings.baseline_mode
     contacts = ContactResolver(
@@ -156,6 +165,7 @@ def pipeline(
         writer=writer,
         url_template=settings.invoice_url_template,
         batch_deadline_s=settings.batch_deadline_seconds,
+        writers=writers,
         policy=RetryPolicy(settings.unavailable_retries, settings.unavailable_retry_seconds),
     )
 
@@ -180,7 +190,13 @@ def wiring(settings: Settings) -> Wiring:
             identity = XeroIdentityClient.from_settings(http, settings)
             tokens = token_manager(settings, stores, identity, events)
             xero = XeroApiClient(http, tokens, api_url=settings.xero_api_url)
-            port = accounting(settings, xero, tokens)
+            writers = WriterLeases(
+                stores.writer_leases,
+                instance_name(),
+                ttl_s=settings.writer_lease_seconds,
+                clock=utcnow,
+            )
+            port = accounting(settings, xero, tokens, writers)
             org_data = OrgDataCache(port, settings.org_cache_ttl_seconds)
             app.state.stores = stores
             app.state.tokens = tokens
@@ -207,10 +223,13 @@ def wiring(settings: Settings) -> Wiring:
             )
             app.state.links = LinkService(port, stores.records)
             app.state.pipeline = pipeline(
-                settings, stores, tokens, port, org_data, app.state.config
+                settings, stores, tokens, port, org_data, app.state.config, writers
             )
             publish, to_dlq = kafka_ports(broker, names)
-            app.state.consumer = SyncConsumer(app.state.pipeline, stores.processed, publish, to_dlq)
+            fence = Fence(on_revoked=writers.release_all)
+            app.state.consumer = SyncConsumer(
+                app.state.pipeline, stores.processed, publish, to_dlq, fence
+            )
             if settings.consume:
                 subscribe(
                     broker,
@@ -230,5 +249,6 @@ def wiring(settings: Settings) -> Wiring:
             finally:
                 retry_task.cancel()
                 await broker.stop()
+                await writers.release_all()  # a clean stop: successors need not wait
 
     return lifespan

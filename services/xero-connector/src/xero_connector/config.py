@@ -90,6 +90,12 @@ class Settings(ServiceSettings):
         description="Benchmark baseline: one invoice per call, a contact lookup per invoice",
     )
     write_attempts: int = Field(default=4, ge=1)
+    writer_lease_seconds: float = Field(
+        default=90,
+        gt=0,
+        description="How long an organisation's writer lease lasts unrenewed; a successor "
+        "waits that long after an instance that died (one that stops normally releases it)",
+    )
     batch_deadline_seconds: float = Field(
         default=240,
         gt=0,
@@ -143,6 +149,22 @@ class Settings(ServiceSettings):
                     f"token key #{index + 1} is not a Fernet key (32 url-safe base64 bytes)"
                 ) from None
         return keys
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_call(self) -> Self:
+        call = (
+            self.http_pool_timeout
+            + self.http_connect_timeout
+            + self.http_write_timeout
+            + self.http_read_timeout
+        )
+        if self.writer_lease_seconds <= call:
+            raise ValueError(
+                f"writer_lease_seconds must exceed the longest a Xero call can take ({call:g} s: "
+                "the pool, connect, write and read timeouts): a write still in flight when the "
+                "lease ends could race its successor"
+            )
+        return self
 
     @model_validator(mode="after")
     def _deadline_inside_the_poll_interval(self) -> Self:

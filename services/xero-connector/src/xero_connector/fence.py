@@ -16,7 +16,7 @@ high-water marks make that second pass idempotent.
 """
 
 import asyncio
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 
 import structlog
@@ -31,8 +31,11 @@ class BatchRevoked(Exception):
 
 
 class Fence(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, grace_s: float = 10.0) -> None:
+    def __init__(
+        self, grace_s: float = 10.0, on_revoked: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self._grace = grace_s
+        self._on_revoked = on_revoked
         self._running: dict[asyncio.Task[object], frozenset[TopicPartition]] = {}
         self._revoked: set[asyncio.Task[object]] = set()
 
@@ -60,6 +63,8 @@ class Fence(ConsumerRebalanceListener):  # type: ignore[misc]
             log.warning("batch.revoked", partitions=sorted(str(p) for p in gone))
             # Wait for them to stop (bounded), so no write leaves after the rebalance.
             await asyncio.wait(victims, timeout=self._grace)
+        if self._on_revoked is not None:
+            await self._on_revoked()  # e.g. end the writer leases: successors need not wait
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         return None

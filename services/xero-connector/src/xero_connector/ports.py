@@ -126,6 +126,8 @@ class XeroScope:
     # The token generation the work began with (not part of the scope's identity): a refusal
     # from Xero expires the connection only if it has not moved on since.
     generation: int = field(default=0, compare=False)
+    # This instance's writer epoch for the organisation (writers.py); 0: not a writer.
+    epoch: int = field(default=0, compare=False)
 
 
 class XeroAccounting(Protocol):

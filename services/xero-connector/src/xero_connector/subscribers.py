@@ -11,6 +11,7 @@ again record by record, and a record that still fails is dead-lettered as
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
@@ -37,6 +38,7 @@ from xero_connector.metrics import CONSUMED, CONSUMER_LAG
 from xero_connector.sync.model import SyncRequest
 from xero_connector.sync.pipeline import SyncPipeline
 from xero_connector.sync.results import failure
+from xero_connector.writers import Fenced
 
 log = structlog.get_logger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -95,7 +97,7 @@ class SyncConsumer:
         try:
             try:
                 await self.fence.run(partitions, self.handle(records))
-            except BatchRevoked:
+            except (BatchRevoked, Fenced):
                 raise
             except INFRASTRUCTURE_ERRORS:
                 raise
@@ -106,6 +108,15 @@ class SyncConsumer:
             # Neither acknowledged nor sent back: the partitions' new owner reads them.
             log.warning("batch.abandoned_to_new_owner", count=len(records))
             CONSUMED.labels("revoked").inc(len(records))
+            return
+        except Fenced:
+            # Another instance writes one of these organisations (it took the lease while we
+            # were away): send the batch back, in case the partitions are still ours.
+            log.warning("batch.fenced", count=len(records))
+            CONSUMED.labels("fenced").inc(len(records))
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):  # partitions no longer ours: nothing to do
+                await message.nack()
             return
         except INFRASTRUCTURE_ERRORS:
             log.exception("batch.failed", count=len(records))
@@ -123,6 +134,8 @@ class SyncConsumer:
         for record in records:
             try:
                 await self.handle((record,))
+            except Fenced:
+                raise
             except INFRASTRUCTURE_ERRORS:
                 raise
             except Exception as error:

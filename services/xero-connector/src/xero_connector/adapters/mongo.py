@@ -16,6 +16,7 @@ Collections:
 - ``contacts``     ``_id`` = ``{org_id}/{tenant_id}/{customer_id}``: Xero ContactID
 - ``processed_events`` ``_id`` = CloudEvents id whose result is published
 - ``scheduled_retries`` ``_id`` = ``{org_id}/{invoice_id}``: due time of a rate-limited sync
+- ``writer_leases`` ``_id`` = ``writer:{org_id}:{epoch}``: one writer per organisation
 """
 
 import re
@@ -569,3 +570,45 @@ def _retry_doc(r: ScheduledRetry) -> Doc:
         "batch_id": r.batch_id,
         "invoice": r.invoice,
     }
+
+
+class MongoWriterLeases:
+    """``writer_leases``: ``_id`` = ``writer:{org}:{epoch}`` (made by insert, so one instance
+    alone makes each epoch) and ``writer:{org}``, a hint of the newest epoch (the probe
+    upward from it finds the real one)."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._collection = db["writer_leases"]
+
+    async def latest(self, org_id: str) -> tuple[int, str, datetime] | None:
+        hint = await self._collection.find_one({"_id": f"writer:{org_id}"})
+        epoch = int(hint["epoch"]) if hint else 0
+        while await self.exists(org_id, epoch + 1):
+            epoch += 1
+        if epoch == 0:
+            return None
+        doc = await self._collection.find_one({"_id": f"writer:{org_id}:{epoch}"})
+        if doc is None:  # a hint beyond the epochs (never written so): start over
+            return None
+        return epoch, str(doc["holder"]), doc["expires_at"]
+
+    async def create(self, org_id: str, epoch: int, holder: str, expires_at: datetime) -> bool:
+        try:
+            await self._collection.insert_one(
+                {"_id": f"writer:{org_id}:{epoch}", "holder": holder, "expires_at": expires_at}
+            )
+        except DuplicateKeyError:
+            return False
+        await self._collection.update_one(
+            {"_id": f"writer:{org_id}"}, {"$max": {"epoch": epoch}}, upsert=True
+        )
+        return True
+
+    async def exists(self, org_id: str, epoch: int) -> bool:
+        found = await self._collection.find_one({"_id": f"writer:{org_id}:{epoch}"}, {"_id": 1})
+        return found is not None
+
+    async def extend(self, org_id: str, epoch: int, expires_at: datetime) -> None:
+        await self._collection.update_one(
+            {"_id": f"writer:{org_id}:{epoch}"}, {"$set": {"expires_at": expires_at}}
+        )

@@ -45,10 +45,26 @@ class Access(Protocol):
     async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess: ...
 
 
+class WriterCheck(Protocol):
+    async def check(self, org_id: str, epoch: int) -> None: ...
+
+
 class GatewayAccounting:
-    def __init__(self, gateway: XeroGateway, tokens: Access) -> None:
+    """``writers``: every write (invoices, contacts) first checks that this instance is still
+    the organisation's writer (writers.py) and raises Fenced if not."""
+
+    def __init__(
+        self, gateway: XeroGateway, tokens: Access, writers: WriterCheck | None = None
+    ) -> None:
         self._gateway = gateway
         self._tokens = tokens
+        self._writers = writers
+
+    async def _may_write(self, scope: XeroScope) -> None:
+        if self._writers is not None:
+            if scope.epoch <= 0:
+                raise AssertionError("a Xero write needs the organisation's writer epoch")
+            await self._writers.check(scope.org_id, scope.epoch)
 
     async def scope(self, org_id: str) -> XeroScope:
         access = await self._tokens.access(org_id)
@@ -70,6 +86,7 @@ class GatewayAccounting:
     async def _write_invoices(
         self, method: str, scope: XeroScope, invoices: Sequence[Payload], key: str, unitdp: int
     ) -> list[WrittenInvoice]:
+        await self._may_write(scope)
         params: dict[str, str | int] = {"summarizeErrors": "false"}
         if unitdp != 2:
             params["unitdp"] = unitdp
@@ -136,6 +153,7 @@ class GatewayAccounting:
     async def create_contacts(
         self, scope: XeroScope, contacts: Sequence[Payload], *, key: str
     ) -> list[WrittenContact]:
+        await self._may_write(scope)
         answer = await self._gateway.call(
             scope.org_id,
             scope.tenant_id,

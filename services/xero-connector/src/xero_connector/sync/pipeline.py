@@ -11,7 +11,8 @@ Per organisation (organisations run concurrently):
 4. voids: the Xero invoice's current status decides DELETED, VOIDED, nothing, or a refusal;
 5. pre-validation against the mappings and the org's cached Xero settings;
 6. contacts for the whole group (batched creates);
-7. the writer creates (PUT, after storing the intent), updates and cancels (by InvoiceID);
+7. the writer creates (PUT, after storing the intent), updates and cancels (by InvoiceID),
+   each write only while this instance holds the organisation's writer lease (writers.py);
 8. every outcome raises the high-water mark and drops older scheduled retries; a failure
    that promises a retry has it stored before the results are returned for publishing.
 """
@@ -19,6 +20,7 @@ Per organisation (organisations run concurrently):
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -36,6 +38,7 @@ from xero_connector.sync import planner
 from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed
 from xero_connector.sync.results import result
 from xero_connector.sync.writer import Writer, unavailable
+from xero_connector.writers import WriterLeases
 from xero_connector.xero_errors import TenantForbidden, XeroError
 
 log = structlog.get_logger(__name__)
@@ -72,6 +75,7 @@ class SyncPipeline:
         policy: planner.RetryPolicy | None = None,
         refresh_interval_s: float = 30.0,
         batch_deadline_s: float = 240.0,
+        writers: WriterLeases | None = None,
     ) -> None:
         self.xero = xero
         self._tokens = tokens
@@ -86,6 +90,7 @@ class SyncPipeline:
         self._refresh_interval = refresh_interval_s
         self._refreshed_at: dict[XeroScope, float] = {}
         self._deadline_s = batch_deadline_s
+        self._writers = writers
 
     async def sync(self, requests: Sequence[SyncRequest]) -> list[CloudEvent[Any]]:
         by_org: dict[str, list[SyncRequest]] = {}
@@ -181,6 +186,8 @@ class SyncPipeline:
         except XeroError as error:
             _fail_rest(live, outcomes, unavailable(error))
             return outcomes
+        if self._writers is not None:  # Fenced, when another instance writes it, ends the batch
+            scope = replace(scope, epoch=await self._writers.acquire(org_id))
         try:
             await self._run(scope, settings, live, records, outcomes)
             for t in targets:  # every invoice gets an answer, whatever happened above

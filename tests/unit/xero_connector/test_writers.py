@@ -1,0 +1,84 @@
+"""One writer per organisation: acquire, take over after expiry, fence a zombie, release."""
+
+from datetime import datetime
+
+import pytest
+
+from tests.unit.xero_connector.fakes import FakeClock
+from xero_connector.writers import Fenced, WriterLeases
+
+
+class MemoryLeases:
+    """Epoch documents by insert, as the Mongo adapter keeps them."""
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, int], tuple[str, datetime]] = {}
+
+    async def latest(self, org_id: str) -> tuple[int, str, datetime] | None:
+        epochs = [e for (o, e) in self.docs if o == org_id]
+        if not epochs:
+            return None
+        holder, expires = self.docs[org_id, max(epochs)]
+        return max(epochs), holder, expires
+
+    async def create(self, org_id: str, epoch: int, holder: str, expires_at: datetime) -> bool:
+        if (org_id, epoch) in self.docs:
+            return False
+        self.docs[org_id, epoch] = (holder, expires_at)
+        return True
+
+    async def exists(self, org_id: str, epoch: int) -> bool:
+        return (org_id, epoch) in self.docs
+
+    async def extend(self, org_id: str, epoch: int, expires_at: datetime) -> None:
+        holder, _ = self.docs[org_id, epoch]
+        self.docs[org_id, epoch] = (holder, expires_at)
+
+
+def two(clock: FakeClock) -> tuple[WriterLeases, WriterLeases, MemoryLeases]:
+    store = MemoryLeases()
+
+    async def tick(seconds: float) -> None:
+        clock.advance(seconds)
+
+    a = WriterLeases(store, "a", ttl_s=60, poll_s=5, clock=clock, sleep=tick)
+    b = WriterLeases(store, "b", ttl_s=60, poll_s=5, clock=clock, sleep=tick)
+    return a, b, store
+
+
+async def test_the_first_writer_gets_epoch_1_and_keeps_it() -> None:
+    a, _, _ = two(FakeClock())
+    assert await a.acquire("org") == 1
+    assert await a.acquire("org") == 1
+    await a.check("org", 1)
+
+
+async def test_a_successor_waits_out_a_live_lease_then_takes_over_and_fences_the_zombie() -> None:
+    clock = FakeClock()
+    a, b, _ = two(clock)
+    await a.acquire("org")
+    with pytest.raises(Fenced):
+        await b.acquire("org", wait_s=10)  # a's lease is live for 60 s
+    assert await b.acquire("org") == 2  # waited it out (a stopped renewing)
+    with pytest.raises(Fenced):  # a wakes up and would write: refused
+        await a.check("org", 1)
+    await b.check("org", 2)
+
+
+async def test_renewing_keeps_a_busy_writer_in_place() -> None:
+    clock = FakeClock()
+    a, b, _ = two(clock)
+    await a.acquire("org")
+    for _ in range(5):
+        clock.advance(50)
+        await a.check("org", 1)  # every write renews
+    with pytest.raises(Fenced):
+        await b.acquire("org", wait_s=30)
+
+
+async def test_a_release_lets_the_successor_in_at_once() -> None:
+    clock = FakeClock()
+    a, b, _ = two(clock)
+    await a.acquire("org")
+    await a.release_all()
+    assert await b.acquire("org", wait_s=0) == 2
