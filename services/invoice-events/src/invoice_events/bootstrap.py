@@ -22,6 +22,7 @@ from invoice_events.ports import Unavailable
 from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
 from service_kit.events import Topics, ensure_topics, event_broker
+from service_kit.periodic import every
 from service_kit.runtime import Wiring
 
 log = structlog.get_logger(__name__)
@@ -73,11 +74,20 @@ def wiring(settings: Settings) -> Wiring:
                 backoff_s=settings.consumer_backoff_s,
             )
             await broker.start()
+
+            async def sweep() -> None:
+                """Finish publishes abandoned by a crash or an outage; forget expired keys."""
+                await invoices.complete_stale()
+                await idempotency.purge()
+
             tasks = [
                 asyncio.create_task(
-                    sweep_forever(invoices, idempotency, settings.sweep_interval_s)
+                    every(settings.sweep_interval_s, sweep, name="sweep", quiet=(Unavailable,))
                 ),
-                asyncio.create_task(flush_forever(invoices, settings.mark_interval_s)),
+                # The marks of published events, behind the requests (step 4 of service.py).
+                asyncio.create_task(
+                    every(settings.mark_interval_s, invoices.flush_marks, name="flush_marks")
+                ),
             ]
             try:
                 yield
@@ -91,28 +101,3 @@ def wiring(settings: Settings) -> Wiring:
                 await broker.stop()
 
     return wire
-
-
-async def flush_forever(invoices: InvoiceService, interval_s: float) -> None:
-    """Write the marks of published events behind the requests (step 4 of service.py)."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await invoices.flush_marks()
-        except Exception:
-            log.exception("marks.flush_failed")
-
-
-async def sweep_forever(
-    invoices: InvoiceService, idempotency: IdempotentRequests, interval_s: float
-) -> None:
-    """Finish publishes abandoned by a crash or a Kafka outage; forget expired keys."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await invoices.complete_stale()
-            await idempotency.purge()
-        except Unavailable as error:
-            log.warning("sweep.unavailable", error=str(error))
-        except Exception:
-            log.exception("sweep.failed")

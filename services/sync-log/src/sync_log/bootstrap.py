@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service_kit.events import RawRecord, Topics, dead_letter, ensure_topics, event_broker
+from service_kit.periodic import every
 from service_kit.runtime import Wiring
 from sync_log.adapters.mongo import MongoSyncLog
 from sync_log.config import Settings
-from sync_log.retention import run_retention
+from sync_log.retention import purge_once
 from sync_log.service import SyncLogService, utcnow
 from sync_log.subscribers import subscribe
 from sync_schemas import EnvelopeError
@@ -44,10 +45,14 @@ def wiring(settings: Settings) -> Wiring:
         await broker.start()
         retention = None
         if settings.retention_days > 0:
+            days = settings.retention_days
+
+            async def purge() -> None:
+                await purge_once(store, days, utcnow)
+
+            interval = settings.retention_interval_seconds
             retention = asyncio.create_task(
-                run_retention(
-                    store, settings.retention_days, settings.retention_interval_seconds, utcnow
-                )
+                every(interval, purge, name="retention", first_delay_s=0)
             )
         try:
             yield

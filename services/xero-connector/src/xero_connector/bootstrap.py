@@ -15,12 +15,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service_kit.events import Topics, ensure_topics, event_broker
+from service_kit.periodic import every
 from service_kit.runtime import Wiring
 from xero_connector.adapters.kafka import KafkaConnectionEvents
 from xero_connector.adapters.mongo import (
@@ -240,14 +242,24 @@ def wiring(settings: Settings) -> Wiring:
                     linger_ms=settings.linger_ms,
                     max_poll_interval_ms=int(settings.max_poll_interval_seconds * 1000),
                 )
-            retry_task = asyncio.create_task(
-                RetryLoop(stores.retries, publish, poll_s=settings.retry_poll_seconds).run()
-            )
+            retries = RetryLoop(stores.retries, publish)
+            cutoff = timedelta(days=settings.processed_events_days)
+
+            async def forget_processed() -> None:
+                await stores.processed.purge(utcnow() - cutoff)
+
+            jobs = [
+                asyncio.create_task(
+                    every(settings.retry_poll_seconds, retries.run_once, name="retries")
+                ),
+                asyncio.create_task(every(3600, forget_processed, name="processed_events")),
+            ]
             await broker.start()
             try:
                 yield
             finally:
-                retry_task.cancel()
+                for job in jobs:
+                    job.cancel()
                 await broker.stop()
                 await writers.release_all()  # a clean stop: successors need not wait
 

@@ -110,6 +110,12 @@ class Settings(ServiceSettings):
     xero_retries: int = Field(default=4, ge=0, description="Retries of 5xx and timeouts")
     xero_backoff_seconds: float = Field(default=0.2, gt=0)
     retry_poll_seconds: float = Field(default=30, gt=0)
+    processed_events_days: float = Field(
+        default=14,
+        gt=0,
+        description="How long a handled event's id is kept to drop its redelivery (longer "
+        "than Kafka keeps a record that could be redelivered)",
+    )
     unavailable_retries: int = Field(
         default=3, ge=0, description="Automatic re-syncs of an invoice failed as xero_unavailable"
     )

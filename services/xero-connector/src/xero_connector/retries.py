@@ -5,11 +5,10 @@ per organisation. The attempt number travels in the event's typed ``attempt`` fi
 only these retries set: that is what tells an automatic retry from an operator's re-sync
 (``requested_by`` is a free label and never changes behaviour).
 
-    loop = RetryLoop(store, publish, poll_s=30)
-    task = asyncio.create_task(loop.run())
+    loop = RetryLoop(store, publish)
+    task = asyncio.create_task(every(30, loop.run_once, name="retries"))
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,12 +33,9 @@ class RetryLoop:
         self,
         store: DueRetries,
         publish: Callable[[CloudEvent[Any]], Awaitable[None]],
-        *,
-        poll_s: float = 30.0,
     ) -> None:
         self._store = store
         self._publish = publish
-        self._poll_s = poll_s
 
     async def run_once(self) -> int:
         due = await self._store.due(datetime.now(UTC))
@@ -61,16 +57,6 @@ class RetryLoop:
             )
             await self._publish(event)
             await self._store.done(retry)
+        if due:
+            log.info("retries.requested", count=len(due))
         return len(due)
-
-    async def run(self) -> None:
-        while True:
-            try:
-                count = await self.run_once()
-                if count:
-                    log.info("retries.requested", count=count)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("retries.failed")
-            await asyncio.sleep(self._poll_s)

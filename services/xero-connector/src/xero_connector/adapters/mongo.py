@@ -477,6 +477,11 @@ class MongoProcessed:
     async def seen(self, event_ids: Iterable[str]) -> set[str]:
         return set(await find_by_ids(self._collection, event_ids))
 
+    async def purge(self, before: datetime) -> int:
+        """Forget events handled before ``before`` (Kafka keeps none that old to redeliver)."""
+        result = await self._collection.delete_many({"at": {"$lt": before}})
+        return result.deleted_count
+
     async def mark(self, event_ids: Iterable[str], at: datetime) -> None:
         docs = [{"_id": e, "at": at} for e in dict.fromkeys(event_ids)]
         if not docs:
