@@ -164,7 +164,7 @@ class Settings(ServiceSettings):
             + self.http_write_timeout
             + self.http_read_timeout
         )
-        if self.writer_lease_seconds <= call:
+        if self.writer_lease_seconds <= call + 1:  # + writers.RENEW_EVERY
             raise ValueError(
                 f"writer_lease_seconds must exceed the longest a Xero call can take ({call:g} s: "
                 "the pool, connect, write and read timeouts): a write still in flight when the "

@@ -28,6 +28,10 @@ from xero_connector.ports import Clock
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
+# A write renews the lease if the last renewal is this old: a Xero call starts with at least
+# the lease's length less this before a successor may take over (the settings check that it
+# outlives the longest call).
+RENEW_EVERY = timedelta(seconds=1)
 
 
 class Fenced(Exception):
@@ -66,6 +70,7 @@ class WriterLeases:
         self._clock = clock
         self._sleep = sleep
         self._held: dict[str, int] = {}
+        self._renewed: dict[str, datetime] = {}
 
     async def acquire(self, org_id: str, wait_s: float | None = None) -> int:
         """This instance's epoch for the organisation: the one it holds, a new one, or one
@@ -79,12 +84,14 @@ class WriterLeases:
                 epoch = latest[0]
                 await self._store.extend(org_id, epoch, now + self._ttl)
                 self._held[org_id] = epoch
+                self._renewed[org_id] = now
                 return epoch
             if latest is None or latest[2] <= now:
                 epoch = (latest[0] if latest else 0) + 1
                 if await self._store.create(org_id, epoch, self.holder, now + self._ttl):
                     log.info("writer.lease_taken", org_id=org_id, epoch=epoch)
                     self._held[org_id] = epoch
+                    self._renewed[org_id] = now
                     return epoch
                 continue  # another instance made that epoch first: look again
             if now >= deadline:
@@ -92,16 +99,22 @@ class WriterLeases:
             await self._sleep(self._poll)
 
     async def check(self, org_id: str, epoch: int) -> None:
-        """Before a write: still the newest epoch (else Fenced), and renewed for a while."""
+        """Before a write: still the newest epoch (else Fenced), and renewed (at most once
+        every ``RENEW_EVERY``, so the lease has at least its length less that left)."""
         if await self._store.exists(org_id, epoch + 1):
             self._held.pop(org_id, None)
             log.warning("writer.fenced", org_id=org_id, epoch=epoch)
             raise Fenced(f"{org_id}: a later writer took over from epoch {epoch}")
-        await self._store.extend(org_id, epoch, self._clock() + self._ttl)
+        now = self._clock()
+        last = self._renewed.get(org_id)
+        if last is None or now - last >= RENEW_EVERY:
+            await self._store.extend(org_id, epoch, now + self._ttl)
+            self._renewed[org_id] = now
 
     async def release_all(self) -> None:
         """Let successors take over at once (a revoke): each held lease ends now."""
         held, self._held = self._held, {}
+        self._renewed.clear()
         now = self._clock()
         for org_id, epoch in held.items():
             if not await self._store.exists(org_id, epoch + 1):

@@ -330,27 +330,48 @@ class MongoInvoiceRecords:
     async def intend(
         self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
     ) -> None:
+        """A new invoice's record is inserted with its intent (one insert for a whole bulk);
+        a known one's intent is added to."""
+        ids = list(intents)
+        fresh = [
+            {
+                "_id": f"{org_id}/{invoice_id}",
+                "org_id": org_id,
+                "invoice_id": invoice_id,
+                "number": number,
+                "intents": {tenant_id: {"numbers": [number], "urls": [url]}},
+            }
+            for invoice_id, (number, url) in intents.items()
+        ]
+        known: list[str] = []
+        try:
+            await self._collection.insert_many(fresh, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            known = [ids[int(e["index"])] for e in errors]
         operations = [
             UpdateOne(
                 {"_id": f"{org_id}/{invoice_id}"},
                 {
-                    "$set": {"org_id": org_id, "invoice_id": invoice_id, "number": number},
+                    "$set": {"number": intents[invoice_id][0]},
                     "$addToSet": {
-                        f"intents.{tenant_id}.numbers": number,
-                        f"intents.{tenant_id}.urls": url,
+                        f"intents.{tenant_id}.numbers": intents[invoice_id][0],
+                        f"intents.{tenant_id}.urls": intents[invoice_id][1],
                     },
                 },
-                upsert=True,
             )
-            for invoice_id, (number, url) in intents.items()
+            for invoice_id in known
         ]
         await bulk_write_chunked(self._collection, operations)
 
     async def settle(
         self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
     ) -> None:
-        """High-water marks only rise ($max); a link is written only over one of the same or
-        an older version, so a writer that fell behind never replaces a newer link."""
+        """High-water marks only rise ($max; a link raises its invoice's to its version); a
+        link is written only over one of the same or an older version, so a writer that fell
+        behind never replaces a newer link."""
         operations: list[UpdateOne] = [
             UpdateOne(
                 {"_id": f"{org_id}/{invoice_id}"},
@@ -377,7 +398,8 @@ class MongoInvoiceRecords:
                         "version": link.version,
                         "payload_hash": link.payload_hash,
                         "xero_status": link.xero_status,
-                    }
+                    },
+                    "$max": {"high_water": link.version},
                 },
             )
             for invoice_id, link in links.items()

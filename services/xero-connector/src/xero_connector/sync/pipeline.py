@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from sync_schemas import CloudEvent, ErrorCode, EventType, InvoiceStatus
+from sync_schemas import CloudEvent, ErrorCode, EventType, InvoiceStatus, SyncOutcome
 from xero_connector.contacts import ContactResolver
 from xero_connector.domain import InvoiceRecord, Mappings, OrgSettings, ScheduledRetry, SyncMode
 from xero_connector.errors import ConnectionExpired, NotConnected
@@ -147,7 +147,15 @@ class SyncPipeline:
     ) -> None:
         """Every outcome raises the high-water mark and drops older scheduled retries; the
         retries promised are stored before the results go out."""
-        await self._records.settle(org_id, {t.invoice_id: t.version for t in targets}, {})
+        # A link written in this batch raised its invoice's mark already.
+        written = (SyncOutcome.CREATED, SyncOutcome.UPDATED)
+        marks = {
+            t.invoice_id: t.version
+            for t in targets
+            if outcomes[t.invoice_id].outcome not in written
+        }
+        if marks:
+            await self._records.settle(org_id, marks, {})
         await self._retries.drop_older(org_id, {t.invoice_id: t.version for t in targets})
         now = datetime.now(UTC)
         due = [

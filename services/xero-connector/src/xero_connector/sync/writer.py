@@ -294,9 +294,8 @@ class Writer:
     async def _persist(self, scope: XeroScope, chunk: list[Write], links: dict[str, Link]) -> None:
         """Links are stored as soon as Xero answers, before anything else is sent."""
         written = {w.invoice_id: links[w.invoice_id] for w in chunk if w.invoice_id in links}
-        if written:
-            versions = {i: link.version for i, link in written.items()}
-            await self._records.settle(scope.org_id, versions, written)
+        if written:  # each link raises its invoice's high-water mark as well
+            await self._records.settle(scope.org_id, {}, written)
 
     async def _pause(self, attempt: int, error: XeroError) -> None:
         log.warning("xero.write_unknown_outcome", error=str(error), attempt=attempt)
