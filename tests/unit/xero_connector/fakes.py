@@ -66,6 +66,7 @@ class FakeLeases:
     def __init__(self) -> None:
         self.held: dict[tuple[str, int], str] = {}
         self.acquired: list[str] = []
+        self.extended: list[str] = []
 
     async def acquire(
         self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
@@ -80,6 +81,9 @@ class FakeLeases:
     async def release(self, lease_id: str) -> None:
         org_id, generation = lease_id.rsplit(":", 1)
         self.held.pop((org_id, int(generation)), None)
+
+    async def extend(self, lease_id: str, expires_at: datetime) -> None:
+        self.extended.append(lease_id)
 
     async def clear(self, org_id: str, generation: int) -> None:
         self.held.pop((org_id, generation), None)

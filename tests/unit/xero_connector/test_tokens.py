@@ -167,3 +167,13 @@ async def test_a_stale_refusal_does_not_expire_the_connection_that_replaced_it(
     await manager.mark_expired("o", "Xero refused the tenant", generation=2)
     assert world.connections.docs["o"].status is ConnectionStatus.EXPIRED
     assert [e.status for e in world.events.published] == [ConnectionStatus.EXPIRED]
+
+
+async def test_a_refresh_that_outlasts_its_lease_keeps_it(world: World) -> None:
+    # Lost answers retried within Xero's grace: the refresh runs longer than one lease, and
+    # the lease is extended meanwhile so no second refresher starts.
+    world.connections.docs["o"] = connected("o", world.clock, expires_in_s=0)
+    world.identity.lose = 2
+    await world.manager().access("o")
+    assert world.leases.extended
+    assert world.leases.held == {}  # released once done

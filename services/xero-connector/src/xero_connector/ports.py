@@ -69,6 +69,10 @@ class RefreshLeases(Protocol):
 
     async def release(self, lease_id: str) -> None: ...
 
+    async def extend(self, lease_id: str, expires_at: datetime) -> None:
+        """Keep a lease while its refresh still runs (a refresh may outlast one lease)."""
+        ...
+
     async def clear(self, org_id: str, generation: int) -> None:
         """Forget every lease of a generation that has been replaced."""
         ...

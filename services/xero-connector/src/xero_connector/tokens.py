@@ -149,6 +149,7 @@ class TokenManager:
                     raise RefreshStalled(f"the token refresh of {org_id} did not finish in time")
                 await self._sleep(self._poll_s)
                 continue
+            keeper = asyncio.create_task(self._keep(lease))
             try:
                 current = await self._connections.get(org_id)
                 if current is None or current.generation != connection.generation:
@@ -156,7 +157,15 @@ class TokenManager:
                 self._access_of(org_id, current)
                 return await self._refresh(current)
             finally:
+                keeper.cancel()
                 await self._leases.release(lease)
+
+    async def _keep(self, lease: str) -> None:
+        """Extend the lease every third of its length while the refresh runs: its retries
+        within Xero's grace can outlast one lease, and a second refresher must not start."""
+        while True:
+            await self._sleep(self._lease_s / 3)
+            await self._leases.extend(lease, self._clock() + timedelta(seconds=self._lease_s))
 
     async def _refresh(self, connection: Connection) -> XeroAccess:
         org_id = connection.org_id

@@ -206,6 +206,9 @@ class MongoRefreshLeases:
     async def release(self, lease_id: str) -> None:
         await self._collection.delete_one({"_id": lease_id})
 
+    async def extend(self, lease_id: str, expires_at: datetime) -> None:
+        await self._collection.update_one({"_id": lease_id}, {"$set": {"expires_at": expires_at}})
+
     async def clear(self, org_id: str, generation: int) -> None:
         ids = [self._id(org_id, generation, a) for a in range(MAX_LEASE_ATTEMPTS)]
         await self._collection.delete_many({"_id": {"$in": ids}})
