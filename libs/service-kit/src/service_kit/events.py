@@ -19,10 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
+from prometheus_client import Counter
 from pymongo.errors import PyMongoError
 
 from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, encode, topics
@@ -119,12 +122,55 @@ async def readable_headers(
     gets copies with readable headers; the handler still gets the original records, whose bad
     header the envelope refuses as ``invalid_attribute``.
     """
+    records = raw if isinstance(raw, tuple) else (raw,)
+    COLOCATION.check(records)
     if isinstance(raw, tuple):
         message = await parse(tuple(_readable(record) for record in raw))
     else:
         message = await parse(_readable(raw))
     message.raw_message = raw
     return message
+
+
+_log = structlog.get_logger(__name__)
+OFF_PARTITION = Counter(
+    "records_off_partition_total",
+    "Records found on another partition than their key's (a producer partitioning with "
+    "another hash): one organisation on two writers",
+    ["topic"],
+)
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client) gives a key."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+class Colocation:
+    """Checks consumed records against their key's partition; the partition counts are the
+    ones ``ensure_topics`` read at start-up."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[str, int] = {}
+
+    def check(self, records: Sequence[Any]) -> None:
+        for record in records:
+            count = self.partitions.get(getattr(record, "topic", ""))
+            key = getattr(record, "key", None)
+            if not count or not key or key_partition(key, count) == record.partition:
+                continue
+            OFF_PARTITION.labels(record.topic).inc()
+            _log.warning(
+                "record.off_partition",
+                topic=record.topic,
+                partition=record.partition,
+                hint="is the producer keying by org_id with Kafka's default (murmur2) "
+                "partitioner? (README: Publishing straight to Kafka)",
+            )
+
+
+COLOCATION = Colocation()
 
 
 def _readable(record: Any) -> Any:
@@ -215,6 +261,7 @@ async def ensure_topics(
         await admin.close()
     counts = {t["topic"]: len(t.get("partitions") or []) for t in described}
     check_colocated(counts)
+    COLOCATION.partitions.update(counts)
 
 
 class TopicsNotColocated(RuntimeError):
