@@ -206,6 +206,24 @@ async def test_a_connect_to_another_tenant_without_reset_trusts_nothing_of_the_f
     assert len(await xero_invoices(sandbox, first)) == 1
 
 
+async def test_invoices_waiting_on_the_connection_sync_after_reconnect_with_nobody_asking(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    # Only the connector runs: no invoice-events, no sync log to ask which invoices failed.
+    async with connector(**FAST, retry_poll_seconds=0.2) as c:
+        tenant = await setup_org(c, sandbox, "org_w")
+        await sandbox.faults(revoke_refresh_tokens=True, tenant_id=tenant)
+        await sandbox.faults(expire_access_tokens=True, tenant_id=tenant)
+        waiting = [invoice("org_w", n) for n in (1, 2, 3)]
+        await publish(kafka_bootstrap, c.names.invoice_events, [created(i) for i in waiting])
+        failed = await results(c, 3)
+        await connect(c, sandbox, "org_w", tenant)  # the operator's Reconnect, nothing else
+        out = await results(c, 6)
+    assert {e.data.error_code for e in failed} == {ErrorCode.CONNECTION_EXPIRED}
+    assert {e.data.outcome for e in out[3:]} == {SyncOutcome.CREATED}
+    assert len(await xero_invoices(sandbox, tenant)) == 3
+
+
 async def test_a_draft_then_void_is_deleted_and_a_void_never_synced_writes_nothing(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:

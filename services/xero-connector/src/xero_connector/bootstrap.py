@@ -219,6 +219,7 @@ def wiring(settings: Settings) -> Wiring:
                     state_ttl_s=settings.oauth_state_ttl_seconds,
                 ),
                 tenant_data=(stores.records, stores.contacts),
+                parked=stores.retries,
             )
             app.state.config = ConfigService(
                 stores.config, org_data, port, recent_currency_days=settings.recent_currency_days

@@ -2,7 +2,7 @@
 mappings, and a pending authorization. Pure: no I/O."""
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -178,7 +178,9 @@ class InvoiceRecord:
 @dataclass(frozen=True, slots=True)
 class ScheduledRetry:
     """A sync to request again once ``due_at`` has passed (Xero's daily limit was spent, or
-    Xero stayed unavailable through every retry of its calls)."""
+    Xero stayed unavailable through every retry of its calls), or, ``parked``, once the
+    organisation is connected again (it failed on ``connection_expired`` / ``not_connected``:
+    due at ``PARKED_UNTIL`` until a Connect makes it due at once)."""
 
     org_id: str
     invoice_id: str
@@ -186,3 +188,7 @@ class ScheduledRetry:
     attempt: int
     batch_id: str | None
     invoice: dict[str, object]  # the Invoice as JSON
+    parked: bool = False
+
+
+PARKED_UNTIL = datetime(2999, 1, 1, tzinfo=UTC)

@@ -207,6 +207,12 @@ class InvoiceRecords(Protocol):
         ...
 
 
+class ParkedSyncs(Protocol):
+    async def release_parked(self, org_id: str, now: datetime) -> int:
+        """Make the organisation's syncs that wait on its connection due now."""
+        ...
+
+
 class TenantData(Protocol):
     """What Reset makes untrusted: state that belongs to the organisation's Xero tenant."""
 

@@ -43,10 +43,11 @@ class RetryLoop:
             request = InvoiceSyncRequested(
                 org_id=retry.org_id,
                 invoice_id=retry.invoice_id,
-                reason=SyncReason.RESYNC,
+                # A parked sync released by a Connect is a new start, not a retry.
+                reason=SyncReason.RECONNECT if retry.parked else SyncReason.RESYNC,
                 batch_id=retry.batch_id,
                 requested_by=RETRY_REQUESTER,
-                attempt=retry.attempt,
+                attempt=None if retry.parked else retry.attempt,
                 invoice=Invoice.model_validate(retry.invoice),
             )
             event = new_event(

@@ -20,6 +20,7 @@ from xero_connector.ports import (
     ConnectionEvents,
     ConnectionStore,
     OrgConfigStore,
+    ParkedSyncs,
     TenantData,
     XeroIdentity,
 )
@@ -49,6 +50,7 @@ class ConnectionService:
         config: OrgConfigStore,
         client: OAuthClient,
         tenant_data: tuple[TenantData, ...] = (),
+        parked: ParkedSyncs | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self._connections = connections
@@ -58,6 +60,7 @@ class ConnectionService:
         self._config = config
         self._client = client
         self._tenant_data = tenant_data
+        self._parked = parked
         self._clock = clock
 
     async def start(self, org_id: str) -> str:
@@ -134,6 +137,10 @@ class ConnectionService:
         await self._connections.put(connection)
         log.info("xero.connected", org_id=org_id, tenant_id=tenant.tenant_id, reconnect=reconnect)
         await self._publish(connection)
+        if self._parked is not None:
+            # What failed waiting on the connection syncs again, with nobody asking.
+            released = await self._parked.release_parked(org_id, now)
+            log.info("xero.parked_released", org_id=org_id, count=released)
         return connection
 
     async def status(self, org_id: str) -> Connection | None:

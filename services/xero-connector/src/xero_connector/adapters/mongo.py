@@ -567,9 +567,18 @@ class MongoRetries:
                 attempt=int(d["attempt"]),
                 batch_id=d.get("batch_id"),
                 invoice=d["invoice"],
+                parked=bool(d.get("parked")),
             )
             async for d in cursor
         ]
+
+    async def release_parked(self, org_id: str, now: datetime) -> int:
+        """The organisation is connected again: its parked syncs are due now (a scan of
+        the organisation's few waiting syncs, on a Connect only)."""
+        result = await self._collection.update_many(
+            {"org_id": org_id, "parked": True}, {"$set": {"due_at": now}}
+        )
+        return result.modified_count
 
     async def drop_older(self, org_id: str, versions: Mapping[str, int]) -> None:
         operations = [
@@ -599,6 +608,7 @@ def _retry_doc(r: ScheduledRetry) -> Doc:
         "attempt": r.attempt,
         "batch_id": r.batch_id,
         "invoice": r.invoice,
+        "parked": r.parked,
     }
 
 

@@ -28,7 +28,14 @@ import structlog
 
 from sync_schemas import CloudEvent, ErrorCode, EventType, InvoiceStatus, SyncOutcome
 from xero_connector.contacts import ContactResolver
-from xero_connector.domain import InvoiceRecord, Mappings, OrgSettings, ScheduledRetry, SyncMode
+from xero_connector.domain import (
+    PARKED_UNTIL,
+    InvoiceRecord,
+    Mappings,
+    OrgSettings,
+    ScheduledRetry,
+    SyncMode,
+)
 from xero_connector.errors import ConnectionExpired, NotConnected
 from xero_connector.limiter import DailyLimitSpent
 from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, prevalidate, to_xero
@@ -42,6 +49,7 @@ from xero_connector.writers import WriterLeases
 from xero_connector.xero_errors import TenantForbidden, XeroError
 
 log = structlog.get_logger(__name__)
+_WAITS_FOR_CONNECTION = frozenset({ErrorCode.CONNECTION_EXPIRED, ErrorCode.NOT_CONNECTED})
 _CACHE_CODES = frozenset(
     {ErrorCode.CURRENCY_NOT_ENABLED, ErrorCode.TAX_RATE_INVALID, ErrorCode.ACCOUNT_INVALID}
 )
@@ -169,6 +177,21 @@ class SyncPipeline:
             )
             for t in targets
             if (retry_after := outcomes[t.invoice_id].retry_after) is not None
+        ]
+        # Waiting on the connection: parked until a Connect releases them (service.py), so
+        # nothing depends on the sync log having folded these failures.
+        due += [
+            ScheduledRetry(
+                org_id=org_id,
+                invoice_id=t.invoice_id,
+                due_at=PARKED_UNTIL,
+                attempt=t.attempt,
+                batch_id=t.requests[-1].batch_id,
+                invoice=t.invoice.model_dump(mode="json"),
+                parked=True,
+            )
+            for t in targets
+            if outcomes[t.invoice_id].code in _WAITS_FOR_CONNECTION
         ]
         if due:
             await self._retries.schedule(due)
