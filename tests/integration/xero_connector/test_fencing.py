@@ -22,7 +22,7 @@ from tests.integration.xero_connector.pipeline_support import (
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox
-from xero_connector.adapters.mongo import MongoWriterLeases
+from xero_connector.adapters.mongo_sync import MongoWriterLeases
 from xero_connector.metrics import CONSUMED
 from xero_connector.tokens import utcnow
 from xero_connector.writers import Fenced, WriterLeases

@@ -26,7 +26,7 @@ from tests.integration.xero_connector.pipeline_support import (
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
-from xero_connector.adapters.mongo import MongoInvoiceRecords, MongoRetries
+from xero_connector.adapters.mongo_sync import MongoInvoiceRecords, MongoRetries
 from xero_connector.domain import Link, ScheduledRetry
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}

@@ -28,7 +28,7 @@ from tests.integration.xero_connector.pipeline_support import (
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
-from xero_connector.adapters.mongo import MongoRetries
+from xero_connector.adapters.mongo_sync import MongoRetries
 from xero_connector.domain import ScheduledRetry
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}

@@ -29,11 +29,13 @@ from xero_connector.adapters.mongo import (
     Doc,
     MongoAuthorizations,
     MongoConnections,
+    MongoOrgConfig,
+    MongoRefreshLeases,
+)
+from xero_connector.adapters.mongo_sync import (
     MongoContactCache,
     MongoInvoiceRecords,
-    MongoOrgConfig,
     MongoProcessed,
-    MongoRefreshLeases,
     MongoRetries,
     MongoWriterLeases,
 )

@@ -26,23 +26,22 @@ from typing import Any, Protocol
 
 import structlog
 
-from sync_schemas import CloudEvent, ErrorCode, EventType, InvoiceStatus, SyncOutcome
+from sync_schemas import CloudEvent, ErrorCode, EventType, SyncOutcome
 from xero_connector.contacts import ContactResolver
 from xero_connector.domain import (
     PARKED_UNTIL,
     InvoiceRecord,
-    Mappings,
     OrgSettings,
     ScheduledRetry,
     SyncMode,
 )
 from xero_connector.errors import ConnectionExpired, NotConnected
 from xero_connector.limiter import DailyLimitSpent
-from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, prevalidate, to_xero
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import InvoiceRecords, RetryStore, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed
+from xero_connector.sync.model import Outcome, SyncRequest, Target, failed
+from xero_connector.sync.prepare import Config, Preparer
 from xero_connector.sync.results import result
 from xero_connector.sync.writer import Writer, unavailable
 from xero_connector.writers import WriterLeases
@@ -50,17 +49,6 @@ from xero_connector.xero_errors import TenantForbidden, XeroError
 
 log = structlog.get_logger(__name__)
 _WAITS_FOR_CONNECTION = frozenset({ErrorCode.CONNECTION_EXPIRED, ErrorCode.NOT_CONNECTED})
-_CACHE_CODES = frozenset(
-    {ErrorCode.CURRENCY_NOT_ENABLED, ErrorCode.TAX_RATE_INVALID, ErrorCode.ACCOUNT_INVALID}
-)
-
-
-class Config(Protocol):
-    async def settings(self, org_id: str) -> OrgSettings: ...
-
-    async def mappings(self, org_id: str) -> Mappings: ...
-
-    async def record_currencies(self, org_id: str, codes: Any) -> None: ...
 
 
 class Expiry(Protocol):
@@ -88,15 +76,13 @@ class SyncPipeline:
         self.xero = xero
         self._tokens = tokens
         self._config = config
-        self._org_data = org_data
-        self._contacts = contacts
+        self._preparer = Preparer(
+            xero, config, org_data, contacts, url_template, refresh_interval_s=refresh_interval_s
+        )
         self._records = records
         self._retries = retries
         self.writer = writer
-        self._url_template = url_template
         self._policy = policy or planner.RetryPolicy()
-        self._refresh_interval = refresh_interval_s
-        self._refreshed_at: dict[XeroScope, float] = {}
         self._deadline_s = batch_deadline_s
         self._writers = writers
 
@@ -253,122 +239,9 @@ class SyncPipeline:
     ) -> None:
         """Outcomes land in ``outcomes`` as they are reached, so an error later in the batch
         fails only what is left."""
-        voids = [t for t in targets if t.invoice.status is InvoiceStatus.VOID]
-        writes = await self._cancels(scope, voids, records, outcomes)
-        others = [t for t in targets if t.invoice.status is not InvoiceStatus.VOID]
-        writes += await self._prepare(scope, settings, others, records, outcomes)
+        writes = await self._preparer.writes(scope, settings, targets, records, outcomes)
         await self.writer.write(scope, writes, records, outcomes)
-        for t in targets:
-            code = outcomes.get(t.invoice_id, Outcome()).code
-            if code is ErrorCode.CONTACT_MISSING:
-                await self._contacts.forget(scope, t.invoice.customer.id)
-            if code in _CACHE_CODES:
-                self._refreshed_at.pop(scope, None)
-
-    async def _cancels(
-        self,
-        scope: XeroScope,
-        voids: list[Target],
-        records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
-    ) -> list[Write]:
-        """Void upstream: read the current status in Xero of what we created, then plan."""
-        if not voids:
-            return []
-        links = {t.invoice_id: records[t.invoice_id].link_in(scope.tenant_id) for t in voids}
-        intents = {t.invoice_id: records[t.invoice_id].intent_in(scope.tenant_id) for t in voids}
-        ids = [link.xero_invoice_id for link in links.values() if link is not None]
-        numbers = [n for i, intent in intents.items() if links[i] is None for n in intent.numbers]
-        found = (
-            await self.xero.find_invoices(scope, ids=ids, numbers=numbers) if ids or numbers else []
-        )
-        by_id = {f.invoice_id: f for f in found}
-        writes = []
-        for t in voids:
-            link = links[t.invoice_id]
-            current = by_id.get(link.xero_invoice_id) if link else None
-            if link is None and intents[t.invoice_id].numbers:
-                owner = planner.ownership(t.invoice.invoice_number, intents[t.invoice_id], found)
-                current = owner.invoice if isinstance(owner, planner.Adopt) else None
-            decision = planner.cancel_status(link, current)
-            if isinstance(decision, Outcome):
-                outcomes[t.invoice_id] = decision
-                continue
-            assert current is not None
-            payload = cancel_payload(current.invoice_id, decision)
-            writes.append(Write(t, payload, payload_hash(payload), current.invoice_id, cancel=True))
-        return writes
-
-    async def _prepare(
-        self,
-        scope: XeroScope,
-        settings: OrgSettings,
-        targets: list[Target],
-        records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
-    ) -> list[Write]:
-        if not targets:
-            return []
-        mappings = await self._config.mappings(scope.org_id)
-        await self._config.record_currencies(scope.org_id, {t.invoice.currency for t in targets})
-        live = await self._prevalidate(scope, settings, mappings, targets, outcomes)
-        contact_ids, unresolved = await self._contacts.resolve(
-            scope, [t.invoice.customer for t in live], auto_create=settings.auto_create_contacts
-        )
-        writes = []
-        for t in live:
-            customer = t.invoice.customer.id
-            if customer not in contact_ids:
-                why = unresolved.get(customer)
-                message = why.message if why else f"customer {customer} has no Xero contact"
-                xero_messages = why.xero_messages if why else ()
-                outcomes[t.invoice_id] = failed(ErrorCode.CONTACT_MISSING, message, xero_messages)
-                continue
-            url = planner.source_url(self._url_template, scope.org_id, t.invoice_id)
-            payload = to_xero(t.invoice, settings, mappings, contact_ids[customer], url=url)
-            digest = payload_hash(payload)
-            link = records[t.invoice_id].link_in(scope.tenant_id)
-            same = planner.unchanged(link, digest)
-            if same is not None:
-                outcomes[t.invoice_id] = same
-                continue
-            xero_id = link.xero_invoice_id if link else None
-            writes.append(Write(t, payload, digest, xero_id))
-        return writes
-
-    async def _prevalidate(
-        self,
-        scope: XeroScope,
-        settings: OrgSettings,
-        mappings: Mappings,
-        targets: list[Target],
-        outcomes: dict[str, Outcome],
-    ) -> list[Target]:
-        """What Xero would refuse, known without asking it; the cached org settings are read
-        again once when they would reject an invoice (they may be stale)."""
-        facts = await self._facts(scope, fresh=False)
-        rejections = {
-            t.invoice_id: prevalidate(t.invoice, settings, mappings, facts) for t in targets
-        }
-        if any(r is not None and r.code in _CACHE_CODES for r in rejections.values()):
-            last = self._refreshed_at.get(scope, 0.0)
-            if time.monotonic() - last > self._refresh_interval:
-                facts = await self._facts(scope, fresh=True)
-                rejections = {
-                    t.invoice_id: prevalidate(t.invoice, settings, mappings, facts) for t in targets
-                }
-        for invoice_id, rejection in rejections.items():
-            if rejection is not None:
-                outcomes[invoice_id] = failed(
-                    rejection.code, rejection.message, rejection.xero_messages
-                )
-        return [t for t in targets if t.invoice_id not in outcomes]
-
-    async def _facts(self, scope: XeroScope, *, fresh: bool) -> OrgFacts:
-        data = await self._org_data.get(scope, fresh=fresh)
-        if fresh:
-            self._refreshed_at[scope] = time.monotonic()
-        return OrgFacts.of(data.currency_codes, data.tax_rates, data.accounts)
+        await self._preparer.after(scope, targets, outcomes)
 
 
 def _fail_rest(targets: list[Target], outcomes: dict[str, Outcome], outcome: Outcome) -> None:
