@@ -1,6 +1,6 @@
 """The sync core's records: what it is asked, what it decides, what comes out. Pure data."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sync_schemas import ErrorCode, EventType, Invoice, SyncOutcome
@@ -52,10 +52,6 @@ class Outcome:
     retry_after: float | None = None  # set: a retry is scheduled this many seconds from now
     total: Decimal | None = None  # Xero's Total after a write
 
-    @property
-    def failed(self) -> bool:
-        return self.code is not None
-
 
 def succeeded(
     xero_id: str,
@@ -80,7 +76,6 @@ class Write:
     digest: str
     xero_id: str | None = None
     cancel: bool = False
-    numbers: tuple[str, ...] = field(default=())  # a create's intent: every number sent
 
     @property
     def invoice_id(self) -> str:
