@@ -2,6 +2,7 @@
 running as separate processes."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,3 +145,21 @@ async def test_api_and_consumer_run_as_separate_processes(
         for server, task in ((consumer, consumer_task), (api, api_task)):
             server.should_exit = True
             await task
+
+
+async def test_state_writes_are_compare_and_set_on_the_real_server(mongo_db: Db) -> None:
+    from sync_log.domain import InvoiceState, Status
+
+    store = MongoSyncLog(mongo_db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fresh = InvoiceState("org_c", "inv_1", "INV-1", 1, Status.PENDING, now)
+    assert await store.save_states([fresh], now) == set()
+    assert await store.save_states([fresh], now) == {fresh.key}  # created meanwhile by another
+    [read_a] = (await store.load_states([fresh.key])).values()
+    read_b = read_a  # two writers read revision 1
+    assert read_a.revision == 1
+    won = await store.save_states([replace(read_a, status=Status.SYNCED)], now)
+    lost = await store.save_states([replace(read_b, status=Status.FAILED)], now)
+    assert (won, lost) == (set(), {fresh.key})
+    [stored] = (await store.load_states([fresh.key])).values()
+    assert (stored.status, stored.revision) == (Status.SYNCED, 2)

@@ -1,7 +1,7 @@
 """Recording a batch with a hand-written store: duplicates, dead letters, bug isolation."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,8 +50,15 @@ class Store:
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
         return {k: self.states[k] for k in keys if k in self.states}
 
-    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
-        self.states |= {s.key: s for s in states}
+    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+        lost = set()
+        for s in states:
+            current = self.states.get(s.key)
+            if (current.revision if current else 0) != s.revision:
+                lost.add(s.key)
+            else:
+                self.states[s.key] = replace(s, revision=s.revision + 1)
+        return lost
 
     async def save_connection(self, change: ConnectionChange) -> None: ...
 
@@ -124,3 +131,28 @@ async def test_a_record_that_hits_a_bug_is_isolated() -> None:
     assert sorted(store.states) == ["org_acme/inv_a", "org_acme/inv_b"]
     assert dead == [(1, "processing_error")]  # the DLQ's own record is dropped, not re-queued
     assert result.dead_lettered == 2
+
+
+async def test_a_state_changed_by_another_writer_meanwhile_is_folded_again() -> None:
+    class Racing(Store):
+        """Another writer (the same organisation on two instances) stores a newer version
+        between this one's read and its write."""
+
+        raced: bool = False
+
+        async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+            if not self.raced:
+                self.raced = True
+                for s in states:
+                    stored = self.states.get(s.key)
+                    self.states[s.key] = replace(
+                        s, version=s.version + 1, revision=(stored.revision if stored else 0) + 1
+                    )
+            return await super().save_states(states, now)
+
+    store = Racing()
+    svc, _ = service(store)
+    await svc.record([rec(0, "inv_a")])
+    [state] = store.states.values()
+    assert state.version == 2  # the other writer's newer version stands
+    assert state.revision == 1  # this writer read it again and found nothing newer to write

@@ -27,6 +27,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_FOLD_ATTEMPTS = 10
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     observed: int
@@ -123,20 +126,27 @@ class SyncLogService:
         return BatchResult(*totals)
 
     async def _fold(self, observations: Sequence[Observation], now: datetime) -> int:
-        keys = {
-            invoice_key(o.org_id, o.invoice_id): None
-            for o in observations
-            if o.org_id is not None and o.invoice_id is not None
-        }
-        states: dict[str, InvoiceState] = await self._store.load_states(keys)
-        changed: dict[str, InvoiceState] = {}
+        """Fold the observations into the invoices' states, compare-and-set: a state another
+        writer changed meanwhile is read again and folded again (``apply`` is idempotent)."""
+        by_key: dict[str, list[Observation]] = {}
         for obs in observations:
-            if obs.org_id is None or obs.invoice_id is None:
-                continue
-            key = invoice_key(obs.org_id, obs.invoice_id)
-            before = states.get(key)
-            after = apply(before, obs)
-            if after is not None and after != before:
-                states[key] = changed[key] = after
-        await self._store.save_states(changed.values(), now)
-        return len(changed)
+            if obs.org_id is not None and obs.invoice_id is not None:
+                by_key.setdefault(invoice_key(obs.org_id, obs.invoice_id), []).append(obs)
+        changed_keys: set[str] = set()
+        for _ in range(_FOLD_ATTEMPTS):
+            states: dict[str, InvoiceState] = await self._store.load_states(by_key)
+            changed: dict[str, InvoiceState] = {}
+            for key, seen in by_key.items():
+                before = state = states.get(key)
+                for obs in seen:
+                    state = apply(state, obs)
+                if state is not None and state != before:
+                    changed[key] = state
+            lost = await self._store.save_states(changed.values(), now)
+            changed_keys |= set(changed) - lost
+            if not lost:
+                return len(changed_keys)
+            log.info("states.conflict", count=len(lost))
+            by_key = {key: by_key[key] for key in lost}
+        # Contention that does not end: redeliver the batch rather than lose a status.
+        raise TimeoutError(f"{len(by_key)} invoice states kept changing under this writer")
