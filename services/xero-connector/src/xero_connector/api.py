@@ -17,6 +17,8 @@ from xero_connector.api_models import (
     ConnectionOut,
     LinkIn,
     LinkOut,
+    OrgOut,
+    OrgsOut,
     ProblemOut,
 )
 from xero_connector.config import Settings
@@ -34,6 +36,7 @@ from xero_connector.errors import (
 )
 from xero_connector.limiter import DailyLimitSpent
 from xero_connector.links import LinkService
+from xero_connector.orgs import OrgDirectory
 from xero_connector.service import ConnectionService
 from xero_connector.xero_errors import XeroError, XeroRateLimited, XeroUnavailable
 
@@ -58,7 +61,13 @@ def get_links(request: Request) -> LinkService:
     return service
 
 
+def get_orgs(request: Request) -> OrgDirectory:
+    directory: OrgDirectory = request.app.state.orgs
+    return directory
+
+
 ConnectionsDep = Annotated[ConnectionService, Depends(get_connections)]
+OrgsDep = Annotated[OrgDirectory, Depends(get_orgs)]
 ConfigDep = Annotated[ConfigService, Depends(get_config)]
 LinksDep = Annotated[LinkService, Depends(get_links)]
 InvoiceId = OrgId
@@ -69,10 +78,20 @@ def build_router(settings: Settings) -> APIRouter:
         prefix="/v1", tags=["xero"], dependencies=[Depends(ApiKeyAuth(settings.api_keys))]
     )
 
+    @router.get("/orgs", response_model=OrgsOut, summary="Every organisation the connector knows")
+    async def list_orgs(orgs: OrgsDep) -> OrgsOut:
+        """Every organisation with a connection record, settings, mappings or syncs parked on
+        its connection, sorted by ``org_id``; ``waiting`` counts the invoices parked until it
+        is connected again (released by its next Connect or Reconnect)."""
+        return OrgsOut(items=[OrgOut.of(summary) for summary in await orgs.list()])
+
     @router.get("/orgs/{org_id}/connection", response_model=ConnectionOut)
-    async def connection_status(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
-        """The connection's status, tenant and token expiry: never a token."""
-        return ConnectionOut.of(await connections.status(org_id))
+    async def connection_status(
+        org_id: OrgId, connections: ConnectionsDep, orgs: OrgsDep
+    ) -> ConnectionOut:
+        """The connection's status, tenant and token expiry: never a token. ``waiting``: the
+        invoices parked until the organisation is connected again."""
+        return ConnectionOut.of(await connections.status(org_id), await orgs.waiting(org_id))
 
     @router.post("/orgs/{org_id}/connection", response_model=AuthorizeOut)
     async def connect(org_id: OrgId, connections: ConnectionsDep) -> AuthorizeOut:
@@ -80,14 +99,16 @@ def build_router(settings: Settings) -> APIRouter:
         return AuthorizeOut(authorize_url=await connections.start(org_id))
 
     @router.delete("/orgs/{org_id}/connection", response_model=ConnectionOut)
-    async def disconnect(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+    async def disconnect(
+        org_id: OrgId, connections: ConnectionsDep, orgs: OrgsDep
+    ) -> ConnectionOut:
         """Disconnect: revoke at Xero, delete the tokens, publish ``disconnected``."""
-        return ConnectionOut.of(await connections.disconnect(org_id))
+        return ConnectionOut.of(await connections.disconnect(org_id), await orgs.waiting(org_id))
 
     @router.post("/orgs/{org_id}/reset", response_model=ConnectionOut)
-    async def reset(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+    async def reset(org_id: OrgId, connections: ConnectionsDep, orgs: OrgsDep) -> ConnectionOut:
         """Reset the integration: disconnect, clear settings and mappings."""
-        return ConnectionOut.of(await connections.reset(org_id))
+        return ConnectionOut.of(await connections.reset(org_id), await orgs.waiting(org_id))
 
     @router.get("/orgs/{org_id}/settings", response_model=OrgSettings)
     async def get_settings(org_id: OrgId, config: ConfigDep) -> OrgSettings:

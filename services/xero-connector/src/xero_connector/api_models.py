@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from sync_schemas import ConnectionStatus
 from xero_connector.checks import Problem
 from xero_connector.domain import Connection
+from xero_connector.orgs import OrgSummary
 
 
 class ConnectionOut(BaseModel):
@@ -18,13 +19,17 @@ class ConnectionOut(BaseModel):
     connected_at: datetime | None = None
     access_token_expires_at: datetime | None = None
     reason: str | None = None
+    waiting: int = Field(
+        default=0, ge=0, description="Invoices parked until the organisation is connected again"
+    )
 
     @classmethod
-    def of(cls, connection: Connection | None) -> "ConnectionOut":
+    def of(cls, connection: Connection | None, waiting: int = 0) -> "ConnectionOut":
         if connection is None:
-            return cls(status=ConnectionStatus.DISCONNECTED)
+            return cls(status=ConnectionStatus.DISCONNECTED, waiting=waiting)
         connected = connection.status is ConnectionStatus.CONNECTED
         return cls(
+            waiting=waiting,
             status=connection.status,
             tenant_id=connection.tenant_id,
             tenant_name=connection.tenant_name,
@@ -32,6 +37,32 @@ class ConnectionOut(BaseModel):
             access_token_expires_at=connection.access_expires_at if connected else None,
             reason=connection.reason,
         )
+
+
+class OrgOut(BaseModel):
+    """One organisation the connector knows."""
+
+    org_id: str
+    status: ConnectionStatus
+    tenant_name: str | None
+    connected_at: datetime | None
+    waiting: int = Field(
+        ge=0, description="Invoices parked until the organisation is connected again"
+    )
+
+    @classmethod
+    def of(cls, summary: OrgSummary) -> "OrgOut":
+        return cls(
+            org_id=summary.org_id,
+            status=summary.status,
+            tenant_name=summary.tenant_name,
+            connected_at=summary.connected_at,
+            waiting=summary.waiting,
+        )
+
+
+class OrgsOut(BaseModel):
+    items: list[OrgOut]
 
 
 class AuthorizeOut(BaseModel):

@@ -55,6 +55,10 @@ class MongoConnections:
         doc = await self._collection.find_one({"_id": org_id})
         return self._from_doc(doc) if doc else None
 
+    async def all(self) -> list[Connection]:
+        """Every organisation's connection (one small document per organisation)."""
+        return [self._from_doc(doc) async for doc in self._collection.find({})]
+
     async def put(self, connection: Connection) -> None:
         await self._collection.replace_one(
             {"_id": connection.org_id}, self._to_doc(connection), upsert=True
@@ -288,6 +292,10 @@ class MongoOrgConfig:
 
     async def clear(self, org_id: str) -> None:
         await self._config.delete_one({"_id": org_id})
+
+    async def org_ids(self) -> list[str]:
+        """The organisations with settings or mappings (ids only: a small scan)."""
+        return [str(doc["_id"]) async for doc in self._config.find({}, {"_id": 1})]
 
     async def record_currencies(self, org_id: str, codes: Iterable[str], at: datetime) -> None:
         wanted = {f"currencies.{c}": at for c in codes if _CURRENCY.match(c)}
