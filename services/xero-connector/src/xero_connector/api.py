@@ -4,16 +4,19 @@ an API key (the callback is a browser redirect from Xero; its one-time state gua
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from service_kit.http import ApiKeyAuth, error_response
 from service_kit.openapi import error_responses
 from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
+from xero_connector import oauth
 from xero_connector.api_models import (
     AuthorizeOut,
     CheckOut,
     ConnectedOut,
+    ConnectIn,
     ConnectionOut,
     LinkIn,
     LinkOut,
@@ -94,9 +97,26 @@ def build_router(settings: Settings) -> APIRouter:
         return ConnectionOut.of(await connections.status(org_id), await orgs.waiting(org_id))
 
     @router.post("/orgs/{org_id}/connection", response_model=AuthorizeOut)
-    async def connect(org_id: OrgId, connections: ConnectionsDep) -> AuthorizeOut:
-        """Start Connect / Reconnect: send the user's browser to ``authorize_url``."""
-        return AuthorizeOut(authorize_url=await connections.start(org_id))
+    async def connect(
+        org_id: OrgId,
+        connections: ConnectionsDep,
+        body: Annotated[ConnectIn | None, Body()] = None,
+    ) -> AuthorizeOut:
+        """Start Connect / Reconnect: send the user's browser to ``authorize_url``. With
+        ``return_to`` (an URL on the operator console), the callback answers 303 there with
+        the outcome in the query instead of a page of its own."""
+        return_to = body.return_to if body else None
+        if return_to is not None and not oauth.may_return_to(return_to, settings.console_origins):
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "return_to"),
+                        "msg": "must be an URL on one of XERO_CONNECTOR_CONSOLE_ORIGINS",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        return AuthorizeOut(authorize_url=await connections.start(org_id, return_to))
 
     @router.delete("/orgs/{org_id}/connection", response_model=ConnectionOut)
     async def disconnect(
@@ -174,7 +194,11 @@ def callback_router() -> APIRouter:
     @router.get(
         CALLBACK_PATH,
         response_model=ConnectedOut,
-        responses=error_responses(400, 502),  # bad state or code; Xero refused
+        # bad state or code; Xero refused
+        responses={
+            **error_responses(400, 502),
+            303: {"description": "Back to the Connect's return_to, the outcome in the query"},
+        },
     )
     async def oauth_callback(
         request: Request,
@@ -183,8 +207,18 @@ def callback_router() -> APIRouter:
         state: Annotated[str | None, Query(max_length=512)] = None,
         error: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
-        """Xero redirects the browser here; no API key (the one-time state is the guard)."""
-        connection = await connections.complete(code=code, state=state, error=error)
+        """Xero redirects the browser here; no API key (the one-time state is the guard). A
+        Connect started with ``return_to`` is answered 303 there, with
+        ``xero=connected&org_id=...`` or ``xero=error&org_id=...&reason=<error code>``."""
+        done = await connections.complete(code=code, state=state, error=error)
+        if done.return_to is not None:
+            reason = _error_code(done.failure) if done.failure is not None else None
+            target = oauth.return_url(done.return_to, done.org_id, reason)
+            return RedirectResponse(target, status_code=303)
+        if done.failure is not None:
+            raise done.failure
+        connection = done.connection
+        assert connection is not None  # no failure: connected
         out = ConnectedOut(
             org_id=connection.org_id,
             status=connection.status,
@@ -240,6 +274,11 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConnectorError, handle)
     app.add_exception_handler(XeroError, handle)
     app.add_exception_handler(DailyLimitSpent, handle)
+
+
+def _error_code(exc: Exception) -> str:
+    """The error code the API would answer ``exc`` with."""
+    return next((code for kind, _, code in _STATUS if isinstance(exc, kind)), "internal_error")
 
 
 def _remediation(exc: Exception) -> str | None:

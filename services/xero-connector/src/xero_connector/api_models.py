@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sync_schemas import ConnectionStatus
 from xero_connector.checks import Problem
@@ -63,6 +63,20 @@ class OrgOut(BaseModel):
 
 class OrgsOut(BaseModel):
     items: list[OrgOut]
+
+
+class ConnectIn(BaseModel):
+    """Optional body of Connect / Reconnect."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    return_to: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Absolute URL on the operator console (XERO_CONNECTOR_CONSOLE_ORIGINS) the "
+        "callback sends the browser back to: 303 with xero=connected&org_id=..., or "
+        "xero=error&org_id=...&reason=<error code>",
+    )
 
 
 class AuthorizeOut(BaseModel):

@@ -114,6 +114,8 @@ class PendingAuthorization:
     code_verifier: str
     redirect_uri: str
     expires_at: datetime
+    # Where the callback sends the browser back to (the operator console), if anywhere.
+    return_to: str | None = None
 
     def __repr__(self) -> str:
         return f"PendingAuthorization(org_id={self.org_id!r}, expires_at={self.expires_at!r})"

@@ -219,6 +219,7 @@ class MongoAuthorizations:
                 "code_verifier": Binary(self._cipher.encrypt(pending.code_verifier)),
                 "redirect_uri": pending.redirect_uri,
                 "expires_at": pending.expires_at,
+                "return_to": pending.return_to,
             }
         )
 
@@ -245,6 +246,7 @@ class MongoAuthorizations:
             code_verifier=verifier,
             redirect_uri=doc["redirect_uri"],
             expires_at=doc["expires_at"],
+            return_to=doc.get("return_to"),
         )
 
     async def purge(self, now: datetime) -> int:
