@@ -1,6 +1,10 @@
 """Settings and mappings round trips with validation, and the mapping check against a live
 sandbox organisation."""
 
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
 
 ORG = "org_config"
@@ -137,3 +141,66 @@ async def test_the_mapping_check_finds_each_kind_of_problem(
             "/api.xro/2.0/TaxRates",
             "/api.xro/2.0/Accounts",
         }
+
+
+async def test_the_choices_are_what_the_live_org_would_accept_read_through_the_cache(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    tenant = await sandbox.create_org(
+        name="Choosy Ltd",
+        base_currency="NZD",
+        currencies=["AUD", "USD"],
+        tax_rates=[
+            {"TaxType": "OUTPUT2", "Name": "GST on Income", "EffectiveRate": 15},
+            {"TaxType": "OUTPUT", "Name": "Old GST", "Status": "ARCHIVED"},
+            {"TaxType": "INPUT2", "Name": "GST on Expenses", "CanApplyToRevenue": False},
+            {"TaxType": "NONE", "Name": "No GST", "EffectiveRate": 0},
+        ],
+        accounts=[
+            {"Code": "200", "Name": "Sales", "Type": "REVENUE"},
+            {"Code": "260", "Name": "Other Revenue", "Type": "OTHERINCOME"},
+            {"Code": "210", "Name": "Old Sales", "Type": "REVENUE", "Status": "ARCHIVED"},
+            {"Code": "400", "Name": "Advertising", "Type": "EXPENSE"},
+        ],
+    )
+    async with connector(consume=False) as c:
+        not_yet = await c.http.get(f"/v1/orgs/{ORG}/xero/choices")
+        assert not_yet.status_code == 409
+        assert not_yet.json()["error"]["code"] == "not_connected"
+
+        await connect(c, sandbox, ORG, tenant)
+        got = await c.http.get(f"/v1/orgs/{ORG}/xero/choices")
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["accounts"] == [
+            {"code": "200", "name": "Sales", "type": "REVENUE"},
+            {"code": "260", "name": "Other Revenue", "type": "OTHERINCOME"},
+        ]
+        rates = {r["tax_type"]: r for r in body["tax_rates"]}
+        assert set(rates) == {"OUTPUT2", "NONE"}
+        assert rates["OUTPUT2"]["name"] == "GST on Income"
+        assert Decimal(rates["OUTPUT2"]["effective_rate"]) == 15
+        assert Decimal(rates["NONE"]["effective_rate"]) == 0
+        assert [c["code"] for c in body["currencies"]] == ["AUD", "NZD", "USD"]
+        assert body["base_currency"] == "NZD"
+        fetched = datetime.fromisoformat(body["fetched_at"])
+
+        def settings_reads(requests: list[dict[str, Any]]) -> list[str]:
+            return [
+                r["path"].rsplit("/", 1)[1] for r in requests if r["path"].startswith("/api.xro")
+            ]
+
+        reads = settings_reads(await sandbox.requests())
+        assert sorted(reads) == ["Accounts", "Currencies", "Organisation", "TaxRates"]
+        cached = await c.http.get(f"/v1/orgs/{ORG}/xero/choices")
+        assert cached.json() == body
+        assert settings_reads(await sandbox.requests()) == reads  # no new Xero call
+
+        refreshed = await c.http.get(f"/v1/orgs/{ORG}/xero/choices", params={"refresh": "true"})
+        assert refreshed.status_code == 200
+        assert datetime.fromisoformat(refreshed.json()["fetched_at"]) > fetched
+        assert len(settings_reads(await sandbox.requests())) == 2 * len(reads)
+
+        bad = await c.http.get(f"/v1/orgs/{ORG}/xero/choices", params={"refresh": "maybe"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.refresh"]

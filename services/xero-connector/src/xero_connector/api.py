@@ -15,6 +15,7 @@ from xero_connector import oauth
 from xero_connector.api_models import (
     AuthorizeOut,
     CheckOut,
+    ChoicesOut,
     ConnectedOut,
     ConnectIn,
     ConnectionOut,
@@ -155,6 +156,24 @@ def build_router(settings: Settings) -> APIRouter:
         """Check the mappings against the live Xero organisation."""
         problems = await config.check(org_id)
         return CheckOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
+
+    @router.get(
+        "/orgs/{org_id}/xero/choices",
+        response_model=ChoicesOut,
+        summary="What the mappings may name in the live Xero organisation",
+        responses=error_responses(409, 502),  # not connected or expired; Xero refused
+    )
+    async def xero_choices(
+        org_id: OrgId,
+        config: ConfigDep,
+        refresh: Annotated[bool, Query(description="Read Xero again, not the cache")] = False,
+    ) -> ChoicesOut:
+        """The organisation's ACTIVE revenue accounts with a Code, ACTIVE tax rates that can
+        apply to revenue, and enabled currencies with the base currency: the codes the mapping
+        check accepts. Served from the connector's short-lived cache of the organisation's
+        settings (``XERO_CONNECTOR_ORG_CACHE_TTL_SECONDS``); ``refresh=true`` reads Xero
+        again."""
+        return ChoicesOut.of(await config.choices(org_id, refresh=refresh))
 
     @router.post(
         "/orgs/{org_id}/invoices/{invoice_id}/link",

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync_schemas import ConnectionStatus
 from xero_connector.checks import Problem
+from xero_connector.choices import Choices, decimal_text
 from xero_connector.domain import Connection
 from xero_connector.orgs import OrgSummary
 
@@ -122,3 +123,53 @@ class LinkOut(BaseModel):
     xero_invoice_id: str
     xero_invoice_number: str
     xero_status: str
+
+
+class AccountChoice(BaseModel):
+    code: str = Field(description="Xero AccountCode")
+    name: str
+    type: str = Field(description="Xero account Type (REVENUE, SALES, OTHERINCOME)")
+
+
+class TaxRateChoice(BaseModel):
+    tax_type: str = Field(description="Xero TaxType")
+    name: str
+    effective_rate: str = Field(description="Percent, as a decimal string", examples=["15.0000"])
+
+
+class CurrencyChoice(BaseModel):
+    code: str
+    description: str
+
+
+class ChoicesOut(BaseModel):
+    """What a mapping may name in the live organisation."""
+
+    accounts: list[AccountChoice] = Field(
+        description="ACTIVE accounts of Class REVENUE that have a Code"
+    )
+    tax_rates: list[TaxRateChoice] = Field(description="ACTIVE tax rates that can apply to revenue")
+    currencies: list[CurrencyChoice] = Field(
+        description="The enabled currencies, the base currency included"
+    )
+    base_currency: str | None
+    fetched_at: datetime = Field(description="When these were read from Xero")
+
+    @classmethod
+    def of(cls, choices: Choices) -> "ChoicesOut":
+        return cls(
+            accounts=[
+                AccountChoice(code=a.code, name=a.name, type=a.type) for a in choices.accounts
+            ],
+            tax_rates=[
+                TaxRateChoice(
+                    tax_type=r.tax_type, name=r.name, effective_rate=decimal_text(r.effective_rate)
+                )
+                for r in choices.tax_rates
+            ],
+            currencies=[
+                CurrencyChoice(code=c.code, description=c.description) for c in choices.currencies
+            ],
+            base_currency=choices.base_currency,
+            fetched_at=choices.fetched_at,
+        )

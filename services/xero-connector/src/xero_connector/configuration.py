@@ -2,6 +2,7 @@
 
 settings = await config.settings("org_acme")      # the defaults for a new organisation
 problems = await config.check("org_acme")         # [] when every mapped code is usable
+choices = await config.choices("org_acme")        # what the mappings may name, from Xero
 await config.record_currencies("org_acme", ["EUR"])   # the pipeline, per invoice batch
 """
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from xero_connector.checks import Problem, check_mappings
+from xero_connector.choices import Choices, revenue_choices
 from xero_connector.domain import Mappings, OrgSettings
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import Clock, OrgConfigStore, XeroAccounting
@@ -61,3 +63,13 @@ class ConfigService:
             seen_currencies=seen,
             org_id=org_id,
         )
+
+    async def choices(self, org_id: str, *, refresh: bool = False) -> Choices:
+        """The accounts, tax rates and currencies a mapping may name, from the cached reads
+        of the live organisation (``refresh`` drops the organisation's cache first). Raises
+        NotConnected / ConnectionExpired / a XeroError when Xero cannot be asked."""
+        scope = await self._xero.scope(org_id)
+        if refresh:
+            self._org_data.invalidate(org_id)
+        data = await self._org_data.get(scope)
+        return revenue_choices(data, await self._org_data.organisation(scope))
