@@ -24,6 +24,7 @@ from xero_connector.api_models import (
     OrgOut,
     OrgsOut,
     ProblemOut,
+    SeenCodesOut,
 )
 from xero_connector.config import Settings
 from xero_connector.configuration import ConfigService
@@ -146,6 +147,17 @@ def build_router(settings: Settings) -> APIRouter:
     @router.put("/orgs/{org_id}/mappings", response_model=Mappings)
     async def put_mappings(org_id: OrgId, body: Mappings, config: ConfigDep) -> Mappings:
         return await config.put_mappings(org_id, body)
+
+    @router.get(
+        "/orgs/{org_id}/mappings/seen",
+        response_model=SeenCodesOut,
+        summary="The codes recent invoices used, and whether each is mapped",
+    )
+    async def seen_codes(org_id: OrgId, config: ConfigDep) -> SeenCodesOut:
+        """The revenue categories, tax codes and currencies of the invoices the connector
+        processed in the last ``XERO_CONNECTOR_RECENT_CURRENCY_DAYS``, each list unmapped
+        first, then by value. Read from the connector's own records: no Xero call."""
+        return SeenCodesOut.of(await config.seen(org_id))
 
     @router.post(
         "/orgs/{org_id}/mappings/check",

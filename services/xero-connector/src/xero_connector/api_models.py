@@ -9,6 +9,7 @@ from xero_connector.checks import Problem
 from xero_connector.choices import Choices, decimal_text
 from xero_connector.domain import Connection
 from xero_connector.orgs import OrgSummary
+from xero_connector.seen import Seen, SeenCodes
 
 
 class ConnectionOut(BaseModel):
@@ -172,4 +173,35 @@ class ChoicesOut(BaseModel):
             ],
             base_currency=choices.base_currency,
             fetched_at=choices.fetched_at,
+        )
+
+
+class SeenOut(BaseModel):
+    value: str = Field(description="The upstream code as invoices carry it")
+    mapped: bool
+    last_seen: datetime
+
+    @classmethod
+    def of(cls, seen: Seen) -> "SeenOut":
+        return cls(value=seen.value, mapped=seen.mapped, last_seen=seen.last_seen)
+
+
+class SeenCodesOut(BaseModel):
+    """What recent invoices used; each list unmapped first, then by value."""
+
+    revenue_categories: list[SeenOut] = Field(
+        description="mapped: an account mapping, or the organisation has a default account"
+    )
+    tax_codes: list[SeenOut] = Field(description="mapped: a tax_rates mapping")
+    currencies: list[SeenOut] = Field(
+        description="mapped: an explicit currencies mapping (a currency without one is sent "
+        "as it is; whether Xero has it enabled is the mapping check's to say)"
+    )
+
+    @classmethod
+    def of(cls, seen: SeenCodes) -> "SeenCodesOut":
+        return cls(
+            revenue_categories=[SeenOut.of(s) for s in seen.revenue_categories],
+            tax_codes=[SeenOut.of(s) for s in seen.tax_codes],
+            currencies=[SeenOut.of(s) for s in seen.currencies],
         )
