@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import WithJsonSchema
 
 from service_kit.http import ApiError, ApiKeyAuth
@@ -222,11 +222,15 @@ def build_router(settings: Settings) -> APIRouter:
     return router
 
 
-def page_router() -> APIRouter:
+def page_router(console_url: str = "") -> APIRouter:
+    """The Sync Log page, or, once the operator console serves it (``console_url``), a
+    redirect to the console's Sync Log."""
     router = APIRouter()
 
     @router.get("/", include_in_schema=False)
-    async def page() -> HTMLResponse:
+    async def page() -> Response:
+        if console_url:
+            return RedirectResponse(f"{console_url}/sync-log", status_code=307)
         # The page holds no data; it asks the API, with the key the operator enters.
         return HTMLResponse(_page_html())
 
