@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: uv
 uv: ## Install uv with pip when it is missing
@@ -72,6 +72,14 @@ test: install provision browser lint ## Install, provision real Kafka + MongoDB,
 .PHONY: test-unit
 test-unit: install ## Only the fast tests (unit + contract), no servers
 	@$(RUN) pytest -m "unit or contract"
+
+.PHONY: test-integration
+test-integration: install provision browser ## Only the integration tests (tests/integration/), on real Kafka + MongoDB
+	@$(RUN) pytest -m integration
+
+.PHONY: test-e2e
+test-e2e: install provision ## Only the e2e tests (tests/e2e/): the whole stack as `make run` starts it
+	@$(RUN) pytest -m e2e
 
 .PHONY: test-reliability
 test-reliability: install provision ## Only the reliability suite: faults, bad input, security

@@ -70,7 +70,7 @@ def _first_sentence(text: str) -> str:
 
 def make_targets(makefile: Path = MAKEFILE) -> list[tuple[str, str]]:
     """(target, help) for every ``target: ... ## help`` line, in the Makefile's order."""
-    found = re.findall(r"^([a-zA-Z_-]+):.*?## (.+)$", makefile.read_text(), re.MULTILINE)
+    found = re.findall(r"^([a-zA-Z0-9_-]+):.*?## (.+)$", makefile.read_text(), re.MULTILINE)
     return [(target, text.strip()) for target, text in found]
 
 
