@@ -58,8 +58,14 @@ async def eventually(
     retrying = AsyncRetrying(
         stop=stop_after_delay(timeout), wait=wait_fixed(interval), retry=_RETRY
     )
+
+    async def attempt() -> T:
+        # Awaited here: tenacity would take a lambda returning a coroutine for a plain
+        # function and hand back the (truthy) coroutine object itself.
+        return await probe()
+
     try:
-        return await retrying(probe)
+        return await retrying(attempt)
     except RetryError as error:
         failure, cause = _timed_out(what, timeout, error)
     raise failure from cause

@@ -49,3 +49,12 @@ def test_the_blocking_variant_retries_an_assertion_until_it_holds() -> None:
     assert len(calls) == 3
     with pytest.raises(AssertionError, match="last error: ZeroDivisionError"):
         eventually_sync(lambda: 1 / 0 > 0, what="never", timeout=0.05, interval=0.01)
+
+
+async def test_a_lambda_returning_a_coroutine_is_awaited() -> None:
+    values = iter([0, 0, 7])
+
+    async def read() -> int:
+        return next(values)
+
+    assert await eventually(lambda: read(), what="seven", interval=0) == 7
