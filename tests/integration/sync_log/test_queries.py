@@ -12,6 +12,7 @@ import pytest
 from sync_schemas import ErrorCode, EventType, InvoiceSyncRequested, SyncReason, new_event
 from tests.integration.sync_log.conftest import SyncLog
 from tests.integration.sync_log.test_recording import failed, succeeded
+from tests.support.eventually import eventually
 from tests.support.samples import invoice
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -63,7 +64,7 @@ async def seeded(sync_log: SyncLog) -> tuple[SyncLog, list[Any]]:
         page = await sync_log.get("/v1/sync-log", limit=500)
         return len(page["items"]) == len(events)
 
-    await sync_log.wait_for(all_recorded)
+    await eventually(all_recorded, what=f"{len(events)} entries recorded")
     return sync_log, events
 
 

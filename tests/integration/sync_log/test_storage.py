@@ -1,7 +1,6 @@
 """Storage behaviour on the real server: index use, retention, and the API and consumer
 running as separate processes."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from sync_log.domain import invoice_key
 from sync_log.retention import purge_once
 from sync_schemas import EventType, new_event
 from tests.integration.sync_log.conftest import API_KEY, serve, settings_for
+from tests.support.eventually import eventually
 from tests.support.samples import invoice
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -105,12 +105,15 @@ async def test_the_service_runs_retention_on_its_own(
         await publish_event(broker, recent, names)
         headers = {"Authorization": f"Bearer {API_KEY}"}
         url = f"http://127.0.0.1:{settings.port}/v1/sync-log"
-        async with httpx.AsyncClient(headers=headers) as client, asyncio.timeout(30):
-            while True:
+        async with httpx.AsyncClient(headers=headers) as client:
+
+            async def only_the_recent_one_is_left() -> bool:
                 items = (await client.get(url)).json()["items"]
-                if [i["invoice_id"] for i in items] == ["new"]:
-                    break
-                await asyncio.sleep(0.2)
+                return [i["invoice_id"] for i in items] == ["new"]
+
+            await eventually(
+                only_the_recent_one_is_left, what="retention to delete the old entry", timeout=30
+            )
     finally:
         await broker.stop()
         server.should_exit = True
@@ -135,10 +138,13 @@ async def test_api_and_consumer_run_as_separate_processes(
             assert (await client.get(f"{consumer_url}/v1/sync-log")).status_code == 404
             assert (await client.get(f"{consumer_url}/healthz")).status_code == 200
             api_url = f"http://127.0.0.1:{api_settings.port}/v1/sync-log"
-            async with asyncio.timeout(30):
-                while not (await client.get(api_url)).json()["items"]:
-                    await asyncio.sleep(0.2)
-            assert (await client.get(api_url)).json()["items"][0]["event_id"] == event.id
+
+            async def entries() -> list[dict[str, Any]]:
+                items: list[dict[str, Any]] = (await client.get(api_url)).json()["items"]
+                return items
+
+            recorded = await eventually(entries, what="the entry served by the API", timeout=30)
+            assert recorded[0]["event_id"] == event.id
     finally:
         await broker.stop()
         for server, task in ((consumer, consumer_task), (api, api_task)):
