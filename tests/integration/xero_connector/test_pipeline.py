@@ -22,10 +22,10 @@ from tests.integration.xero_connector.pipeline_support import (
     results,
     setup_org,
     stats,
-    wait_for,
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
+from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoInvoiceRecords, MongoRetries
 from xero_connector.domain import Link, ScheduledRetry
 
@@ -319,7 +319,7 @@ async def test_unknown_outcome_is_looked_up_before_sending_again(
             return False
 
         await publish(kafka_bootstrap, topic, [created(invoice("org_slow", n)) for n in (1, 2, 3)])
-        await wait_for(after_first_timeout)
+        await eventually(after_first_timeout, what="the slow PUT /Invoices", timeout=20)
         out = (await results(c, 4))[1:]
     assert len(await xero_invoices(sandbox, tenant)) == 4
     assert len(out) == 3 and all(getattr(e.data, "xero_invoice_id", None) for e in out), out
