@@ -44,7 +44,7 @@ schemas: install ## Regenerate schemas/generated (JSON Schema, AsyncAPI); refuse
 PACKAGES := schemas libs/service-kit $(wildcard services/*) deploy/local tools/ops-cli
 
 .PHONY: lint
-lint: install ## ruff + mypy (strict on schemas/, libs/, services/) + deptry (declared imports)
+lint: install ## ruff + mypy (strict: schemas, libs, services, tools, tests, bench) + deptry (declared imports)
 	@for package in $(PACKAGES); do \
 		out=$$(cd $$package && $(RUN) deptry --no-ansi src 2>&1) || \
 			{ echo "deptry ($$package): an import not declared by its package"; echo "$$out"; exit 1; }; \
@@ -52,7 +52,7 @@ lint: install ## ruff + mypy (strict on schemas/, libs/, services/) + deptry (de
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) mypy schemas/src libs/service-kit/src deploy/local/src tools/ops-cli/src \
-		$(foreach s,$(wildcard services/*/src),$(s))
+		$(foreach s,$(wildcard services/*/src),$(s)) tests bench $(wildcard services/*/bench)
 
 .PHONY: format
 format: install ## Apply ruff's fixes and formatting

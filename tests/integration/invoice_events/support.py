@@ -94,7 +94,8 @@ async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic) >= count
+    done: int = sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
+    return done >= count
 
 
 async def until_started(server: uvicorn.Server) -> None:

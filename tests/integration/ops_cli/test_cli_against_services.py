@@ -159,7 +159,9 @@ async def test_query_timeline_stats_resync_and_batch_report(stack: Stack) -> Non
 
     async def recorded() -> bool:
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as http:
-            body = (await http.get(f"{stack.sync_log}/v1/batches/{batch_id}")).json()
+            body: dict[str, Any] = (
+                await http.get(f"{stack.sync_log}/v1/batches/{batch_id}")
+            ).json()
         return body.get("total") == 2
 
     await eventually(recorded, what="the resync recorded in sync-log", timeout=30)

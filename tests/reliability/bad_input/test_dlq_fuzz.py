@@ -30,12 +30,15 @@ CONSUMERS_OF_INVOICE_EVENTS = 3  # invoice-events, xero-connector, sync-log
 TOO_LARGE = "too large for the DLQ"
 
 
+Headers = list[tuple[str, bytes | None]]  # a Kafka record's headers; a value may be null
+
+
 @dataclass(frozen=True)
 class Record:
     kind: str
     reason: str | None  # None: a valid invoice
     value: bytes | None
-    headers: list[tuple[str, bytes | None]]
+    headers: Headers
     key: bytes | None
     invoice_id: str | None = None
 
@@ -49,10 +52,11 @@ def valid_invoice(demo: Demo, n: int) -> dict[str, Any]:
 
 def event_of(data: dict[str, Any], kind: EventType = EventType.INVOICE_CREATED) -> Record:
     record = encode(new_event(kind, Invoice.model_validate(data), source="/upstream"))
-    return Record("valid", None, record.value, record.headers, record.key, data["invoice_id"])
+    headers: Headers = list(record.headers)
+    return Record("valid", None, record.value, headers, record.key, data["invoice_id"])
 
 
-def with_header(headers: list[tuple[str, bytes]], name: str, value: bytes | None) -> Any:
+def with_header(headers: Headers, name: str, value: bytes | None) -> Headers:
     kept = [(n, v) for n, v in headers if n != name]
     return kept if value is None else [*kept, (name, value)]
 
@@ -110,9 +114,12 @@ def bad_records(rng: random.Random, demo: Demo, shadowed: list[dict[str, Any]]) 
     add("deeply nested JSON", "malformed_payload", b"[" * 100_000)
     # Fits Kafka's default limit (1 MiB + 12 bytes) alone, but not with the DLQ headers added.
     add(TOO_LARGE, "malformed_payload", b"\xff" + rng.randbytes(1_048_000))
-    for n, doc in enumerate(schema_violations(json.loads(value))):
+    for n, violation in enumerate(schema_violations(json.loads(value))):
         add(
-            "schema-invalid", "schema_violation", json.dumps(doc).encode(), k=key if n % 3 else None
+            "schema-invalid",
+            "schema_violation",
+            json.dumps(violation).encode(),
+            k=key if n % 3 else None,
         )
     for data in shadowed:  # the id of a valid invoice, but version 0: must never win over it
         add(
@@ -203,7 +210,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
         await consumer.stop()
 
 
-def text(headers: list[tuple[str, bytes | None]]) -> set[tuple[str, str]]:
+def text(headers: Headers) -> set[tuple[str, str]]:
     return {(k, (v or b"").decode(errors="replace")) for k, v in headers}
 
 
@@ -271,7 +278,7 @@ async def test_every_bad_record_is_dead_lettered_and_logged_while_valid_invoices
             return True
 
         async def all_synced() -> bool:
-            statuses = Counter()
+            statuses: Counter[str | None] = Counter()
             for data in valid_data:
                 response = await http.get(f"/v1/invoices/{data['org_id']}/{data['invoice_id']}")
                 statuses[
