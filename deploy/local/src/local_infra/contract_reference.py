@@ -125,11 +125,10 @@ def default_port(package: str) -> int:
 def render_ports() -> str:
     stack = StackSettings.model_construct()
     lines = ["| what | default address |", "| --- | --- |"]
-    for directory, package in service_packages():
-        title = openapi(package)["info"]["title"]
-        lines.append(
-            f"| {directory} ({_cell(title)}) | `http://127.0.0.1:{default_port(package)}` |"
-        )
+    services = sorted(
+        (default_port(package), directory) for directory, package in service_packages()
+    )
+    lines += [f"| {directory} | `http://127.0.0.1:{port}` |" for port, directory in services]
     lines.append(f"| Kafka (KRaft, one node) | `127.0.0.1:{stack.kafka_port}` |")
     lines.append(f"| MongoDB wire protocol | `mongodb://127.0.0.1:{stack.mongodb_port}` |")
     return "\n".join(lines)
@@ -179,9 +178,11 @@ def render_endpoints() -> str:
     """A section per service: its port, its description, its endpoints. A service added
     under ``services/`` gets its section on the next ``--write``."""
     parts: list[str] = []
-    for directory, package in service_packages():
+    by_port = sorted(
+        (default_port(package), directory, package) for directory, package in service_packages()
+    )
+    for port, directory, package in by_port:
         spec = openapi(package)
-        port = default_port(package)
         about = _cell(spec["info"].get("description", "").split("\n\n")[0])
         if directory == "xero-sandbox":
             parts.append(f"### {directory} (`:{port}`)\n\n{about}\n\n{_sandbox_table(spec, False)}")
