@@ -5,13 +5,13 @@ A conftest imports the ``server`` fixture from here (and re-exports it) to use i
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import uvicorn
 
+from tests.support.eventually import eventually_sync
 from xero_sandbox.app import create_app
 from xero_sandbox.config import Settings
 
@@ -36,11 +36,7 @@ def server() -> Iterator[Server]:
     runner = uvicorn.Server(config)
     thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not runner.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("sandbox did not start")
-        time.sleep(0.01)
+    eventually_sync(lambda: runner.started, what="the sandbox to start", timeout=10, interval=0.01)
     yield Server(f"http://127.0.0.1:{port}")
     runner.should_exit = True
     thread.join(timeout=5)

@@ -1,8 +1,8 @@
-"""Helpers of the invoice-events integration tests: read a topic back, wait for a condition,
+"""Helpers of the invoice-events integration tests: read a topic back, check a group's commits,
 serve an app (the real sync-log service) with uvicorn on a free port."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from invoice_events.config import Settings
 from local_infra import free_port
 from service_kit.events import Topics
 from sync_schemas import CloudEvent, EnvelopeError, decode, encode
+from tests.support.eventually import eventually
 
 T = TypeVar("T")
 
@@ -85,15 +86,6 @@ async def read_events(bootstrap: str, topic: str) -> list[CloudEvent[Any]]:
     return events
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0) -> T:
-    """Poll ``check`` until it returns something truthy."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if result := await check():
-                return result
-            await asyncio.sleep(0.1)
-
-
 async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
     """True once ``group`` has committed at least ``count`` records of ``topic``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -102,7 +94,17 @@ async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic) >= count
+    done: int = sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
+    return done >= count
+
+
+async def until_started(server: uvicorn.Server) -> None:
+    """Wait for uvicorn to listen (it offers no event to wait on)."""
+
+    async def started() -> bool:
+        return bool(server.started)
+
+    await eventually(started, what="uvicorn to start", timeout=10, interval=0.02)
 
 
 @asynccontextmanager
@@ -114,9 +116,7 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     )
     task = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(10):
-            while not server.started:  # uvicorn offers no event to wait on
-                await asyncio.sleep(0.02)
+        await until_started(server)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

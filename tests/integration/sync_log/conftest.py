@@ -1,7 +1,7 @@
 """A real sync-log service (API + consumer) per test, on its own topics and database."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from service_kit.events import Topics, event_broker, publish_event
 from sync_log.config import Settings
 from sync_log.main import create_app
 from sync_schemas import CloudEvent
+from tests.support.eventually import eventually
 
 API_KEY = "test-key"
 
@@ -37,13 +38,6 @@ class SyncLog:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def wait_for(self, probe: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-        """Poll until ``probe`` returns something truthy (the consumer is asynchronous)."""
-        async with asyncio.timeout(timeout):
-            while not (result := await probe()):
-                await asyncio.sleep(0.2)
-        return result
-
 
 async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     config = uvicorn.Config(
@@ -51,10 +45,12 @@ async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(60):
-        while not server.started:
-            assert not task.done(), "sync-log failed to start"
-            await asyncio.sleep(0.05)
+
+    async def started() -> bool:
+        assert not task.done(), "sync-log stopped while starting"
+        return bool(server.started)
+
+    await eventually(started, what="sync-log to start", timeout=60, interval=0.05)
     return server, task
 
 

@@ -23,10 +23,10 @@ from tests.integration.xero_connector.pipeline_support import (
     results,
     setup_org,
     stats,
-    wait_for,
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
+from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoInvoiceRecords, MongoRetries
 from xero_connector.domain import Link, ScheduledRetry
 
@@ -169,11 +169,11 @@ async def test_xero_unavailable_is_retried_by_itself_until_the_retries_run_out(
             await publish(kafka_bootstrap, c.names.invoice_events, [event])
             await results(c, 5)  # the first organisation's 3, then attempts 1 and 2
             await asyncio.sleep(1.5)  # a third attempt would be due by now
-            out = [e.data for e in await results(c, 5) if e.data.org_id == "org_down_for_good"]
+            down = [e.data for e in await results(c, 5) if e.data.org_id == "org_down_for_good"]
         finally:
             await sandbox.faults(error_rate=0, tenant_id=tenant)
-    assert [r.attempt for r in out] == [1, 2]
-    assert "no automatic retry left after 2 attempts" in out[1].message
+    assert [r.attempt for r in down] == [1, 2]
+    assert "no automatic retry left after 2 attempts" in down[1].message
 
 
 async def test_a_retry_sent_does_not_forget_the_next_one_already_scheduled(
@@ -321,7 +321,7 @@ async def test_unknown_outcome_is_looked_up_before_sending_again(
             return False
 
         await publish(kafka_bootstrap, topic, [created(invoice("org_slow", n)) for n in (1, 2, 3)])
-        await wait_for(after_first_timeout)
+        await eventually(after_first_timeout, what="the slow PUT /Invoices", timeout=20)
         out = (await results(c, 4))[1:]
     assert len(await xero_invoices(sandbox, tenant)) == 4
     assert len(out) == 3 and all(getattr(e.data, "xero_invoice_id", None) for e in out), out
@@ -352,7 +352,7 @@ async def test_a_batch_of_50_with_3_bad_invoices_is_one_xero_call(
             setup, sandbox, "org_fifty", settings={"auto_create_contacts": True}
         )
         await setup.xero.currencies("org_fifty")
-        bad = {
+        bad: dict[int, dict[str, Any]] = {
             7: {"line": {"tax_code": "VAT9"}},  # fails before Xero
             23: {"due_date": None},  # Xero refuses it inside the batch
             41: {"line": {"tax_code": "BADTAX"}},  # fails before Xero

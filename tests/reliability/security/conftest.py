@@ -3,7 +3,6 @@
 
 import socket
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,6 +12,7 @@ import pytest_asyncio
 import uvicorn
 
 from tests.reliability.security.support import Running, sandbox_settings, services
+from tests.support.eventually import eventually_sync
 from xero_sandbox.app import create_app
 
 
@@ -25,10 +25,7 @@ def sandbox_url() -> Iterator[str]:
     )
     thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not runner.started:
-        assert time.monotonic() < deadline, "the sandbox did not start"
-        time.sleep(0.01)
+    eventually_sync(lambda: runner.started, what="the sandbox to start", timeout=10, interval=0.01)
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     runner.should_exit = True
     thread.join(timeout=5)

@@ -1,4 +1,4 @@
-"""Thin HTTP routes of CONTRACT.md's "invoice-events API": validate, bind the log context,
+"""Thin HTTP routes of docs/contract.md's "invoice-events" section: validate, bind the log context,
 call one service method, answer.
 
     add_routes(app, settings)     # every route behind ApiKeyAuth (base_app caps the bodies)
