@@ -291,3 +291,57 @@ async def test_seen_forgets_what_is_older_than_the_recent_window(
         )
         body = (await c.http.get(f"/v1/orgs/{ORG}/mappings/seen")).json()
         assert [s["value"] for s in body["tax_codes"]] == ["NEW", "OLD"]  # OLD's date moved on
+
+
+async def test_the_check_takes_a_proposal_and_leaves_the_stored_mappings_alone(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    tenant = await sandbox.create_org(
+        name="Proposed Ltd",
+        tax_rates=[
+            {"TaxType": "OUTPUT2", "Name": "GST on Income", "EffectiveRate": 15},
+            {"TaxType": "INPUT2", "Name": "GST on Expenses", "CanApplyToRevenue": False},
+        ],
+        accounts=[
+            {"Code": "200", "Name": "Sales", "Type": "REVENUE"},
+            {"Code": "400", "Name": "Advertising", "Type": "EXPENSE"},
+        ],
+    )
+    stored = {
+        "accounts": {"consulting": "200"},
+        "tax_rates": {"GST15": "OUTPUT2"},
+        "currencies": {},
+    }
+    async with connector(consume=False) as c:
+        proposal = {"accounts": {"consulting": "400"}, "tax_rates": {"GST15": "INPUT2"}}
+        not_yet = await c.http.post(f"/v1/orgs/{ORG}/mappings/check", json=proposal)
+        assert not_yet.status_code == 409
+        assert not_yet.json()["error"]["code"] == "not_connected"
+
+        await connect(c, sandbox, ORG, tenant)
+        await c.http.put(f"/v1/orgs/{ORG}/mappings", json=stored)
+        checked = await c.http.post(f"/v1/orgs/{ORG}/mappings/check", json=proposal)
+        assert checked.status_code == 200, checked.text
+        body = checked.json()
+        assert body["ok"] is False
+        assert {(p["kind"], p["field"]) for p in body["problems"]} == {
+            ("account_not_revenue", "accounts.consulting"),
+            ("tax_type_not_for_revenue", "tax_rates.GST15"),
+        }
+        assert (await c.http.get(f"/v1/orgs/{ORG}/mappings")).json() == stored
+
+        good = await c.http.post(
+            f"/v1/orgs/{ORG}/mappings/check", json={"tax_rates": {"NEW": "OUTPUT2"}}
+        )
+        assert good.json() == {"ok": True, "problems": []}
+        # Without a body, the stored mappings are checked, as before.
+        plain = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
+        assert plain.json() == {"ok": True, "problems": []}
+
+        bad = await c.http.post(
+            f"/v1/orgs/{ORG}/mappings/check",
+            json={"accounts": {"consulting": ""}, "colour": "blue"},
+        )
+        assert bad.status_code == 422
+        fields = {d["field"] for d in bad.json()["error"]["details"]}
+        assert fields == {"body.accounts.consulting", "body.colour"}

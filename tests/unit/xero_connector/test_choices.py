@@ -8,7 +8,7 @@ from tests.unit.xero_connector.fakes import FakeClock
 from xero_connector.checks import check_mappings
 from xero_connector.choices import decimal_text, revenue_choices
 from xero_connector.configuration import ConfigService
-from xero_connector.domain import Mappings, OrgSettings
+from xero_connector.domain import LastSeen, Mappings, OrgSettings
 from xero_connector.org_data import OrgData, OrgDataCache
 from xero_connector.ports import XeroScope
 from xero_connector.xero_models import Account, Currency, Organisation, TaxRate
@@ -133,3 +133,31 @@ async def test_choices_come_from_the_cache_and_refresh_reads_xero_again() -> Non
     clock.advance(301)  # past the TTL: read again
     await config.choices("org_a")
     assert len(xero.calls) == 12
+
+
+class StoredMappings(NoStore):
+    def __init__(self, mappings: Mappings) -> None:
+        self.stored = mappings
+
+    async def get_mappings(self, org_id: str) -> Mappings:  # type: ignore[override]
+        return self.stored
+
+    async def seen_since(self, org_id: str, since: datetime) -> LastSeen:
+        return LastSeen(currencies={"EUR": since})
+
+
+async def test_a_proposal_is_checked_instead_of_the_stored_mappings_and_not_saved() -> None:
+    xero, clock = CountingXero(), FakeClock()
+    store = StoredMappings(Mappings(tax_rates={"GST15": "OUTPUT2"}))
+    cache = OrgDataCache(xero, ttl_s=300, clock=clock)  # type: ignore[arg-type]
+    config = ConfigService(store, cache, xero, clock=clock)  # type: ignore[arg-type]
+
+    stored = await config.check("org_a")
+    assert [p.field for p in stored] == ["currencies.EUR"]
+
+    proposal = Mappings(tax_rates={"GST15": "INPUT2"}, currencies={"EUR": "AUD"})
+    problems = await config.check("org_a", proposal)
+    assert [(p.kind, p.field) for p in problems] == [
+        ("tax_type_not_for_revenue", "tax_rates.GST15")
+    ]
+    assert store.stored == Mappings(tax_rates={"GST15": "OUTPUT2"})

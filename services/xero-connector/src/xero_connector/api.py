@@ -164,9 +164,15 @@ def build_router(settings: Settings) -> APIRouter:
         response_model=CheckOut,
         responses=error_responses(409, 502),  # not connected or expired; Xero refused
     )
-    async def check_mappings(org_id: OrgId, config: ConfigDep) -> CheckOut:
-        """Check the mappings against the live Xero organisation."""
-        problems = await config.check(org_id)
+    async def check_mappings(
+        org_id: OrgId,
+        config: ConfigDep,
+        proposal: Annotated[Mappings | None, Body()] = None,
+    ) -> CheckOut:
+        """Check the mappings against the live Xero organisation. With a body (a whole
+        Mappings object), that proposal is checked instead of the stored mappings, and not
+        saved: the console refuses an invalid choice before it PUTs it."""
+        problems = await config.check(org_id, proposal)
         return CheckOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
 
     @router.get(

@@ -68,9 +68,10 @@ class OrgsOut(BaseModel):
 
 
 class ConnectIn(BaseModel):
-    """Optional body of Connect / Reconnect."""
+    """Optional body of Connect / Reconnect. Other fields are ignored, as the whole body was
+    before it had one (no caller that sends one breaks)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     return_to: str | None = Field(
         default=None,

@@ -51,7 +51,7 @@ class Settings(ServiceSettings):
     # -- OAuth flow and token manager ---------------------------------------------------------
     oauth_state_ttl_seconds: float = Field(default=600, gt=0)
     console_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://127.0.0.1:8005", "http://localhost:8005"],
+        default=["http://127.0.0.1:8005", "http://localhost:8005"],
         description="Origins of the operator console, comma-separated: the only places the "
         "OAuth callback sends a browser back to (a Connect's return_to)",
     )
