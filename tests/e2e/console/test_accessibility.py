@@ -46,9 +46,10 @@ def test_every_page_has_no_serious_accessibility_violation(signed_in: SignIn, de
     found = {}
     for path in pages:
         page.goto(path)
+        if path == "/":
+            screenshot(page, "overview")
         if problems := _serious(page):
             found[path] = problems
-    screenshot(page, "audit")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     if problems := _serious(page):
