@@ -108,3 +108,10 @@ def _body(page: Page, response: Response) -> str:
         return response.body().decode("utf-8", "replace")
     except Error:  # served from the browser's cache: ask again
         return page.request.get(response.url).text()
+
+
+def test_the_old_sync_log_page_leads_to_the_console(signed_in: SignIn, e2e_stack: Stack) -> None:
+    page = signed_in("viewer")
+    page.goto(f"{e2e_stack.settings.sync_log_url}/")
+    expect(page).to_have_url(re.compile(rf"^{e2e_stack.settings.console_url}/orgs/[^/]+/sync-log"))
+    expect(page.get_by_role("heading", name="Sync Log")).to_be_visible()

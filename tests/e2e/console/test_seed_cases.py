@@ -260,3 +260,23 @@ def test_disconnect_then_connect(signed_in: SignIn, restored: Demo) -> None:
     expect(rows.nth(1)).to_contain_text("connect_started")
     expect(rows.nth(2)).to_contain_text("disconnect")
     screenshot(page, "audit")
+
+
+def test_reset_asks_for_the_organisation_then_clears_it(signed_in: SignIn, restored: Demo) -> None:
+    page = signed_in("admin")
+    page.goto(f"/orgs/{ORG}")
+    page.get_by_role("link", name="Reset…").click()
+    page.get_by_label(re.compile("to confirm")).fill("org_dem")
+    page.get_by_role("button", name="Reset the integration").click()
+    expect(page.locator("#reset-error")).to_contain_text(f"Type {ORG} exactly")
+    assert restored.connection_status() == "connected"  # nothing happened
+
+    page.get_by_label(re.compile("to confirm")).fill(ORG)
+    page.get_by_role("button", name="Reset the integration").click()
+    expect(page.get_by_role("status").first).to_contain_text("The integration was reset")
+    expect(page.locator("#connection-status")).to_contain_text("disconnected")
+    assert restored.mappings()["tax_rates"] == {}
+    # Connect sets it up again (the fixture puts the demo's mappings and settings back).
+    page.goto(f"/orgs/{ORG}")
+    page.get_by_role("button", name="Connect").click()
+    expect(page.locator("#connection-status")).to_contain_text("connected")

@@ -94,9 +94,10 @@ async def attempt(call: Awaitable[T]) -> Outcome[T]:
 async def render(
     request: Request, template: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page in the layout: the user, the CSRF token and the organisation switcher."""
+    """A page in the layout: the user, the CSRF token and the organisation switcher. A
+    fragment (``_name.html``, what htmx polls) has no layout, so no switcher to fill."""
     orgs: Outcome[list[OrgSummary]] = Outcome(value=[])
-    if getattr(request.state, "user", None) is not None:
+    if getattr(request.state, "user", None) is not None and not template.startswith("_"):
         orgs = await attempt(get_connector(request).orgs())
     return TEMPLATES.TemplateResponse(
         request,

@@ -2,6 +2,8 @@
 
 from typing import Annotated
 
+import structlog
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -9,6 +11,7 @@ from console import auth
 from console.web import SettingsDep, record, render
 
 router = APIRouter()
+_log = structlog.get_logger(__name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -33,6 +36,7 @@ async def login(
 ) -> Response:
     user = auth.sign_in(request, settings, name, password)
     if user is None:
+        _log.info("console.sign_in_refused", user=name)
         return await render(
             request,
             "login.html",
