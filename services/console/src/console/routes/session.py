@@ -3,7 +3,6 @@
 from typing import Annotated
 
 import structlog
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
