@@ -83,9 +83,12 @@ def test_unmapped_tax_rate_fixed_on_the_mapping_screen_and_resynced_from_its_pro
         re.compile(r"\d+ tax codes? ha(s|ve) no mapping")
     )
     tax = page.locator("section.mapping", has_text="Tax codes")
-    first = tax.locator("tbody tr").first
-    expect(first).to_contain_text(code)  # unmapped first
-    expect(first).to_contain_text("no mapping")
+    expect(tax.locator("tr.unmapped", has_text=code)).to_contain_text("no mapping")
+    # Unmapped first: no unmapped row after a mapped one.
+    kinds = [
+        c or "" for c in tax.locator("tbody tr").evaluate_all("rs => rs.map(r => r.className)")
+    ]
+    assert kinds == sorted(kinds, key=lambda c: c != "unmapped") and kinds[-1] != "unmapped"
     screenshot(page, "mapping")
     # A choice Xero does not have is refused with the problem, nothing saved.
     tax.get_by_label(code).select_option("OUTPUT2")

@@ -1,5 +1,7 @@
 """What the screens show and do over fake services: audit lines, a service down, no secret."""
 
+import httpx
+
 from tests.unit.console.conftest import KEYS, SESSION_SECRET, Console
 
 
@@ -138,3 +140,38 @@ def test_the_audit_page_lists_actions(console: Console) -> None:
     console.sign_in("admin")
     page = console.client.get("/audit")
     assert "sign_in" in page.text and "admin" in page.text
+
+
+def test_a_refusal_names_the_fields_the_service_refused(console: Console) -> None:
+    console.sign_in("admin")
+    refused = {
+        "error": {
+            "code": "invalid_request",
+            "message": "the request is invalid",
+            "details": [{"field": "body.default_account_code", "message": "too long"}],
+        }
+    }
+    console.services["xero-connector"].routes[("PUT", "/v1/orgs/org_demo/settings")] = (
+        httpx.Response(422, json=refused)
+    )
+    page = console.client.post(
+        "/orgs/org_demo/settings",
+        data={"csrf_token": console.csrf(), "default_account_code": "x" * 11},
+    )
+    assert page.status_code == 422
+    assert "xero-connector refused" in page.text
+    assert "body.default_account_code: too long" in page.text
+
+
+def test_ops_endpoints_answer_without_a_session(console: Console) -> None:
+    assert console.client.get("/healthz").json() == {"status": "ok"}
+    assert "http_requests_total" in console.client.get("/metrics").text
+    ready = console.client.get("/readyz")
+    # The fakes answer 404 to /healthz and MongoDB is not there: not ready, each check named.
+    assert ready.status_code == 503
+    assert set(ready.json()["checks"]) == {
+        "mongodb",
+        "invoice-events",
+        "xero-connector",
+        "sync-log",
+    }

@@ -64,7 +64,13 @@ def add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def refused(request: Request, exc: ServiceError) -> Response:
         status = exc.status if exc.status in (404, 409, 422) else 400
-        return await _page(request, status, f"{exc.service} refused", exc.message)
+        fields = [
+            f"{d.get('field')}: {d.get('message')}"
+            for d in (exc.details if isinstance(exc.details, list) else [])
+            if isinstance(d, dict) and d.get("field")
+        ]
+        message = exc.message + (f" ({'; '.join(fields)})" if fields else "")
+        return await _page(request, status, f"{exc.service} refused", message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
