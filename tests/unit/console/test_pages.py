@@ -175,3 +175,19 @@ def test_ops_endpoints_answer_without_a_session(console: Console) -> None:
         "xero-connector",
         "sync-log",
     }
+
+
+def test_the_date_filters_name_whole_utc_days(console: Console) -> None:
+    console.sign_in("operator")
+    page = console.client.get("/orgs/org_demo/sync-log?since=2026-11-01&until=2026-11-30")
+    assert page.status_code == 200
+    query = console.services["sync-log"].calls("GET", "/v1/invoices")[-1].url.params
+    assert query["since"] == "2026-11-01T00:00:00+00:00"
+    assert query["until"] == "2026-12-01T00:00:00+00:00"  # the 30th included
+    console.client.get("/orgs/org_demo/resync?status=failed&since=2026-11-01&until=2026-11-30")
+    invoices = console.services["invoice-events"]
+    dry = invoices.body(invoices.calls("POST", "/v1/resync")[-1])
+    assert dry["filter"]["since"] == "2026-11-01T00:00:00Z"
+    assert dry["filter"]["until"] == "2026-12-01T00:00:00Z"
+    bad = console.client.get("/orgs/org_demo/sync-log?since=yesterday")
+    assert bad.status_code == 422 and "since" in bad.text

@@ -74,12 +74,18 @@ def add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        fields = ", ".join(
-            ".".join(str(p) for p in e["loc"][1:]) or "request" for e in exc.errors()
-        )
+        fields = ", ".join(_field(e["loc"]) for e in exc.errors())
         return await _page(request, 422, "Invalid request", f"Check these fields: {fields}.")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title = HTTPStatus(exc.status_code).phrase
         return await _page(request, exc.status_code, title, str(exc.detail))
+
+
+def _field(loc: tuple[object, ...] | list[object]) -> str:
+    """``("query", "since")`` -> ``since``: where it came from is not the user's business."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "body", "path", "form", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts) or "request"

@@ -2,7 +2,7 @@
 row re-sync, and a bulk re-sync by filter with its preview and batch report."""
 
 import asyncio
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -57,14 +57,20 @@ class Filters(BaseModel):
         return ResyncFilter(
             status=self.status or "failed",
             error_codes=[self.error_code] if self.error_code else [],
-            since=datetime.combine(self.since, time()) if self.since else None,
-            until=datetime.combine(self.until + timedelta(days=1), time()) if self.until else None,
+            since=_instant(self.since),
+            until=_instant(self.until + timedelta(days=1)) if self.until else None,
             invoice_number=self.invoice_number,
         )
 
 
+def _instant(value: date | None) -> datetime | None:
+    """The start of the day, UTC: the filters name whole days."""
+    return datetime.combine(value, time(), tzinfo=UTC) if value else None
+
+
 def _day(value: date | None) -> str | None:
-    return datetime.combine(value, time()).isoformat() + "Z" if value else None
+    instant = _instant(value)
+    return instant.isoformat() if instant else None
 
 
 def query_filters(
