@@ -32,6 +32,7 @@ def test_the_stack_starts_ready_connected_and_mapped_and_stops_clean(
     with running_stack(settings, lambda name, line: lines.append((name, line))) as stack:
         pids = [p.pid for p in stack.processes]
         assert sorted(p.name for p in stack.processes) == [
+            "console",
             "invoice-events",
             "sync-log",
             "xero-connector",
@@ -80,7 +81,7 @@ def test_the_stack_starts_ready_connected_and_mapped_and_stops_clean(
             in text
         )
         # The console is up, signed in to with the printed dev user.
-        with httpx.Client(base_url=settings.console_url) as browser:
+        with httpx.Client(base_url=settings.console_url, follow_redirects=True) as browser:
             login = browser.get("/login")
             assert login.status_code == 200
             token = login.text.split('name="csrf_token" value="')[1].split('"')[0]
