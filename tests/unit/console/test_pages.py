@@ -191,3 +191,18 @@ def test_the_date_filters_name_whole_utc_days(console: Console) -> None:
     assert dry["filter"]["until"] == "2026-12-01T00:00:00Z"
     bad = console.client.get("/orgs/org_demo/sync-log?since=yesterday")
     assert bad.status_code == 422 and "since" in bad.text
+
+
+def test_the_worklist_pages_by_key_and_keeps_its_filters(console: Console) -> None:
+    console.sign_in("viewer")
+    sync_log = console.services["sync-log"]
+    first = sync_log.routes[("GET", "/v1/invoices")]
+    sync_log.routes[("GET", "/v1/invoices")] = {**first, "next_cursor": "abc=="}
+    page = console.client.get("/orgs/org_demo/sync-log?status=failed")
+    assert (
+        'href="/orgs/org_demo/sync-log?status=failed&amp;cursor=abc%3D%3D" rel="next"' in page.text
+    )
+    console.client.get("/orgs/org_demo/sync-log?status=failed&cursor=abc%3D%3D")
+    asked = sync_log.calls("GET", "/v1/invoices")[-1].url.params
+    assert asked["cursor"] == "abc==" and asked["status"] == "failed"
+    assert asked["org_id"] == "org_demo"

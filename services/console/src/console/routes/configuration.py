@@ -30,13 +30,16 @@ async def _fixable(invoices: InvoicesClient, org_id: str, codes: list[str]) -> P
 async def settings_page(
     request: Request, org_id: OrgId, user: Viewer, connector: ConnectorDep
 ) -> Response:
-    current = await connector.settings(org_id)
+    current, choices = await asyncio.gather(
+        connector.settings(org_id), attempt(connector.choices(org_id))
+    )
     return await render(
         request,
         "settings.html",
         tab="settings",
         org_id=org_id,
         current=current,
+        accounts=choices.value.accounts if choices.value else None,
         fixable=None,
         codes=[],
         saved=False,
@@ -56,12 +59,14 @@ async def save_settings(
         before.default_account_code,
         after.default_account_code,
     )
+    choices = await attempt(connector.choices(org_id))
     return await render(
         request,
         "settings.html",
         tab="settings",
         org_id=org_id,
         current=after,
+        accounts=choices.value.accounts if choices.value else None,
         fixable=await _fixable(invoices, org_id, codes),
         codes=codes,
         saved=True,
