@@ -29,7 +29,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Set to write docs/console/*.png from the tests (see docs/console/README.md).
+# Set to write docs/console/*.png from the tests (the README shows them).
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS") == "1"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "console"
 # Waiting on the pipeline (Kafka, the connector, the sync log), not a speed requirement.
