@@ -182,7 +182,7 @@ def test_expired_connection_fixed_by_reconnect_and_the_waiting_invoices_resync(
     page.get_by_role("button", name="Reconnect").click()
 
     # Xero's consent (the sandbox) sent the browser back to the card.
-    expect(page).to_have_url(re.compile(rf"/orgs/{ORG}\?xero=connected"))
+    expect(page).to_have_url(re.compile(rf"/orgs/{ORG}\?done=connected"))
     expect(page.get_by_role("status").first).to_contain_text("Connected to Xero")
     expect(page.locator("#connection-status")).to_contain_text("connected")
     # The waiting invoices re-sync by themselves; the card follows them (htmx polling).
@@ -253,7 +253,7 @@ def test_disconnect_then_connect(signed_in: SignIn, restored: Demo) -> None:
     expect(page.get_by_role("status").first).to_contain_text("Disconnected from Xero")
     expect(page.locator("#connection-status")).to_contain_text("disconnected")
     page.get_by_role("button", name="Connect").click()
-    expect(page).to_have_url(re.compile(rf"/orgs/{ORG}\?xero=connected"))
+    expect(page).to_have_url(re.compile(rf"/orgs/{ORG}\?done=connected"))
     expect(page.locator("#connection-status")).to_contain_text("connected")
     expect(page.locator("#tenant-name")).to_have_text("Demo Company (NZ)")
     screenshot(page, "connection")

@@ -206,3 +206,18 @@ def test_the_worklist_pages_by_key_and_keeps_its_filters(console: Console) -> No
     asked = sync_log.calls("GET", "/v1/invoices")[-1].url.params
     assert asked["cursor"] == "abc==" and asked["status"] == "failed"
     assert asked["org_id"] == "org_demo"
+
+
+def test_the_return_from_xero_is_recorded_once(console: Console) -> None:
+    console.sign_in("admin")
+    back = console.client.get(
+        "/orgs/org_demo?xero=connected&org_id=org_demo", follow_redirects=False
+    )
+    assert back.status_code == 303 and back.headers["location"] == "/orgs/org_demo?done=connected"
+    card = console.client.get(back.headers["location"])
+    assert "Connected to Xero" in card.text
+    console.client.get(back.headers["location"])  # a reload
+    returns = [e for e in console.audit.entries if e.action == "connect_returned"]
+    assert [(e.org_id, e.outcome) for e in returns] == [("org_demo", "ok")]
+    failed = console.client.get("/orgs/org_demo?xero=error&reason=access_denied")
+    assert "Xero did not connect: access_denied" in failed.text

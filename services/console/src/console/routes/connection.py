@@ -35,13 +35,15 @@ async def card(
     reason: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     if xero is not None:
-        # Back from Xero's consent (the connector's callback sent the browser here).
+        # Back from Xero's consent (the connector's callback sent the browser here): recorded
+        # once, then the card without the parameters, so a reload records nothing again.
         outcome = "ok" if xero == "connected" else f"error: {reason or 'unknown'}"
         await record(request, user, "connect_returned", org_id, outcome=outcome)
+        done = {"done": "connected"} if xero == "connected" else {"done": "xero_error"}
+        query = urlencode(done | ({"reason": reason} if reason and xero != "connected" else {}))
+        return RedirectResponse(f"/orgs/{org_id}?{query}", status_code=303)
     live = await _live(org_id, connector, sync_log)
-    return await render(
-        request, "connection.html", tab="connection", xero=xero, reason=reason, **live
-    )
+    return await render(request, "connection.html", tab="connection", reason=reason, **live)
 
 
 @router.get("/connection/live", response_class=HTMLResponse)
