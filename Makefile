@@ -17,8 +17,18 @@ uv: ## Install uv with pip when it is missing
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
 
 .PHONY: install
-install: uv ## Create .venv with every workspace package from uv.lock
+install: uv console-assets ## Create .venv with every workspace package from uv.lock
 	@$(UV) sync --quiet --locked --all-packages
+
+CONSOLE_ASSETS := services/console/node_modules/.package-lock.json
+
+.PHONY: console-assets
+console-assets: $(CONSOLE_ASSETS) ## npm ci the console's htmx (pinned in services/console/package-lock.json)
+
+$(CONSOLE_ASSETS): services/console/package.json services/console/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the console's htmx:" \
+		"$(SUDO) apt-get install -y npm"; exit 1; }
+	@cd services/console && npm ci --ignore-scripts --no-audit --no-fund --silent
 
 .PHONY: lock
 lock: uv ## Re-resolve uv.lock after changing a pyproject.toml

@@ -13,6 +13,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY schemas/pyproject.toml schemas/
 COPY libs/service-kit/pyproject.toml libs/service-kit/
+COPY services/console/pyproject.toml services/console/
 COPY services/invoice-events/pyproject.toml services/invoice-events/
 COPY services/sync-log/pyproject.toml services/sync-log/
 COPY services/xero-connector/pyproject.toml services/xero-connector/

@@ -32,6 +32,7 @@ def test_the_stack_starts_ready_connected_and_mapped_and_stops_clean(
     with running_stack(settings, lambda name, line: lines.append((name, line))) as stack:
         pids = [p.pid for p in stack.processes]
         assert sorted(p.name for p in stack.processes) == [
+            "console",
             "invoice-events",
             "sync-log",
             "xero-connector",
@@ -75,7 +76,20 @@ def test_the_stack_starts_ready_connected_and_mapped_and_stops_clean(
         assert {"/identity/connect/authorize", "/connect/token"} <= paths
 
         text = banner(stack, 1.0)
-        assert f"{settings.sync_log_url}/#key={KEY}" in text
+        assert (
+            f"{settings.console_url}   sign in as [bold]admin[/] / [bold]{stack.console_password}"
+            in text
+        )
+        # The console is up, signed in to with the printed dev user.
+        with httpx.Client(base_url=settings.console_url, follow_redirects=True) as browser:
+            login = browser.get("/login")
+            assert login.status_code == 200
+            token = login.text.split('name="csrf_token" value="')[1].split('"')[0]
+            signed_in = browser.post(
+                "/login",
+                data={"name": "admin", "password": stack.console_password, "csrf_token": token},
+            )
+            assert signed_in.status_code == 200 and DEMO_ORG_ID in signed_in.text
         for url in stack.urls.values():
             assert url in text
 
@@ -91,7 +105,12 @@ def test_the_stack_starts_ready_connected_and_mapped_and_stops_clean(
 
     assert all(pid is not None and not pid_alive(pid) for pid in pids)
     names = {name for name, _ in lines}
-    assert {"invoice-events", "xero-connector", "sync-log"} <= names  # logs were streamed
+    assert {
+        "invoice-events",
+        "xero-connector",
+        "sync-log",
+        "console",
+    } <= names  # logs were streamed
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:

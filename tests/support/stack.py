@@ -20,6 +20,7 @@ def stack_settings(
         "xero_connector_port": free_port(),
         "sync_log_port": free_port(),
         "xero_sandbox_port": free_port(),
+        "console_port": free_port(),
         "kafka_bootstrap_servers": kafka,
         "mongodb_uri": mongodb,
         "topic_prefix": unique,

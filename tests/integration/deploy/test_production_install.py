@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[3]
 DOCKER = ROOT / "deploy" / "docker"
 KEY = "prod-install-key"
 # Every service image in deploy/, in the order they must start (each may call the previous).
-SERVICES = ["xero-sandbox", "sync-log", "invoice-events", "xero-connector"]
+SERVICES = ["xero-sandbox", "sync-log", "invoice-events", "xero-connector", "console"]
+# compose.yml's dev console user (its hash is in CONSOLE_USERS there).
+CONSOLE_USER, CONSOLE_PASSWORD = "admin", "dev-password"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def compose_environment(service: str) -> dict[str, str]:
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yml").read_text())
     raw: dict[str, Any] = compose["services"][service].get("environment") or {}
     defaults = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
-    return {k: defaults.sub(r"\1", str(v)) for k, v in raw.items()}
+    # `$$` is compose's escape for a literal `$` (the console's password hash has some).
+    return {k: defaults.sub(r"\1", str(v)).replace("$$", "$") for k, v in raw.items()}
 
 
 @dataclass
@@ -122,7 +125,20 @@ def shipped(
                 f"{p}HOST": "127.0.0.1",
                 f"{p}PORT": str(ports[service]),
             }
-            if service != "xero-sandbox":
+            if service == "console":
+                env |= {
+                    f"{p}MONGODB_URI": mongodb_uri,
+                    f"{p}MONGODB_DATABASE": f"{topic_prefix}console",
+                    f"{p}PUBLIC_URL": urls["console"],
+                    # Where the Dockerfile puts htmx (npm ci of the same package-lock.json).
+                    f"{p}ASSETS_DIR": str(
+                        ROOT / "services" / "console" / "node_modules" / "htmx.org" / "dist"
+                    ),
+                }
+                for name in ("invoice-events", "xero-connector", "sync-log"):
+                    key = name.upper().replace("-", "_")
+                    env |= {f"{p}{key}_URL": urls[name], f"{p}{key}_API_KEY": KEY}
+            elif service != "xero-sandbox":
                 env |= {
                     f"{p}KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
                     f"{p}MONGODB_URI": mongodb_uri,
@@ -139,6 +155,7 @@ def shipped(
                     f"{p}XERO_API_URL": sandbox,
                     f"{p}XERO_IDENTITY_URL": sandbox,
                     f"{p}XERO_LOGIN_URL": sandbox,
+                    f"{p}CONSOLE_ORIGINS": f"http://127.0.0.1:{ports['console']}",
                 }
             log = run_dir / f"{service}.log"
             with log.open("wb") as out:
@@ -206,6 +223,22 @@ def test_the_shipped_service_is_ready_and_serves_a_real_request(
         if service == "xero-sandbox":
             answer = http.post("/_sandbox/orgs", json={"name": "Shipped Ltd"})
             assert answer.status_code == 201, answer.text
+            return
+        if service == "console":
+            # Signed in as compose's dev user; the overview is drawn from the three services.
+            login = http.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+            assert token, login.text
+            overview = http.post(
+                "/login",
+                data={"name": CONSOLE_USER, "password": CONSOLE_PASSWORD, "csrf_token": token[1]},
+                follow_redirects=True,
+            )
+            assert overview.status_code == 200, overview.text
+            assert "Organisations" in overview.text and "not reachable" not in overview.text
+            assert http.get("/vendor/htmx.min.js").status_code == 200
+            assert http.get("/readyz").json()["status"] == "ready"
+            assert running.process.poll() is None, running.log.read_text()[-2000:]
             return
         assert http.get("/readyz").status_code == 200
         if service == "invoice-events":

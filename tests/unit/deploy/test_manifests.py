@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from console.config import Settings as ConsoleSettings
 from invoice_events.config import Settings as InvoiceEventsSettings
 from sync_log.config import Settings as SyncLogSettings
 from xero_connector.config import Settings as XeroConnectorSettings
@@ -24,6 +25,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "xero-connector": XeroConnectorSettings,
     "sync-log": SyncLogSettings,
     "xero-sandbox": XeroSandboxSettings,
+    "console": ConsoleSettings,
 }
 
 
@@ -96,7 +98,7 @@ def test_compose_sets_every_api_key_to_the_dev_key() -> None:
 
 def test_every_deployment_names_an_image_probes_and_resources() -> None:
     found = containers()
-    assert {service_of(c) for _, c in found} == set(SERVICES)
+    assert {service_of(c) for _, c in found} == {*SERVICES, "console"}
     for deployment, container in found:
         assert container["image"].startswith("xero-sync/"), deployment
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", deployment
@@ -146,6 +148,8 @@ def test_the_connector_scales_on_consumer_lag_up_to_the_partition_count() -> Non
 
 def test_a_real_cluster_replicates_topics_three_ways() -> None:
     for config in of_kind("ConfigMap"):
+        if not any(k.endswith("_KAFKA_BOOTSTRAP_SERVERS") for k in config["data"]):
+            continue  # the console uses no Kafka
         factor = [v for k, v in config["data"].items() if k.endswith("_TOPIC_REPLICATION_FACTOR")]
         assert factor == ["3"], config["metadata"]["name"]
 
@@ -154,7 +158,9 @@ def test_a_real_cluster_replicates_topics_three_ways() -> None:
 def test_secrets_come_from_secrets_and_config_from_config_maps() -> None:
     secret_keys = {k for s in of_kind("Secret") for k in s["stringData"]}
     config_maps = {c["metadata"]["name"] for c in of_kind("ConfigMap")}
-    secret_like = re.compile(r"(API_KEYS|API_KEY|TOKEN_KEYS|CLIENT_SECRET|MONGODB_URI)$")
+    secret_like = re.compile(
+        r"(API_KEYS|API_KEY|TOKEN_KEYS|CLIENT_SECRET|MONGODB_URI|CONSOLE_USERS|SESSION_SECRET)$"
+    )
     for deployment, container in containers():
         for source in container.get("envFrom", []):
             assert source["configMapRef"]["name"] in config_maps, deployment

@@ -34,6 +34,7 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("xero-connector", "xero_connector.config:Settings", "mapping and upload to Xero (:8002)"),
     ("sync-log", "sync_log.config:Settings", "outcomes, query API, Sync Log page (:8003)"),
     ("xero-sandbox", "xero_sandbox.config:Settings", "the Xero emulator (:8004, never deployed)"),
+    ("console", "console.config:Settings", "the operator console, web (:8005)"),
     ("make run", "local_infra.stack_settings:StackSettings", "the local launcher"),
 ]
 

@@ -54,6 +54,7 @@ class Demo:
     timeout_s: float = 45.0
     poll_s: float = 0.25
     tenant_id: str = ""
+    console_url: str = "http://127.0.0.1:8005"
 
     @classmethod
     def from_settings(cls, settings: StackSettings, **kwargs: Any) -> "Demo":
@@ -63,6 +64,7 @@ class Demo:
             sync_log_url=settings.sync_log_url,
             sandbox_url=settings.sandbox_url,
             api_key=settings.dev_api_key,
+            console_url=settings.console_url,
             **kwargs,
         )
 
@@ -463,7 +465,7 @@ def main(settings: StackSettings | None = None) -> int:
         totals.add_row(f"  failed: {code}", str(count))
     console.print(totals)
     console.print(
-        f"Done in {time.monotonic() - started:.1f}s. Open {demo.sync_log_url}/#key={demo.api_key}"
-        " to see the same in the Sync Log page."
+        f"Done in {time.monotonic() - started:.1f}s. Open {demo.console_url}/orgs/{demo.org_id}"
+        "/sync-log to see the same in the console's Sync Log (and fix them there)."
     )
     return 0

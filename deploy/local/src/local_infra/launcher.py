@@ -56,7 +56,8 @@ def banner(stack: Stack, took_s: float) -> str:
             "",
             f"[bold green]✓ ready[/] in {took_s:.1f}s — Ctrl-C stops everything it started",
             "",
-            f"  Sync Log page    {s.sync_log_url}/#key={key}",
+            f"  [bold]Console[/]          {s.console_url}   sign in as [bold]admin[/] "
+            f"/ [bold]{stack.console_password}[/] (also operator, viewer; same password)",
             f"  invoice-events   {s.invoice_events_url}/docs",
             f"  xero-connector   {s.xero_connector_url}/docs",
             f"  sync-log API     {s.sync_log_url}/docs",

@@ -11,7 +11,10 @@ sandbox with the demo organisation, the three services with every API key set to
 
 import asyncio
 import base64
+import json
 import os
+import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +35,8 @@ class StackError(RuntimeError):
 
 
 SERVICES = ("invoice-events", "xero-connector", "sync-log")
+# The console's dev users, one per role, all with the dev password (printed by make run).
+CONSOLE_USERS = ("admin", "operator", "viewer")
 
 
 @dataclass
@@ -60,6 +65,8 @@ class Stack:
             self._spawn(name, name.replace("-", "_") + ".main", env)
         for name in SERVICES:
             self._wait_ready(name, f"{self.urls[name]}/readyz")
+        self._spawn("console", "console.main", self._console_env())
+        self._wait_ready("console", f"{self.settings.console_url}/readyz")
         key, connector = self.settings.dev_api_key, self.settings.xero_connector_url
         org = demo_org.DEMO_ORG_ID
         self.connection = demo_org.connect(connector, key, org, self.tenant_id)
@@ -73,6 +80,7 @@ class Stack:
             "xero-connector": s.xero_connector_url,
             "sync-log": s.sync_log_url,
             "xero-sandbox": s.sandbox_url,
+            "console": s.console_url,
         }
 
     def _check_ports(self) -> None:
@@ -82,6 +90,7 @@ class Stack:
             "xero-connector": ("XERO_CONNECTOR_PORT", s.xero_connector_port),
             "sync-log": ("SYNC_LOG_PORT", s.sync_log_port),
             "xero-sandbox": ("XERO_SANDBOX_PORT", s.xero_sandbox_port),
+            "console": ("CONSOLE_PORT", s.console_port),
         }
         for name, (env, port) in ports.items():
             if port_open(port):
@@ -154,6 +163,47 @@ class Stack:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    @property
+    def console_password(self) -> str:
+        """The dev users' password: from the settings, or made once and kept in run_dir."""
+        if given := self.settings.console_dev_password.get_secret_value():
+            return given
+        path = self.settings.run_dir / "console-password"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(12))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _console_env(self) -> dict[str, str]:
+        s = self.settings
+        # The console's own command hashes the password (argon2): the stack needs no copy.
+        hashed = subprocess.run(
+            [sys.executable, "-m", "console.passwords"],
+            input=self.console_password + "\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        users = [{"name": n, "role": n, "password_hash": hashed} for n in CONSOLE_USERS]
+        return {
+            **os.environ,
+            "CONSOLE_HOST": "127.0.0.1",
+            "CONSOLE_PORT": str(s.console_port),
+            "CONSOLE_PUBLIC_URL": s.console_url,
+            "CONSOLE_INVOICE_EVENTS_URL": s.invoice_events_url,
+            "CONSOLE_INVOICE_EVENTS_API_KEY": s.dev_api_key,
+            "CONSOLE_XERO_CONNECTOR_URL": s.xero_connector_url,
+            "CONSOLE_XERO_CONNECTOR_API_KEY": s.dev_api_key,
+            "CONSOLE_SYNC_LOG_URL": s.sync_log_url,
+            "CONSOLE_SYNC_LOG_API_KEY": s.dev_api_key,
+            "CONSOLE_USERS": json.dumps(users),
+            "CONSOLE_SESSION_SECRET": secrets.token_urlsafe(32),
+            "CONSOLE_MONGODB_URI": self.mongodb,
+            "CONSOLE_MONGODB_DATABASE": s.database("console"),
+            "CONSOLE_LOG_JSON": "false",
+        }
+
     def _sandbox_env(self) -> dict[str, str]:
         return {
             **os.environ,
@@ -202,8 +252,10 @@ class Stack:
                 "XERO_CONNECTOR_XERO_API_URL": sandbox,
                 "XERO_CONNECTOR_XERO_IDENTITY_URL": sandbox,
                 "XERO_CONNECTOR_XERO_LOGIN_URL": sandbox,
+                "XERO_CONNECTOR_CONSOLE_ORIGINS": s.console_url,
             },
-            "sync-log": common("SYNC_LOG_", s.sync_log_port, "sync_log", "sync-log"),
+            "sync-log": common("SYNC_LOG_", s.sync_log_port, "sync_log", "sync-log")
+            | {"SYNC_LOG_CONSOLE_URL": s.console_url},
         }
 
     def _spawn(self, name: str, module: str, env: dict[str, str]) -> None:

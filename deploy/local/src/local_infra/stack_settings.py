@@ -28,6 +28,12 @@ class StackSettings(BaseSettings):
     xero_connector_port: int = Field(default=8002, ge=1, le=65535)
     sync_log_port: int = Field(default=8003, ge=1, le=65535)
     xero_sandbox_port: int = Field(default=8004, ge=1, le=65535)
+    console_port: int = Field(default=8005, ge=1, le=65535)
+    console_dev_password: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=_alias("XERO_SYNC_CONSOLE_PASSWORD", "console_dev_password"),
+        description="The console's dev users' password; default: one kept in run_dir (dev only)",
+    )
 
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     mongodb_port: int = Field(default=27017, ge=1, le=65535)
@@ -78,6 +84,10 @@ class StackSettings(BaseSettings):
     @property
     def sync_log_url(self) -> str:
         return self.url(self.sync_log_port)
+
+    @property
+    def console_url(self) -> str:
+        return self.url(self.console_port)
 
     @property
     def sandbox_url(self) -> str:
