@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service_kit.events import INFRASTRUCTURE_ERRORS
+from service_kit.errors import OUTAGES, RetryLater
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 _log = structlog.get_logger(__name__)
@@ -152,7 +152,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         ]
         return error_response(422, "invalid_request", "the request is invalid", details)
 
-    for error in INFRASTRUCTURE_ERRORS:
+    unavailable: tuple[type[Exception], ...] = (RetryLater, *OUTAGES)
+    for error in unavailable:
         app.add_exception_handler(error, answer_unavailable)
 
     @app.exception_handler(StarletteHTTPException)

@@ -19,9 +19,10 @@ from invoice_events import metrics
 from invoice_events.config import Settings
 from invoice_events.decisions import StoredResponse, key_id, request_hash
 from invoice_events.idempotency import IdempotentRequests, KeyInProgress, KeyReused
-from invoice_events.ports import InvoiceQuery, SyncLogError, Unavailable
+from invoice_events.ports import InvoiceQuery, SyncLogError
 from invoice_events.resync import SyncRequests, UnknownInvoice
 from invoice_events.service import IngestResult, InvoiceService, result_body
+from service_kit.errors import RetryLater
 from service_kit.http import ApiError, ApiKeyAuth, answer_unavailable, error_response
 from service_kit.openapi import error_responses
 from sync_schemas import ErrorCode, EventType, Invoice
@@ -232,10 +233,10 @@ async def ingest_batch(
                 continue
             valid.append((index, invoice))
         outcomes = await invoices.ingest_many([invoice for _, invoice in valid])
-        unavailable: list[Unavailable] = []
+        unavailable: list[RetryLater] = []
         for (index, invoice), outcome in zip(valid, outcomes, strict=True):
             results[index] = _outcome(index, invoice, outcome)
-            if isinstance(outcome, Unavailable):
+            if isinstance(outcome, RetryLater):
                 unavailable.append(outcome)
         accepted = sum(isinstance(outcome, IngestResult) for outcome in outcomes)
         if unavailable and accepted == 0:
@@ -409,7 +410,7 @@ def _outcome(index: int, invoice: Invoice, outcome: IngestResult | Exception) ->
     if isinstance(outcome, IngestResult):
         metrics.INVOICES_ACCEPTED.labels("batch", outcome.outcome.value).inc()
         return {"index": index, **result_body(outcome)}
-    if isinstance(outcome, Unavailable):
+    if isinstance(outcome, RetryLater):
         code, message = "unavailable", "not accepted: a dependency is unavailable; retry it"
     else:
         log.error("invoice.failed", invoice_id=invoice.invoice_id, error=repr(outcome))
@@ -436,5 +437,5 @@ def add_routes(app: FastAPI, settings: Settings) -> None:
         return error_response(502, "sync_log_error", "the sync-log API refused the query")
 
     app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(Unavailable, answer_unavailable)
+    app.add_exception_handler(RetryLater, answer_unavailable)
     app.add_exception_handler(SyncLogError, sync_log_refused)

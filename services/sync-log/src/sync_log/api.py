@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from service_kit.http import ApiError, ApiKeyAuth
+from service_kit.keys import invoice_key
 from service_kit.openapi import error_responses
 from sync_log.adapters.mongo import Doc, MongoSyncLog
 from sync_log.api_models import (
@@ -26,7 +27,7 @@ from sync_log.api_models import (
     Stats,
 )
 from sync_log.config import Settings
-from sync_log.domain import Status, invoice_key
+from sync_log.domain import Status
 from sync_log.queries import Cursor, Filters, InvalidCursor
 from sync_schemas import ErrorCode
 

@@ -1,12 +1,10 @@
 """What the service needs from the outside world."""
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from service_kit.events import RawRecord
 from sync_log.domain import ConnectionChange, InvoiceState
-from sync_schemas import EnvelopeError
 
 
 class SyncLogStore(Protocol):
@@ -18,7 +16,3 @@ class SyncLogStore(Protocol):
     async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None: ...
 
     async def save_connection(self, change: ConnectionChange) -> None: ...
-
-
-DeadLetter = Callable[[RawRecord, EnvelopeError], Awaitable[None]]
-Clock = Callable[[], datetime]

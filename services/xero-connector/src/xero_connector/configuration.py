@@ -8,11 +8,11 @@ await config.record_currencies("org_acme", ["EUR"])   # the pipeline, per invoic
 from collections.abc import Iterable
 from datetime import timedelta
 
+from service_kit.clock import Clock, utc_now
 from xero_connector.checks import Problem, check_mappings
 from xero_connector.domain import Mappings, OrgSettings
 from xero_connector.org_data import OrgDataCache
-from xero_connector.ports import Clock, OrgConfigStore, XeroAccounting
-from xero_connector.tokens import utcnow
+from xero_connector.ports import OrgConfigStore, XeroAccounting
 
 
 class ConfigService:
@@ -23,7 +23,7 @@ class ConfigService:
         xero: XeroAccounting,
         *,
         recent_currency_days: float = 90,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._org_data = org_data

@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import structlog
 
+from service_kit.clock import Clock, utc_now
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector import oauth
 from xero_connector.domain import Connection, PendingAuthorization, Tokens
 from xero_connector.errors import AuthorizationFailed, InvalidState, XeroNotConfigured
 from xero_connector.ports import (
     AuthorizationStore,
-    Clock,
     ConnectionEvents,
     ConnectionStore,
     OrgConfigStore,
@@ -24,7 +24,6 @@ from xero_connector.ports import (
     TenantData,
     XeroIdentity,
 )
-from xero_connector.tokens import utcnow
 from xero_connector.xero_errors import OAuthError, XeroError
 
 log = structlog.get_logger(__name__)
@@ -51,7 +50,7 @@ class ConnectionService:
         client: OAuthClient,
         tenant_data: tuple[TenantData, ...] = (),
         parked: ParkedSyncs | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._connections = connections
         self._authorizations = authorizations

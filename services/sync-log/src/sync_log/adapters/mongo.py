@@ -12,9 +12,15 @@ from typing import Any
 import structlog
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import PyMongoError
 
-from service_kit.mongo import bulk_write_chunked, find_by_ids, reads_by_secondary_indexes
+from service_kit.errors import retry_later_on
+from service_kit.mongo import (
+    bulk_write_chunked,
+    find_by_ids,
+    insert_new,
+    reads_by_secondary_indexes,
+)
 from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
 from sync_log.queries import (
     ENTRY_INDEXES,
@@ -29,10 +35,10 @@ from sync_log.queries import (
 )
 
 Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
 log = structlog.get_logger(__name__)
 
 
+@retry_later_on(PyMongoError)
 class MongoSyncLog:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._db = db
@@ -55,16 +61,9 @@ class MongoSyncLog:
     async def insert_entries(self, entries: Sequence[Doc]) -> dict[str, datetime]:
         """Insert new entries. Returns the ones already stored (same event id), with the time
         they were first recorded at."""
-        if not entries:
+        repeated = [entries[i]["_id"] for i in await insert_new(self._entries, entries)]
+        if not repeated:
             return {}
-        try:
-            await self._entries.insert_many(list(entries), ordered=False)
-            return {}
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            repeated = [entries[e["index"]]["_id"] for e in errors]
         stored = await find_by_ids(self._entries, repeated)
         return {event_id: doc["occurred_at"] for event_id, doc in stored.items()}
 
