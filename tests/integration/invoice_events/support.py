@@ -1,20 +1,16 @@
-"""Helpers of the invoice-events integration tests: read a topic back, wait for a condition,
-serve an app (the real sync-log service) with uvicorn on a free port."""
+"""Helpers of the invoice-events integration tests: read a topic back, wait for a condition."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import FastAPI
 
 from invoice_events.config import Settings
-from local_infra import free_port
 from service_kit.events import Topics
 from sync_schemas import CloudEvent, EnvelopeError, decode, encode
 
@@ -103,21 +99,3 @@ async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
     finally:
         await admin.close()
     return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic) >= count
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` (with its lifespan) by uvicorn on a free loopback port; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:  # uvicorn offers no event to wait on
-                await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
