@@ -144,10 +144,20 @@ async def sync_log_rows(url: str, **params: str) -> list[dict[str, Any]]:
 
 
 async def record_failures(
-    svc: Running, url: str, outcomes: dict[str, ErrorCode], expected_failed: int
+    svc: Running,
+    url: str,
+    outcomes: dict[str, ErrorCode],
+    expected_failed: int,
+    numbered: bool = False,
 ) -> None:
-    """Ingest the invoices, let the sync-log see them, then publish the connector's failures."""
-    batch = {"invoices": [body(invoice_id=i) for i in outcomes]}
+    """Ingest the invoices, let the sync-log see them, then publish the connector's failures.
+    ``numbered``: each invoice gets its own number, ``NUM-<invoice_id>``."""
+    batch = {
+        "invoices": [
+            body(invoice_id=i, **({"invoice_number": f"NUM-{i}"} if numbered else {}))
+            for i in outcomes
+        ]
+    }
     assert (await svc.http.post("/v1/invoices/batch", json=batch)).json()["accepted"] == len(
         outcomes
     )
@@ -232,3 +242,72 @@ async def test_connection_event_triggers_the_reconnect_resync_once(
     assert {e.data.reason for e in requests} == {SyncReason.RECONNECT}
     assert len({e.data.batch_id for e in requests}) == 1
     assert requests_after == requests  # the same connection event again changed nothing
+
+
+async def test_a_dry_run_resolves_like_a_run_publishes_nothing_and_the_filter_grew(
+    service: ServiceFactory, sync_log: str
+) -> None:
+    outcomes = {f"inv_t{n}": ErrorCode.TAX_RATE_UNMAPPED for n in range(3)}
+    outcomes |= {f"inv_c{n}": ErrorCode.CONTACT_MISSING for n in range(2)}
+    outcomes |= {f"inv_x{n}": ErrorCode.CURRENCY_NOT_ENABLED for n in range(2)}
+    wanted = {i for i, code in outcomes.items() if code is not ErrorCode.CURRENCY_NOT_ENABLED}
+    codes = ["tax_rate_unmapped", "contact_missing"]
+    async with service(sync_log_url=sync_log, sync_log_page_size=2) as svc:
+        await record_failures(svc, sync_log, outcomes, expected_failed=7, numbered=True)
+        before = await read_events(svc.bootstrap, svc.names.invoice_events)
+
+        dry = await svc.http.post(
+            "/v1/resync",
+            json={"org_id": "org_acme", "filter": {"error_codes": codes}, "dry_run": True},
+        )
+        assert dry.status_code == 200, dry.text
+        assert dry.json()["count"] == 5 and set(dry.json()["sample"]) == wanted
+        assert await read_events(svc.bootstrap, svc.names.invoice_events) == before
+
+        one = await svc.http.post(
+            "/v1/resync",
+            json={
+                "org_id": "org_acme",
+                "filter": {"invoice_number": "NUM-inv_c1"},
+                "dry_run": True,
+            },
+        )
+        assert one.json() == {"count": 1, "sample": ["inv_c1"]}
+        both = await svc.http.post(
+            "/v1/resync",
+            json={
+                "org_id": "org_acme",
+                "filter": {
+                    "error_code": "currency_not_enabled",
+                    "error_codes": ["contact_missing"],
+                },
+                "dry_run": True,
+            },
+        )
+        assert both.json()["count"] == 4
+
+        run = await svc.http.post(
+            "/v1/resync",
+            json={
+                "org_id": "org_acme",
+                "filter": {"error_codes": codes},
+                "requested_by": "console:alice@acme.example",
+            },
+        )
+        assert run.status_code == 202, run.text
+        assert run.json()["count"] == dry.json()["count"]
+        events = await read_events(svc.bootstrap, svc.names.invoice_events)
+        requests = [e for e in events if e.type is EventType.INVOICE_SYNC_REQUESTED]
+        assert {e.data.invoice_id for e in requests} == wanted and len(requests) == 5
+        assert {e.data.requested_by for e in requests} == {"console:alice@acme.example"}
+
+        for bad, field in [
+            ({"filter": {"error_codes": ["nope"]}}, "body.filter.error_codes.0"),
+            ({"filter": {"error_codes": []}}, "body.filter.error_codes"),
+            ({"filter": {"invoice_number": ""}}, "body.filter.invoice_number"),
+            ({"filter": {}, "dry_run": "maybe"}, "body.dry_run"),
+            ({"filter": {}, "requested_by": "x" * 256}, "body.requested_by"),
+        ]:
+            refused = await svc.http.post("/v1/resync", json={"org_id": "org_acme", **bad})
+            assert refused.status_code == 422, bad
+            assert [d["field"] for d in refused.json()["error"]["details"]] == [field]

@@ -209,3 +209,53 @@ async def test_bad_query_parameters_are_422_naming_the_field(sync_log: SyncLog) 
         response = await sync_log.client.get("/v1/sync-log", params=params)
         assert response.status_code == 422, params
         assert [d["field"] for d in response.json()["error"]["details"]] == [field]
+
+
+async def test_invoices_by_any_of_several_error_codes_and_by_number(
+    seeded: tuple[SyncLog, list[Any]],
+) -> None:
+    log, _ = seeded
+    # org_a's failed invoices: 1, 3, 5, ... with contact_missing, tax_rate_unmapped and
+    # currency_not_enabled in turn (seed_events).
+    either = await log.get(
+        "/v1/invoices",
+        org_id="org_a",
+        status="failed",
+        error_code=["tax_rate_unmapped", "contact_missing"],
+        limit=500,
+    )
+    got = {r["invoice_id"] for r in either["items"]}
+    assert got == {f"inv_{i:03d}" for i in range(1, 30, 2) if i % 3 != 2}
+    assert {r["last_error"]["error_code"] for r in either["items"]} == {
+        "tax_rate_unmapped",
+        "contact_missing",
+    }
+    one = await log.get("/v1/invoices", error_code=["contact_missing"], limit=500)
+    assert {r["invoice_id"] for r in one["items"]} == {f"inv_{i:03d}" for i in (1, 7, 13, 19, 25)}
+    entries = await log.get(
+        "/v1/sync-log", error_code=["contact_missing", "currency_not_enabled"], limit=500
+    )
+    assert {e["error_code"] for e in entries["items"]} == {
+        "contact_missing",
+        "currency_not_enabled",
+    }
+
+    by_number = await log.get("/v1/invoices", org_id="org_a", invoice_number="INV-015")
+    assert [r["invoice_id"] for r in by_number["items"]] == ["inv_015"]
+
+    bad = await log.client.get("/v1/invoices", params={"error_code": ["contact_missing", "nope"]})
+    assert bad.status_code == 422
+    assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.error_code"]
+
+
+async def test_stats_per_org_one_row_each(seeded: tuple[SyncLog, list[Any]]) -> None:
+    log, _ = seeded
+    per_org = await log.get("/v1/stats/orgs")
+    assert per_org == {
+        "items": [
+            {"org_id": "org_a", "by_status": {"synced": 0, "failed": 15, "pending": 0}},
+            {"org_id": "org_b", "by_status": {"synced": 15, "failed": 0, "pending": 0}},
+        ]
+    }
+    refused = await log.client.get("/v1/stats/orgs", headers={"Authorization": "Bearer no"})
+    assert refused.status_code == 401

@@ -1,7 +1,19 @@
 """Settings and mappings round trips with validation, and the mapping check against a live
 sandbox organisation."""
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tests.integration.xero_connector.pipeline_support import (
+    created,
+    invoice,
+    publish,
+    results,
+    setup_org,
+)
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
+from xero_connector.domain import Used
 
 ORG = "org_config"
 
@@ -94,7 +106,7 @@ async def test_the_mapping_check_finds_each_kind_of_problem(
         await connect(c, sandbox, ORG, tenant)
         good = {"accounts": {"consulting": "200"}, "tax_rates": {"GST15": "OUTPUT2"}}
         await c.http.put(f"/v1/orgs/{ORG}/mappings", json=good)
-        await c.app.state.config.record_currencies(ORG, ["NZD", "AUD"])
+        await c.app.state.config.record_used(ORG, Used(currencies=frozenset({"NZD", "AUD"})))
         clean = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
         assert clean.status_code == 200
         assert clean.json() == {"ok": True, "problems": []}
@@ -108,7 +120,7 @@ async def test_the_mapping_check_finds_each_kind_of_problem(
             },
         )
         await c.http.put(f"/v1/orgs/{ORG}/settings", json={"default_account_code": "998"})
-        await c.app.state.config.record_currencies(ORG, ["EUR", "CHF"])
+        await c.app.state.config.record_used(ORG, Used(currencies=frozenset({"EUR", "CHF"})))
 
         checked = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
         assert checked.status_code == 200
@@ -137,3 +149,199 @@ async def test_the_mapping_check_finds_each_kind_of_problem(
             "/api.xro/2.0/TaxRates",
             "/api.xro/2.0/Accounts",
         }
+
+
+async def test_the_choices_are_what_the_live_org_would_accept_read_through_the_cache(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    tenant = await sandbox.create_org(
+        name="Choosy Ltd",
+        base_currency="NZD",
+        currencies=["AUD", "USD"],
+        tax_rates=[
+            {"TaxType": "OUTPUT2", "Name": "GST on Income", "EffectiveRate": 15},
+            {"TaxType": "OUTPUT", "Name": "Old GST", "Status": "ARCHIVED"},
+            {"TaxType": "INPUT2", "Name": "GST on Expenses", "CanApplyToRevenue": False},
+            {"TaxType": "NONE", "Name": "No GST", "EffectiveRate": 0},
+        ],
+        accounts=[
+            {"Code": "200", "Name": "Sales", "Type": "REVENUE"},
+            {"Code": "260", "Name": "Other Revenue", "Type": "OTHERINCOME"},
+            {"Code": "210", "Name": "Old Sales", "Type": "REVENUE", "Status": "ARCHIVED"},
+            {"Code": "400", "Name": "Advertising", "Type": "EXPENSE"},
+        ],
+    )
+    async with connector(consume=False) as c:
+        not_yet = await c.http.get(f"/v1/orgs/{ORG}/xero/choices")
+        assert not_yet.status_code == 409
+        assert not_yet.json()["error"]["code"] == "not_connected"
+
+        await connect(c, sandbox, ORG, tenant)
+        got = await c.http.get(f"/v1/orgs/{ORG}/xero/choices")
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["accounts"] == [
+            {"code": "200", "name": "Sales", "type": "REVENUE"},
+            {"code": "260", "name": "Other Revenue", "type": "OTHERINCOME"},
+        ]
+        rates = {r["tax_type"]: r for r in body["tax_rates"]}
+        assert set(rates) == {"OUTPUT2", "NONE"}
+        assert rates["OUTPUT2"]["name"] == "GST on Income"
+        assert Decimal(rates["OUTPUT2"]["effective_rate"]) == 15
+        assert Decimal(rates["NONE"]["effective_rate"]) == 0
+        assert [c["code"] for c in body["currencies"]] == ["AUD", "NZD", "USD"]
+        assert body["base_currency"] == "NZD"
+        fetched = datetime.fromisoformat(body["fetched_at"])
+
+        def settings_reads(requests: list[dict[str, Any]]) -> list[str]:
+            return [
+                r["path"].rsplit("/", 1)[1] for r in requests if r["path"].startswith("/api.xro")
+            ]
+
+        reads = settings_reads(await sandbox.requests())
+        assert sorted(reads) == ["Accounts", "Currencies", "Organisation", "TaxRates"]
+        cached = await c.http.get(f"/v1/orgs/{ORG}/xero/choices")
+        assert cached.json() == body
+        assert settings_reads(await sandbox.requests()) == reads  # no new Xero call
+
+        refreshed = await c.http.get(f"/v1/orgs/{ORG}/xero/choices", params={"refresh": "true"})
+        assert refreshed.status_code == 200
+        assert datetime.fromisoformat(refreshed.json()["fetched_at"]) > fetched
+        assert len(settings_reads(await sandbox.requests())) == 2 * len(reads)
+
+        bad = await c.http.get(f"/v1/orgs/{ORG}/xero/choices", params={"refresh": "maybe"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.refresh"]
+
+
+async def test_seen_lists_what_processed_invoices_used_unmapped_first(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    async with connector(xero_backoff_seconds=0.01, linger_ms=50) as c:
+        await setup_org(c, sandbox, ORG)  # maps consulting, bad_account; GST15, BADTAX
+        empty = await c.http.get(f"/v1/orgs/{ORG}/mappings/seen")
+        assert empty.status_code == 200
+        assert empty.json() == {"revenue_categories": [], "tax_codes": [], "currencies": []}
+
+        await publish(
+            c.settings.kafka_bootstrap_servers[0],
+            c.names.invoice_events,
+            [
+                created(invoice(ORG, 1)),
+                created(invoice(ORG, 2, currency="EUR", line={"tax_code": "VAT9"})),
+                created(invoice(ORG, 3, line={"revenue_category": "hardware.parts"})),
+                created(invoice(ORG, 4, line={"revenue_category": "$odd", "tax_code": "a.b"})),
+            ],
+        )
+        await results(c, 4)
+        seen = await c.http.get(f"/v1/orgs/{ORG}/mappings/seen")
+        assert seen.status_code == 200, seen.text
+        body = seen.json()
+
+        def listed(kind: str) -> list[tuple[str, bool]]:
+            return [(s["value"], s["mapped"]) for s in body[kind]]
+
+        assert listed("revenue_categories") == [
+            ("$odd", False),
+            ("hardware.parts", False),
+            ("consulting", True),
+        ]
+        assert listed("tax_codes") == [("VAT9", False), ("a.b", False), ("GST15", True)]
+        assert listed("currencies") == [("EUR", False), ("NZD", False)]
+        for kind in body.values():
+            for row in kind:
+                assert datetime.fromisoformat(row["last_seen"]) <= datetime.now(UTC)
+
+        # One document per organisation, the codes' dots and dollars kept out of field names.
+        db = c.app.state.mongo[c.settings.mongodb_database]
+        raw = await db["seen_currencies"].find_one({"_id": ORG})
+        assert set(raw["revenue_categories"]) == {"%24odd", "hardware%2Eparts", "consulting"}
+
+        # A default account maps every category; a currency mapping maps its currency.
+        await c.http.put(f"/v1/orgs/{ORG}/settings", json={"default_account_code": "200"})
+        await c.http.put(
+            f"/v1/orgs/{ORG}/mappings",
+            json={"accounts": {}, "tax_rates": {"VAT9": "OUTPUT2"}, "currencies": {"EUR": "NZD"}},
+        )
+        again = (await c.http.get(f"/v1/orgs/{ORG}/mappings/seen")).json()
+        assert all(s["mapped"] for s in again["revenue_categories"])
+        assert [(s["value"], s["mapped"]) for s in again["tax_codes"]] == [
+            ("GST15", False),
+            ("a.b", False),
+            ("VAT9", True),
+        ]
+        assert [(s["value"], s["mapped"]) for s in again["currencies"]] == [
+            ("NZD", False),
+            ("EUR", True),
+        ]
+
+
+async def test_seen_forgets_what_is_older_than_the_recent_window(
+    connector: ConnectorFactory,
+) -> None:
+    async with connector(consume=False, recent_currency_days=1) as c:
+        stores = c.stores
+        now = datetime.now(UTC)
+        await stores.config.record_used(
+            ORG, Used(tax_codes=frozenset({"OLD"})), now - timedelta(days=2)
+        )
+        await stores.config.record_used(ORG, Used(tax_codes=frozenset({"NEW", "OLD"})), now)
+        await stores.config.record_used(
+            ORG, Used(tax_codes=frozenset({"GONE"})), now - timedelta(days=3)
+        )
+        body = (await c.http.get(f"/v1/orgs/{ORG}/mappings/seen")).json()
+        assert [s["value"] for s in body["tax_codes"]] == ["NEW", "OLD"]  # OLD's date moved on
+
+
+async def test_the_check_takes_a_proposal_and_leaves_the_stored_mappings_alone(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    tenant = await sandbox.create_org(
+        name="Proposed Ltd",
+        tax_rates=[
+            {"TaxType": "OUTPUT2", "Name": "GST on Income", "EffectiveRate": 15},
+            {"TaxType": "INPUT2", "Name": "GST on Expenses", "CanApplyToRevenue": False},
+        ],
+        accounts=[
+            {"Code": "200", "Name": "Sales", "Type": "REVENUE"},
+            {"Code": "400", "Name": "Advertising", "Type": "EXPENSE"},
+        ],
+    )
+    stored = {
+        "accounts": {"consulting": "200"},
+        "tax_rates": {"GST15": "OUTPUT2"},
+        "currencies": {},
+    }
+    async with connector(consume=False) as c:
+        proposal = {"accounts": {"consulting": "400"}, "tax_rates": {"GST15": "INPUT2"}}
+        not_yet = await c.http.post(f"/v1/orgs/{ORG}/mappings/check", json=proposal)
+        assert not_yet.status_code == 409
+        assert not_yet.json()["error"]["code"] == "not_connected"
+
+        await connect(c, sandbox, ORG, tenant)
+        await c.http.put(f"/v1/orgs/{ORG}/mappings", json=stored)
+        checked = await c.http.post(f"/v1/orgs/{ORG}/mappings/check", json=proposal)
+        assert checked.status_code == 200, checked.text
+        body = checked.json()
+        assert body["ok"] is False
+        assert {(p["kind"], p["field"]) for p in body["problems"]} == {
+            ("account_not_revenue", "accounts.consulting"),
+            ("tax_type_not_for_revenue", "tax_rates.GST15"),
+        }
+        assert (await c.http.get(f"/v1/orgs/{ORG}/mappings")).json() == stored
+
+        good = await c.http.post(
+            f"/v1/orgs/{ORG}/mappings/check", json={"tax_rates": {"NEW": "OUTPUT2"}}
+        )
+        assert good.json() == {"ok": True, "problems": []}
+        # Without a body, the stored mappings are checked, as before.
+        plain = await c.http.post(f"/v1/orgs/{ORG}/mappings/check")
+        assert plain.json() == {"ok": True, "problems": []}
+
+        bad = await c.http.post(
+            f"/v1/orgs/{ORG}/mappings/check",
+            json={"accounts": {"consulting": ""}, "colour": "blue"},
+        )
+        assert bad.status_code == 422
+        fields = {d["field"] for d in bad.json()["error"]["details"]}
+        assert fields == {"body.accounts.consulting", "body.colour"}

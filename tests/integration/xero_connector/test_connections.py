@@ -212,3 +212,88 @@ async def test_reset_disconnects_and_clears_settings_and_mappings(
             ("connected", "connected"),
             ("disconnected", "integration reset"),
         ]
+
+
+async def test_a_connect_started_from_the_console_returns_there_with_the_outcome(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    tenant = await sandbox.create_org(name="Console Books Ltd")
+    back = "http://127.0.0.1:8005/orgs/org_harbour/xero?tab=connection"
+    async with connector() as c:
+        started = await c.http.post(f"/v1/orgs/{ORG}/connection", json={"return_to": back})
+        assert started.status_code == 200, started.text
+        callback = await sandbox.consent(started.json()["authorize_url"], tenant)
+        done = await c.http.get(callback, headers={"Authorization": ""})
+        assert done.status_code == 303
+        location = urlsplit(done.headers["location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == back.split("?")[0]
+        assert parse_qs(location.query) == {
+            "tab": ["connection"],
+            "xero": ["connected"],
+            "org_id": [ORG],
+        }
+        status = (await c.http.get(f"/v1/orgs/{ORG}/connection")).json()
+        assert status["status"] == "connected" and status["tenant_name"] == "Console Books Ltd"
+
+        # The user refused at Xero: back to the console with the error code.
+        again = await c.http.post(f"/v1/orgs/{ORG}/connection", json={"return_to": back})
+        state = parse_qs(urlsplit(again.json()["authorize_url"]).query)["state"][0]
+        denied = await c.http.get(
+            "/v1/oauth/callback",
+            params={"state": state, "error": "access_denied"},
+            headers={"Authorization": ""},
+        )
+        assert denied.status_code == 303
+        assert parse_qs(urlsplit(denied.headers["location"]).query) == {
+            "tab": ["connection"],
+            "xero": ["error"],
+            "org_id": [ORG],
+            "reason": ["authorization_failed"],
+        }
+        # A bad state knows no return_to: the plain 400 as before.
+        unknown = await c.http.get("/v1/oauth/callback", params={"code": "x", "state": state})
+        assert unknown.status_code == 400
+        assert unknown.json()["error"]["code"] == "invalid_state"
+
+        # Without a body, or with an empty one, Connect behaves as it always did.
+        for kwargs in ({}, {"json": {}}):
+            plain = await c.http.post(f"/v1/orgs/{ORG}/connection", **kwargs)
+            assert plain.status_code == 200, plain.text
+        plain_callback = await sandbox.consent(plain.json()["authorize_url"], tenant)
+        page = await c.http.get(plain_callback)
+        assert page.status_code == 200 and page.json()["status"] == "connected"
+
+        assert await sandbox.token_calls("authorization_code") == 2
+
+
+@pytest.mark.parametrize(
+    "return_to",
+    [
+        "https://evil.example/phish",
+        "http://127.0.0.1:8005.evil.example/x",
+        "http://127.0.0.1:8005@evil.example/x",
+        "/relative/path",
+        "http://127.0.0.1:8006/x",
+    ],
+)
+async def test_connect_refuses_a_return_to_off_the_console_naming_the_field(
+    connector: ConnectorFactory, return_to: str
+) -> None:
+    async with connector(consume=False) as c:
+        refused = await c.http.post(f"/v1/orgs/{ORG}/connection", json={"return_to": return_to})
+        assert refused.status_code == 422
+        assert [d["field"] for d in refused.json()["error"]["details"]] == ["body.return_to"]
+
+
+async def test_the_console_origins_are_a_setting(connector: ConnectorFactory) -> None:
+    async with connector(consume=False, console_origins="https://console.example") as c:
+        ok = await c.http.post(
+            f"/v1/orgs/{ORG}/connection", json={"return_to": "https://console.example/x"}
+        )
+        assert ok.status_code == 200, ok.text
+        default_gone = await c.http.post(
+            f"/v1/orgs/{ORG}/connection", json={"return_to": "http://127.0.0.1:8005/x"}
+        )
+        assert default_gone.status_code == 422

@@ -144,7 +144,14 @@ async def test_the_redirect_uri_is_the_configured_one_whatever_the_requests_say(
     xero = Sandbox(sandbox)
     tenant = await xero.create_org(name="Redirect Ltd")
     steer = {"redirect_uri": EVIL, "redirect_url": EVIL, "return_to": EVIL}
-    url = await start_connect(connector, ORG, params=steer, json=steer)
+    # A return_to off the console's origins is refused outright (no open redirect).
+    refused = await connector.post(
+        f"/v1/orgs/{ORG}/connection", headers=bearer(CONNECTOR_KEY), json=steer
+    )
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["error"]["details"]] == ["body.return_to"]
+    ignored = {k: v for k, v in steer.items() if k != "return_to"}
+    url = await start_connect(connector, ORG, params=steer, json=ignored)
     assert query_of(url)["redirect_uri"] == REDIRECT_URI
     assert EVIL not in url
 

@@ -51,3 +51,36 @@ async def test_errors_say_whether_a_retry_can_help(status: int, error: type[Exce
     async with client(transport) as sync_log:
         with pytest.raises(error):
             [i async for i in sync_log.invoice_ids(QUERY)]
+
+
+async def test_several_error_codes_go_as_a_repeated_parameter_and_rows_are_checked() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        rows = [
+            {"org_id": "org_acme", "invoice_id": "a", "status": "failed",
+             "invoice_number": "INV-1", "last_error": {"error_code": "contact_missing"}},
+            {"org_id": "org_acme", "invoice_id": "b", "status": "failed",
+             "invoice_number": "INV-1", "last_error": {"error_code": "tax_rate_unmapped"}},
+            {"org_id": "org_acme", "invoice_id": "c", "status": "failed",
+             "invoice_number": "INV-1", "last_error": {"error_code": "xero_validation"}},
+            {"org_id": "org_acme", "invoice_id": "d", "status": "failed",
+             "invoice_number": "INV-2", "last_error": {"error_code": "contact_missing"}},
+        ]  # fmt: skip
+        return httpx.Response(200, json={"items": rows, "next_cursor": None})
+
+    query = InvoiceQuery(
+        "org_acme",
+        "failed",
+        "contact_missing",
+        error_codes=("tax_rate_unmapped",),
+        invoice_number="INV-1",
+    )
+    async with client(httpx.MockTransport(answer)) as sync_log:
+        ids = [i async for i in sync_log.invoice_ids(query)]
+
+    assert ids == ["a", "b"]  # c has another code, d another number
+    params = seen[0].url.params
+    assert params.get_list("error_code") == ["contact_missing", "tax_rate_unmapped"]
+    assert params["invoice_number"] == "INV-1"

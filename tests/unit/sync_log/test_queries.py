@@ -2,6 +2,7 @@
 
 import itertools
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,16 @@ def test_filters_become_equality_range_and_keyset_conditions() -> None:
     assert entry_filter(Filters(batch_id="b1"), None) == {"batch_id": "b1"}
 
 
+def test_one_error_code_is_an_equality_several_are_any_of() -> None:
+    one = Filters(error_codes=("contact_missing", "contact_missing"))
+    assert invoice_filter(one, None) == {"error_code": "contact_missing"}
+    several = Filters(org_id="o", error_codes=("tax_rate_unmapped", "account_unmapped"))
+    assert invoice_filter(several, None) == {
+        "org_id": "o",
+        "error_code": {"$in": ["account_unmapped", "tax_rate_unmapped"]},
+    }
+
+
 # The operator's filter combinations: organisation with any one other filter, or one alone.
 SINGLE = ["status", "error_code", "invoice_id", "invoice_number", "batch_id"]
 COMBOS = [{}, {"org_id": "o"}] + [
@@ -52,12 +63,22 @@ COMBOS = [{}, {"org_id": "o"}] + [
 ]
 # ... and the resync filter: failed invoices with one error code, in one organisation or all.
 COMBOS += [{"status": "x", "error_code": "x"}, {"org_id": "o", "status": "x", "error_code": "x"}]
+# ... with any of several error codes, and by invoice number (the console's resync filters).
+COMBOS += [
+    {"org_id": "o", "status": "x", "error_code": "x,y"},
+    {"status": "x", "error_code": "x,y"},
+    {"org_id": "o", "status": "x", "error_code": "x,y", "invoice_number": "n"},
+]
 
 
 @pytest.mark.parametrize("combo", COMBOS, ids=lambda c: "+".join(c) or "none")
 def test_every_filter_combination_has_a_serving_index(combo: dict[str, str]) -> None:
-    kwargs = {k: (Status.FAILED if k == "status" else v) for k, v in combo.items()}
-    f = Filters(**kwargs)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {k: v for k, v in combo.items() if k != "error_code"}
+    if "status" in combo:
+        kwargs["status"] = Status.FAILED
+    if "error_code" in combo:
+        kwargs["error_codes"] = tuple(combo["error_code"].split(","))
+    f = Filters(**kwargs)
     assert serving_index(entry_filter(f, None), ENTRY_TIME, ENTRY_INDEXES) is not None
     assert serving_index(invoice_filter(f, None), INVOICE_TIME, INVOICE_INDEXES) is not None
 

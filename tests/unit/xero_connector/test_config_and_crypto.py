@@ -62,3 +62,17 @@ def test_the_batch_deadline_must_sit_well_inside_the_poll_interval() -> None:
 def test_the_url_template_must_name_the_invoice() -> None:
     with pytest.raises(ValidationError, match="invoice_id"):
         Settings(dev_mode=True, invoice_url_template="https://console.example/orgs/{org_id}")
+
+
+def test_the_console_origins_default_to_the_local_console_and_must_be_bare_origins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(dev_mode=True).console_origins == [
+        "http://127.0.0.1:8005",
+        "http://localhost:8005",
+    ]
+    monkeypatch.setenv("XERO_CONNECTOR_CONSOLE_ORIGINS", "https://ops.example/, http://a:1")
+    assert Settings(dev_mode=True).console_origins == ["https://ops.example", "http://a:1"]
+    for bad in ("https://ops.example/console", "ops.example", "ftp://ops.example"):
+        with pytest.raises(ValidationError, match="origin"):
+            Settings(dev_mode=True, console_origins=bad)

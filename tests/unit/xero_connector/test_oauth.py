@@ -5,6 +5,8 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from xero_connector import oauth
 from xero_connector.xero_models import XeroConnection
 
@@ -77,3 +79,53 @@ def test_pick_tenant_prefers_this_authorization_then_organisations_then_newest()
     practice = [_conn("p", "ev1", 9, "PRACTICE"), _conn("o", "ev1", 1)]
     assert oauth.pick_tenant(practice, "ev1") == practice[1]
     assert oauth.pick_tenant([]) is None
+
+
+CONSOLE = ["http://127.0.0.1:8005", "https://console.example"]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8005/orgs/org_a/xero", True),
+        ("http://127.0.0.1:8005", True),
+        ("https://console.example/settings?tab=xero#top", True),
+        ("HTTPS://Console.Example/x", True),  # scheme and host are case-insensitive
+        ("http://console.example/x", False),  # another scheme is another origin
+        ("http://127.0.0.1:8006/x", False),  # another port
+        ("http://127.0.0.1/x", False),
+        ("https://console.example.evil.example/x", False),  # a prefix of the host is not it
+        ("https://console.example@evil.example/x", False),  # userinfo hides the real host
+        ("https://evil.example/https://console.example/x", False),
+        ("http://127.0.0.1:8005\\@evil.example/", False),  # browsers read \ as /
+        ("//console.example/x", False),  # scheme-relative
+        ("/orgs/org_a", False),  # relative
+        ("javascript://console.example/%0aalert(1)", False),
+        ("https://console.example/x\n.evil", False),
+        ("", False),
+    ],
+)
+def test_only_an_url_on_a_console_origin_may_be_returned_to(url: str, allowed: bool) -> None:
+    assert oauth.may_return_to(url, CONSOLE) is allowed
+
+
+def test_the_return_url_carries_the_outcome_and_keeps_the_consoles_own_query() -> None:
+    ok = oauth.return_url("http://127.0.0.1:8005/orgs/org_a/xero?tab=1#x", "org_a")
+    parts = urlsplit(ok)
+    assert parts.path == "/orgs/org_a/xero" and parts.fragment == "x"
+    assert parse_qs(parts.query) == {"tab": ["1"], "xero": ["connected"], "org_id": ["org_a"]}
+
+    failed = oauth.return_url("http://127.0.0.1:8005/x", "org a&b", "authorization_failed")
+    assert parse_qs(urlsplit(failed).query) == {
+        "xero": ["error"],
+        "org_id": ["org a&b"],
+        "reason": ["authorization_failed"],
+    }
+
+    # A return_to cannot carry an outcome of its own ahead of the real one.
+    forged = oauth.return_url("http://127.0.0.1:8005/x?xero=connected&reason=no", "org_a", "e")
+    assert parse_qs(urlsplit(forged).query) == {
+        "xero": ["error"],
+        "org_id": ["org_a"],
+        "reason": ["e"],
+    }

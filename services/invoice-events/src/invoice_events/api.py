@@ -20,7 +20,7 @@ from invoice_events.config import Settings
 from invoice_events.decisions import StoredResponse, key_id, request_hash
 from invoice_events.idempotency import IdempotentRequests, KeyInProgress, KeyReused
 from invoice_events.ports import InvoiceQuery, SyncLogError
-from invoice_events.resync import SyncRequests, UnknownInvoice
+from invoice_events.resync import PREVIEW_SAMPLE, SyncRequests, UnknownInvoice
 from invoice_events.service import IngestResult, InvoiceService, result_body
 from service_kit.errors import RetryLater
 from service_kit.http import ApiError, ApiKeyAuth, answer_unavailable, error_response
@@ -143,8 +143,28 @@ class ResyncFilter(BaseModel):
 
     status: Literal["failed", "pending", "synced"] = "failed"
     error_code: ErrorCode | None = None
+    error_codes: list[ErrorCode] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(ErrorCode),
+        description="Any of these error codes (with error_code, if given, too)",
+    )
+    invoice_number: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Exactly this invoice number"
+    )
     since: datetime | None = None
     until: datetime | None = None
+
+    def query(self, org_id: str) -> InvoiceQuery:
+        return InvoiceQuery(
+            org_id,
+            self.status,
+            self.error_code.value if self.error_code else None,
+            self.since,
+            self.until,
+            error_codes=tuple(code.value for code in self.error_codes or ()),
+            invoice_number=self.invoice_number,
+        )
 
 
 class Resync(BaseModel):
@@ -155,13 +175,31 @@ class Resync(BaseModel):
         default=None, min_length=1, max_length=MAX_RESYNC_IDS
     )
     filter: ResyncFilter | None = None
-    requested_by: str | None = Field(default=None, min_length=1, max_length=255)
+    requested_by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Who asked (a free label, put on every sync request's requested_by); "
+        "default: a fingerprint of the API key",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Resolve the selection exactly as a real run would, publish nothing, and "
+        "answer 200 with the count and a sample",
+    )
 
     @model_validator(mode="after")
     def _one_selection(self) -> "Resync":
         if (self.invoice_ids is None) == (self.filter is None):
             raise ValueError("give exactly one of invoice_ids and filter")
         return self
+
+
+class ResyncPreviewOut(BaseModel):
+    """A dry run: what a real run of the same request would request."""
+
+    count: int = Field(description="How many sync requests a real run would publish")
+    sample: list[str] = Field(description=f"The first invoice ids, at most {PREVIEW_SAMPLE}")
 
 
 class ResyncAccepted(BaseModel):
@@ -289,7 +327,10 @@ async def sync_invoice(
     "/resync",
     status_code=202,
     response_model=ResyncAccepted,
-    responses=error_responses(409, 502),
+    responses={
+        **error_responses(409, 502),
+        200: {"model": ResyncPreviewOut, "description": "A dry run: nothing was published"},
+    },
 )
 async def resync(
     body: Resync,
@@ -299,16 +340,23 @@ async def resync(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """One sync request per invoice, by explicit ids or by a filter over the sync log's
-    current status per invoice, under a new ``batch_id``."""
+    current status per invoice, under a new ``batch_id``. With ``dry_run``, the same
+    resolution publishes nothing and answers 200 ``{"count", "sample"}`` (no Idempotency-Key
+    is needed or kept: it changes nothing)."""
+    selection: list[str] | InvoiceQuery
+    if body.filter is not None:
+        selection = body.filter.query(body.org_id)
+    else:
+        selection = body.invoice_ids or []
+
+    if body.dry_run:
+        with structlog.contextvars.bound_contextvars(org_id=body.org_id):
+            preview = await requests.preview(body.org_id, selection)
+        return JSONResponse(
+            ResyncPreviewOut(count=preview.count, sample=preview.sample).model_dump()
+        )
 
     async def handle() -> StoredResponse:
-        selection: list[str] | InvoiceQuery
-        if body.filter is not None:
-            f = body.filter
-            code = f.error_code.value if f.error_code else None
-            selection = InvoiceQuery(body.org_id, f.status, code, f.since, f.until)
-        else:
-            selection = body.invoice_ids or []
         with structlog.contextvars.bound_contextvars(org_id=body.org_id):
             batch = await requests.resync(
                 body.org_id, selection, requested_by=body.requested_by or _caller(request)

@@ -88,6 +88,14 @@ class InvoiceQuery:
     error_code: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    error_codes: tuple[str, ...] = ()  # any of, beside ``error_code``
+    invoice_number: str | None = None  # exact
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every error code asked for (any of); empty: any code, or none."""
+        wanted = ((self.error_code,) if self.error_code else ()) + self.error_codes
+        return tuple(dict.fromkeys(wanted))
 
 
 class SyncLog(Protocol):
@@ -107,6 +115,14 @@ class ResyncBatch:
     not_found: list[str] = field(default_factory=list)
     cause_event_id: str | None = None
     complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncPreview:
+    """What a resync would request, without requesting it (a dry run)."""
+
+    count: int
+    sample: list[str]  # the first invoice ids, in the order a real run would send them
 
 
 class BatchStore(Protocol):

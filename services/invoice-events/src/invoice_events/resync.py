@@ -4,6 +4,7 @@
     event = await requests.manual("org_acme", "inv_1", requested_by="ops@acme.example")
     query = InvoiceQuery("org_acme", "failed", "tax_rate_unmapped")
     batch = await requests.resync("org_acme", query)             # by filter, or a list of ids
+    preview = await requests.preview("org_acme", query)          # the same, publishing nothing
     await requests.after_connection_changed(event)   # connected -> reconnect resync
 
 Every request carries the invoice's latest snapshot. A batch's event ids are derived from
@@ -25,6 +26,7 @@ from invoice_events.ports import (
     EventPublisher,
     InvoiceQuery,
     ResyncBatch,
+    ResyncPreview,
     SnapshotStore,
     SyncLog,
 )
@@ -43,6 +45,7 @@ from sync_schemas import (
 
 _NAMESPACE = uuid.UUID("5f0b7a52-3c1e-4d43-9a55-2f1d0c7e9b61")
 _CHUNK = 500  # invoice ids per snapshot query
+PREVIEW_SAMPLE = 20
 RECONNECT_ERRORS = (ErrorCode.CONNECTION_EXPIRED, ErrorCode.NOT_CONNECTED)
 
 log = structlog.get_logger(__name__)
@@ -98,6 +101,16 @@ class SyncRequests:
             org_id, ids, str(uuid.uuid4()), SyncReason.RESYNC, requested_by, cause=None
         )
 
+    async def preview(
+        self, org_id: str, selection: Sequence[str] | InvoiceQuery, *, sample: int = PREVIEW_SAMPLE
+    ) -> ResyncPreview:
+        """What ``resync`` would request, resolved the same way (the filter through the sync
+        log, then only the invoices with a known snapshot), publishing and storing nothing."""
+        ids = await self._resolve(selection)
+        known = await self._known(org_id, ids)
+        requested = [i for i in ids if i in known]
+        return ResyncPreview(count=len(requested), sample=requested[:sample])
+
     async def after_connection_changed(
         self, event: CloudEvent[XeroConnectionChanged]
     ) -> ResyncBatch | None:
@@ -139,11 +152,7 @@ class SyncRequests:
         cause: str | None,
     ) -> ResyncBatch:
         with structlog.contextvars.bound_contextvars(org_id=org_id, batch_id=batch_id):
-            known: dict[str, Snapshot] = {}
-            for start in range(0, len(invoice_ids), _CHUNK):
-                chunk = invoice_ids[start : start + _CHUNK]
-                found = await self._snapshots.get_by_keys([(org_id, i) for i in chunk])
-                known.update((invoice_id, snapshot) for (_, invoice_id), snapshot in found.items())
+            known = await self._known(org_id, invoice_ids)
             batch = ResyncBatch(
                 batch_id=batch_id,
                 org_id=org_id,
@@ -175,6 +184,15 @@ class SyncRequests:
                 not_found=len(batch.not_found),
             )
             return complete
+
+    async def _known(self, org_id: str, invoice_ids: list[str]) -> dict[str, Snapshot]:
+        """The latest snapshot of each invoice that has one."""
+        known: dict[str, Snapshot] = {}
+        for start in range(0, len(invoice_ids), _CHUNK):
+            chunk = invoice_ids[start : start + _CHUNK]
+            found = await self._snapshots.get_by_keys([(org_id, i) for i in chunk])
+            known.update((invoice_id, snapshot) for (_, invoice_id), snapshot in found.items())
+        return known
 
     async def _publish(self, event: CloudEvent[InvoiceSyncRequested]) -> None:
         await self._publisher.publish(event)

@@ -10,7 +10,9 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import WithJsonSchema
 
 from service_kit.http import ApiError, ApiKeyAuth
 from service_kit.keys import invoice_key
@@ -24,6 +26,8 @@ from sync_log.api_models import (
     InvoicePage,
     InvoiceRow,
     LogEntry,
+    OrgStats,
+    OrgStatsPage,
     Stats,
 )
 from sync_log.config import Settings
@@ -50,10 +54,40 @@ TextFilter = Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH)]
 TextPath = Annotated[str, Path(max_length=MAX_FILTER_LENGTH)]
 
 
+# Checked by ``error_codes`` below (to name the field as a single code did); documented as
+# the enum it is.
+CodeText = Annotated[str, WithJsonSchema({"type": "string", "enum": [c.value for c in ErrorCode]})]
+ErrorCodes = Annotated[
+    list[CodeText] | None,
+    Query(
+        max_length=len(ErrorCode),
+        description="An error code; repeat the parameter for any of several",
+    ),
+]
+
+
+def error_codes(error_code: ErrorCodes = None) -> tuple[str, ...]:
+    """The error codes asked for, each checked (a bad one is named ``query.error_code``, as
+    when the parameter took a single code)."""
+    known = {c.value for c in ErrorCode}
+    for value in error_code or []:
+        if value not in known:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", "error_code"),
+                        "msg": f"Input should be one of: {', '.join(sorted(known))}",
+                        "type": "enum",
+                    }
+                ]
+            )
+    return tuple(dict.fromkeys(error_code or []))
+
+
 def filters(
+    codes: Annotated[tuple[str, ...], Depends(error_codes)],
     org_id: TextFilter = None,
     status: Status | None = None,
-    error_code: ErrorCode | None = None,
     invoice_id: TextFilter = None,
     invoice_number: TextFilter = None,
     batch_id: TextFilter = None,
@@ -63,7 +97,7 @@ def filters(
     return Filters(
         org_id=org_id,
         status=status,
-        error_code=error_code.value if error_code else None,
+        error_codes=codes,
         invoice_id=invoice_id,
         invoice_number=invoice_number,
         batch_id=batch_id,
@@ -151,6 +185,17 @@ def build_router(settings: Settings) -> APIRouter:
         return Stats(by_status=dict(by_status), by_error_code=dict(by_error))
 
     @router.get(
+        "/stats/orgs",
+        response_model=OrgStatsPage,
+        summary="Invoices by current status, per organisation",
+    )
+    async def stats_by_org(store: StoreDep) -> OrgStatsPage:
+        """One row per organisation that has invoices, sorted by ``org_id``, with its
+        invoices counted by current status (one aggregation, whatever the number of
+        organisations)."""
+        return OrgStatsPage(items=org_stats(await store.count_by_org()))
+
+    @router.get(
         "/batches/{batch_id}",
         response_model=BatchReport,
         summary="A bulk resync's report",
@@ -178,11 +223,15 @@ def build_router(settings: Settings) -> APIRouter:
     return router
 
 
-def page_router() -> APIRouter:
+def page_router(console_url: str = "") -> APIRouter:
+    """The Sync Log page, or, once the operator console serves it (``console_url``), a
+    redirect to the console's Sync Log."""
     router = APIRouter()
 
     @router.get("/", include_in_schema=False)
-    async def page() -> HTMLResponse:
+    async def page() -> Response:
+        if console_url:
+            return RedirectResponse(f"{console_url}/sync-log", status_code=307)
         # The page holds no data; it asks the API, with the key the operator enters.
         return HTMLResponse(_page_html())
 
@@ -192,6 +241,19 @@ def page_router() -> APIRouter:
 @cache
 def _page_html() -> str:
     return PAGE.read_text()
+
+
+def org_stats(groups: list[Doc]) -> list[OrgStats]:
+    """Groups of ``{_id: {org_id, status}, n}`` as one row per organisation, every status
+    present (zero when none)."""
+    by_org: dict[str, Counter[str]] = {}
+    for group in groups:
+        org_id = group["_id"].get("org_id")
+        if org_id is None:
+            continue
+        counts = by_org.setdefault(org_id, Counter({s.value: 0 for s in Status}))
+        counts[group["_id"]["status"]] += group["n"]
+    return [OrgStats(org_id=o, by_status=dict(by_org[o])) for o in sorted(by_org)]
 
 
 def entry_out(doc: Doc) -> LogEntry:

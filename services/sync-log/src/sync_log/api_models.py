@@ -63,6 +63,17 @@ class Stats(BaseModel):
     by_error_code: dict[str, int]
 
 
+class OrgStats(BaseModel):
+    org_id: str
+    by_status: dict[str, int] = Field(description="synced, failed and pending, each present")
+
+
+class OrgStatsPage(BaseModel):
+    """One row per organisation that has invoices, sorted by org_id."""
+
+    items: list[OrgStats]
+
+
 class BatchReport(BaseModel):
     batch_id: str
     total: int

@@ -1,6 +1,8 @@
 """Settings of sync-log, from environment variables prefixed ``SYNC_LOG_``."""
 
-from pydantic import Field
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.settings import ServiceSettings
@@ -24,3 +26,15 @@ class Settings(ServiceSettings):
     retention_days: float = Field(default=90, ge=0, description="0 keeps entries forever")
     retention_interval_seconds: float = Field(default=3600, gt=0)
     csv_max_rows: int = Field(default=100_000, ge=1)
+    console_url: str = Field(
+        default="",
+        description="The operator console's base URL (e.g. http://127.0.0.1:8005): when set, "
+        "GET / (the old Sync Log page) redirects to its /sync-log; empty keeps the page",
+    )
+
+    @field_validator("console_url")
+    @classmethod
+    def _absolute(cls, url: str) -> str:
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            raise ValueError("must be an absolute http(s) URL, or empty")
+        return url.rstrip("/")

@@ -30,7 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if settings.api_enabled:
         app.include_router(build_router(settings))
-        app.include_router(page_router())
+        app.include_router(page_router(settings.console_url))
     return app
 
 

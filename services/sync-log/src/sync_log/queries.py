@@ -22,7 +22,7 @@ class InvalidCursor(ValueError):
 class Filters:
     org_id: str | None = None
     status: Status | None = None
-    error_code: str | None = None
+    error_codes: tuple[str, ...] = ()  # any of (none: every code, and none)
     invoice_id: str | None = None
     invoice_number: str | None = None
     batch_id: str | None = None
@@ -68,7 +68,7 @@ def _filter(
     equal = {
         "org_id": filters.org_id,
         "status": filters.status.value if filters.status else None,
-        "error_code": filters.error_code,
+        "error_code": _one_of(filters.error_codes),
         "invoice_id": filters.invoice_id,
         "invoice_number": filters.invoice_number,
         batch_field: filters.batch_id,  # on invoices an array: matches membership
@@ -87,6 +87,15 @@ def _filter(
             {time_field: cursor.at, "_id": {"$lt": cursor.id}},
         ]
     return query
+
+
+def _one_of(values: tuple[str, ...]) -> str | dict[str, list[str]] | None:
+    """One value as an equality (so the indexes on it serve it), several as ``$in``."""
+    if not values:
+        return None
+    if len(set(values)) == 1:
+        return values[0]
+    return {"$in": sorted(set(values))}
 
 
 def sort_spec(time_field: str) -> list[tuple[str, int]]:

@@ -4,20 +4,27 @@ an API key (the callback is a browser redirect from Xero; its one-time state gua
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from service_kit.http import ApiKeyAuth, error_response
 from service_kit.openapi import error_responses
 from sync_schemas.invoice import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN
+from xero_connector import oauth
 from xero_connector.api_models import (
     AuthorizeOut,
     CheckOut,
+    ChoicesOut,
     ConnectedOut,
+    ConnectIn,
     ConnectionOut,
     LinkIn,
     LinkOut,
+    OrgOut,
+    OrgsOut,
     ProblemOut,
+    SeenCodesOut,
 )
 from xero_connector.config import Settings
 from xero_connector.configuration import ConfigService
@@ -34,6 +41,7 @@ from xero_connector.errors import (
 )
 from xero_connector.limiter import DailyLimitSpent
 from xero_connector.links import LinkService
+from xero_connector.orgs import OrgDirectory
 from xero_connector.service import ConnectionService
 from xero_connector.xero_errors import XeroError, XeroRateLimited, XeroUnavailable
 
@@ -58,7 +66,13 @@ def get_links(request: Request) -> LinkService:
     return service
 
 
+def get_orgs(request: Request) -> OrgDirectory:
+    directory: OrgDirectory = request.app.state.orgs
+    return directory
+
+
 ConnectionsDep = Annotated[ConnectionService, Depends(get_connections)]
+OrgsDep = Annotated[OrgDirectory, Depends(get_orgs)]
 ConfigDep = Annotated[ConfigService, Depends(get_config)]
 LinksDep = Annotated[LinkService, Depends(get_links)]
 InvoiceId = OrgId
@@ -69,25 +83,54 @@ def build_router(settings: Settings) -> APIRouter:
         prefix="/v1", tags=["xero"], dependencies=[Depends(ApiKeyAuth(settings.api_keys))]
     )
 
+    @router.get("/orgs", response_model=OrgsOut, summary="Every organisation the connector knows")
+    async def list_orgs(orgs: OrgsDep) -> OrgsOut:
+        """Every organisation with a connection record, settings, mappings or syncs parked on
+        its connection, sorted by ``org_id``; ``waiting`` counts the invoices parked until it
+        is connected again (released by its next Connect or Reconnect)."""
+        return OrgsOut(items=[OrgOut.of(summary) for summary in await orgs.list()])
+
     @router.get("/orgs/{org_id}/connection", response_model=ConnectionOut)
-    async def connection_status(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
-        """The connection's status, tenant and token expiry: never a token."""
-        return ConnectionOut.of(await connections.status(org_id))
+    async def connection_status(
+        org_id: OrgId, connections: ConnectionsDep, orgs: OrgsDep
+    ) -> ConnectionOut:
+        """The connection's status, tenant and token expiry: never a token. ``waiting``: the
+        invoices parked until the organisation is connected again."""
+        return ConnectionOut.of(await connections.status(org_id), await orgs.waiting(org_id))
 
     @router.post("/orgs/{org_id}/connection", response_model=AuthorizeOut)
-    async def connect(org_id: OrgId, connections: ConnectionsDep) -> AuthorizeOut:
-        """Start Connect / Reconnect: send the user's browser to ``authorize_url``."""
-        return AuthorizeOut(authorize_url=await connections.start(org_id))
+    async def connect(
+        org_id: OrgId,
+        connections: ConnectionsDep,
+        body: Annotated[ConnectIn | None, Body()] = None,
+    ) -> AuthorizeOut:
+        """Start Connect / Reconnect: send the user's browser to ``authorize_url``. With
+        ``return_to`` (an URL on the operator console), the callback answers 303 there with
+        the outcome in the query instead of a page of its own."""
+        return_to = body.return_to if body else None
+        if return_to is not None and not oauth.may_return_to(return_to, settings.console_origins):
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "return_to"),
+                        "msg": "must be an URL on one of XERO_CONNECTOR_CONSOLE_ORIGINS",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        return AuthorizeOut(authorize_url=await connections.start(org_id, return_to))
 
     @router.delete("/orgs/{org_id}/connection", response_model=ConnectionOut)
-    async def disconnect(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+    async def disconnect(
+        org_id: OrgId, connections: ConnectionsDep, orgs: OrgsDep
+    ) -> ConnectionOut:
         """Disconnect: revoke at Xero, delete the tokens, publish ``disconnected``."""
-        return ConnectionOut.of(await connections.disconnect(org_id))
+        return ConnectionOut.of(await connections.disconnect(org_id), await orgs.waiting(org_id))
 
     @router.post("/orgs/{org_id}/reset", response_model=ConnectionOut)
-    async def reset(org_id: OrgId, connections: ConnectionsDep) -> ConnectionOut:
+    async def reset(org_id: OrgId, connections: ConnectionsDep, orgs: OrgsDep) -> ConnectionOut:
         """Reset the integration: disconnect, clear settings and mappings."""
-        return ConnectionOut.of(await connections.reset(org_id))
+        return ConnectionOut.of(await connections.reset(org_id), await orgs.waiting(org_id))
 
     @router.get("/orgs/{org_id}/settings", response_model=OrgSettings)
     async def get_settings(org_id: OrgId, config: ConfigDep) -> OrgSettings:
@@ -105,15 +148,50 @@ def build_router(settings: Settings) -> APIRouter:
     async def put_mappings(org_id: OrgId, body: Mappings, config: ConfigDep) -> Mappings:
         return await config.put_mappings(org_id, body)
 
+    @router.get(
+        "/orgs/{org_id}/mappings/seen",
+        response_model=SeenCodesOut,
+        summary="The codes recent invoices used, and whether each is mapped",
+    )
+    async def seen_codes(org_id: OrgId, config: ConfigDep) -> SeenCodesOut:
+        """The revenue categories, tax codes and currencies of the invoices the connector
+        processed in the last ``XERO_CONNECTOR_RECENT_CURRENCY_DAYS``, each list unmapped
+        first, then by value. Read from the connector's own records: no Xero call."""
+        return SeenCodesOut.of(await config.seen(org_id))
+
     @router.post(
         "/orgs/{org_id}/mappings/check",
         response_model=CheckOut,
         responses=error_responses(409, 502),  # not connected or expired; Xero refused
     )
-    async def check_mappings(org_id: OrgId, config: ConfigDep) -> CheckOut:
-        """Check the mappings against the live Xero organisation."""
-        problems = await config.check(org_id)
+    async def check_mappings(
+        org_id: OrgId,
+        config: ConfigDep,
+        proposal: Annotated[Mappings | None, Body()] = None,
+    ) -> CheckOut:
+        """Check the mappings against the live Xero organisation. With a body (a whole
+        Mappings object), that proposal is checked instead of the stored mappings, and not
+        saved: the console refuses an invalid choice before it PUTs it."""
+        problems = await config.check(org_id, proposal)
         return CheckOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
+
+    @router.get(
+        "/orgs/{org_id}/xero/choices",
+        response_model=ChoicesOut,
+        summary="What the mappings may name in the live Xero organisation",
+        responses=error_responses(409, 502),  # not connected or expired; Xero refused
+    )
+    async def xero_choices(
+        org_id: OrgId,
+        config: ConfigDep,
+        refresh: Annotated[bool, Query(description="Read Xero again, not the cache")] = False,
+    ) -> ChoicesOut:
+        """The organisation's ACTIVE revenue accounts with a Code, ACTIVE tax rates that can
+        apply to revenue, and enabled currencies with the base currency: the codes the mapping
+        check accepts. Served from the connector's short-lived cache of the organisation's
+        settings (``XERO_CONNECTOR_ORG_CACHE_TTL_SECONDS``); ``refresh=true`` reads Xero
+        again."""
+        return ChoicesOut.of(await config.choices(org_id, refresh=refresh))
 
     @router.post(
         "/orgs/{org_id}/invoices/{invoice_id}/link",
@@ -153,7 +231,11 @@ def callback_router() -> APIRouter:
     @router.get(
         CALLBACK_PATH,
         response_model=ConnectedOut,
-        responses=error_responses(400, 502),  # bad state or code; Xero refused
+        # bad state or code; Xero refused
+        responses={
+            **error_responses(400, 502),
+            303: {"description": "Back to the Connect's return_to, the outcome in the query"},
+        },
     )
     async def oauth_callback(
         request: Request,
@@ -162,8 +244,18 @@ def callback_router() -> APIRouter:
         state: Annotated[str | None, Query(max_length=512)] = None,
         error: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
-        """Xero redirects the browser here; no API key (the one-time state is the guard)."""
-        connection = await connections.complete(code=code, state=state, error=error)
+        """Xero redirects the browser here; no API key (the one-time state is the guard). A
+        Connect started with ``return_to`` is answered 303 there, with
+        ``xero=connected&org_id=...`` or ``xero=error&org_id=...&reason=<error code>``."""
+        done = await connections.complete(code=code, state=state, error=error)
+        if done.return_to is not None:
+            reason = _error_code(done.failure) if done.failure is not None else None
+            target = oauth.return_url(done.return_to, done.org_id, reason)
+            return RedirectResponse(target, status_code=303)
+        if done.failure is not None:
+            raise done.failure
+        connection = done.connection
+        assert connection is not None  # no failure: connected
         out = ConnectedOut(
             org_id=connection.org_id,
             status=connection.status,
@@ -219,6 +311,11 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConnectorError, handle)
     app.add_exception_handler(XeroError, handle)
     app.add_exception_handler(DailyLimitSpent, handle)
+
+
+def _error_code(exc: Exception) -> str:
+    """The error code the API would answer ``exc`` with."""
+    return next((code for kind, _, code in _STATUS if isinstance(exc, kind)), "internal_error")
 
 
 def _remediation(exc: Exception) -> str | None:

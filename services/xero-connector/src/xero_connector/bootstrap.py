@@ -7,6 +7,7 @@ token manager and the use cases; starts the Kafka producer; closes everything on
     app.state.accounting # the typed Xero port (GatewayAccounting) every use case calls
     app.state.links      # the explicit link of an invoice to one already in Xero
     app.state.org_data   # cached Currencies, TaxRates, Accounts per organisation
+    app.state.orgs       # every organisation known, and its invoices waiting on a connection
     app.state.pipeline   # the sync use case (SyncPipeline)
     app.state.consumer   # the invoices.events consumer (SyncConsumer)
 """
@@ -55,6 +56,7 @@ from xero_connector.gateway import XeroGateway
 from xero_connector.limiter import Limits, RateLimiter
 from xero_connector.links import LinkService
 from xero_connector.org_data import OrgDataCache
+from xero_connector.orgs import OrgDirectory
 from xero_connector.retries import RetryLoop
 from xero_connector.service import ConnectionService, OAuthClient
 from xero_connector.subscribers import SyncConsumer, kafka_ports, subscribe
@@ -224,6 +226,7 @@ def wiring(settings: Settings) -> Wiring:
                 tenant_data=(stores.records, stores.contacts),
                 parked=stores.retries,
             )
+            app.state.orgs = OrgDirectory(stores.connections, stores.config, stores.retries)
             app.state.config = ConfigService(
                 stores.config, org_data, port, recent_currency_days=settings.recent_currency_days
             )

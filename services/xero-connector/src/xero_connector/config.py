@@ -6,6 +6,7 @@ unless ``XERO_CONNECTOR_DEV_MODE=true``, where an ephemeral key is generated at 
 """
 
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -49,6 +50,11 @@ class Settings(ServiceSettings):
 
     # -- OAuth flow and token manager ---------------------------------------------------------
     oauth_state_ttl_seconds: float = Field(default=600, gt=0)
+    console_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://127.0.0.1:8005", "http://localhost:8005"],
+        description="Origins of the operator console, comma-separated: the only places the "
+        "OAuth callback sends a browser back to (a Connect's return_to)",
+    )
     refresh_ahead_seconds: float = Field(
         default=120, ge=0, description="Refresh an access token this long before it expires"
     )
@@ -137,6 +143,22 @@ class Settings(ServiceSettings):
         if "{invoice_id}" not in template or "{org_id}" not in template:
             raise ValueError("must contain {org_id} and {invoice_id}: it marks our invoices")
         return template
+
+    @field_validator("console_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("console_origins")
+    @classmethod
+    def _bare_origins(cls, origins: list[str]) -> list[str]:
+        for value in origins:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{value!r} is not an http(s) origin")
+            if parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise ValueError(f"{value!r} is not a bare origin (scheme://host[:port])")
+        return [value.rstrip("/") for value in origins]
 
     @field_validator("token_keys", mode="before")
     @classmethod

@@ -2,17 +2,20 @@
 
 settings = await config.settings("org_acme")      # the defaults for a new organisation
 problems = await config.check("org_acme")         # [] when every mapped code is usable
-await config.record_currencies("org_acme", ["EUR"])   # the pipeline, per invoice batch
+choices = await config.choices("org_acme")        # what the mappings may name, from Xero
+await config.record_used("org_acme", Used.by(invoices))   # the pipeline, once per batch
+seen = await config.seen("org_acme")              # what recent invoices used, mapped or not
 """
 
-from collections.abc import Iterable
 from datetime import timedelta
 
 from service_kit.clock import Clock, utc_now
 from xero_connector.checks import Problem, check_mappings
-from xero_connector.domain import Mappings, OrgSettings
+from xero_connector.choices import Choices, revenue_choices
+from xero_connector.domain import Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import OrgConfigStore, XeroAccounting
+from xero_connector.seen import SeenCodes, seen_codes
 
 
 class ConfigService:
@@ -45,19 +48,36 @@ class ConfigService:
         await self._store.put_mappings(org_id, mappings)
         return mappings
 
-    async def record_currencies(self, org_id: str, codes: Iterable[str]) -> None:
-        await self._store.record_currencies(org_id, codes, self._clock())
+    async def record_used(self, org_id: str, used: Used) -> None:
+        await self._store.record_used(org_id, used, self._clock())
 
-    async def check(self, org_id: str) -> list[Problem]:
-        """Raises NotConnected / ConnectionExpired / a XeroError when Xero cannot be asked."""
+    async def seen(self, org_id: str) -> SeenCodes:
+        """What invoices used in the last ``recent_currency_days``, each marked mapped or not
+        by the stored mappings and settings (no Xero call)."""
+        last_seen = await self._store.seen_since(org_id, self._clock() - self._recent)
+        return seen_codes(last_seen, await self.mappings(org_id), await self.settings(org_id))
+
+    async def check(self, org_id: str, proposal: Mappings | None = None) -> list[Problem]:
+        """The stored mappings, or ``proposal`` (not saved), against the live organisation.
+        Raises NotConnected / ConnectionExpired / a XeroError when Xero cannot be asked."""
         data = await self._org_data.get(await self._xero.scope(org_id), fresh=True)
-        seen = await self._store.recent_currencies(org_id, self._clock() - self._recent)
+        seen = await self._store.seen_since(org_id, self._clock() - self._recent)
         return check_mappings(
             await self.settings(org_id),
-            await self.mappings(org_id),
+            proposal if proposal is not None else await self.mappings(org_id),
             tax_rates=data.tax_rates,
             accounts=data.accounts,
             currencies=data.currencies,
-            seen_currencies=seen,
+            seen_currencies=sorted(seen.currencies),
             org_id=org_id,
         )
+
+    async def choices(self, org_id: str, *, refresh: bool = False) -> Choices:
+        """The accounts, tax rates and currencies a mapping may name, from the cached reads
+        of the live organisation (``refresh`` drops the organisation's cache first). Raises
+        NotConnected / ConnectionExpired / a XeroError when Xero cannot be asked."""
+        scope = await self._xero.scope(org_id)
+        if refresh:
+            self._org_data.invalidate(org_id)
+        data = await self._org_data.get(scope)
+        return revenue_choices(data, await self._org_data.organisation(scope))

@@ -1,6 +1,7 @@
 """The connector's own records: a connection with its tokens, an organisation's settings and
 mappings, and a pending authorization. Pure: no I/O."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -8,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from sync_schemas import ConnectionStatus
+from sync_schemas import ConnectionStatus, Invoice
 
 # -- Settings and mappings (the API's bodies, stored as they are) -------------------------------
 
@@ -57,6 +58,38 @@ class Mappings(BaseModel):
 
     def xero_currency(self, invoice_currency: str) -> str:
         return self.currencies.get(invoice_currency, invoice_currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Used:
+    """The upstream codes a batch of invoices used: their currencies, and their lines'
+    revenue categories and tax codes. Recorded once per batch and organisation, so the
+    console can show what needs a mapping."""
+
+    currencies: frozenset[str] = frozenset()
+    revenue_categories: frozenset[str] = frozenset()
+    tax_codes: frozenset[str] = frozenset()
+
+    @classmethod
+    def by(cls, invoices: Iterable[Invoice]) -> "Used":
+        invoices = list(invoices)
+        lines = [line for invoice in invoices for line in invoice.lines]
+        return cls(
+            currencies=frozenset(i.currency for i in invoices),
+            revenue_categories=frozenset(
+                line.revenue_category for line in lines if line.revenue_category
+            ),
+            tax_codes=frozenset(line.tax_code for line in lines if line.tax_code),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LastSeen:
+    """When each code was last used by an invoice the connector processed."""
+
+    currencies: dict[str, datetime] = field(default_factory=dict)
+    revenue_categories: dict[str, datetime] = field(default_factory=dict)
+    tax_codes: dict[str, datetime] = field(default_factory=dict)
 
 
 # -- Connections --------------------------------------------------------------------------------
@@ -114,6 +147,8 @@ class PendingAuthorization:
     code_verifier: str
     redirect_uri: str
     expires_at: datetime
+    # Where the callback sends the browser back to (the operator console), if anywhere.
+    return_to: str | None = None
 
     def __repr__(self) -> str:
         return f"PendingAuthorization(org_id={self.org_id!r}, expires_at={self.expires_at!r})"

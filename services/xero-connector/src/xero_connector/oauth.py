@@ -5,9 +5,9 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from xero_connector.xero_models import XeroConnection
 
@@ -88,3 +88,43 @@ def pick_tenant(
             c.created_at or _EPOCH,
         ),
     )
+
+
+# -- The return to the operator console after the callback -----------------------------------
+
+
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased; None otherwise."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def may_return_to(url: str, origins: Iterable[str]) -> bool:
+    """Whether the callback may send the browser to ``url``: an absolute http(s) URL whose
+    origin is exactly one of the console's. The whole authority is compared, so neither
+    ``http://console.example@evil.example`` nor ``http://console.example.evil.example``
+    passes for ``http://console.example``: no open redirect."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\\" for ch in url):
+        return False
+    wanted = origin(url)
+    return wanted is not None and wanted in {origin(o) for o in origins}
+
+
+_OURS = ("xero", "org_id", "reason")
+
+
+def return_url(return_to: str, org_id: str, error_code: str | None = None) -> str:
+    """``return_to`` with the outcome in its query: ``xero=connected&org_id=...``, or
+    ``xero=error&org_id=...&reason=<error code>``. Its own query is kept (less any of these
+    three names, so the outcome cannot be forged ahead of ours); the fragment too."""
+    parts = urlsplit(return_to)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _OURS]
+    outcome = [("xero", "connected" if error_code is None else "error"), ("org_id", org_id)]
+    if error_code is not None:
+        outcome.append(("reason", error_code))
+    return urlunsplit(parts._replace(query=urlencode(kept + outcome)))

@@ -5,6 +5,7 @@ fresh. Reads go through the typed port, so they share the tenant's rate limiter.
 
     data = await cache.get(XeroScope("org_acme", tenant_id))
     "EUR" in data.currency_codes
+    (await cache.organisation(scope)).base_currency    # read apart: the pipeline never needs it
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 
 from service_kit.clock import Clock, utc_now
 from xero_connector.ports import XeroAccounting, XeroScope
-from xero_connector.xero_models import Account, Currency, TaxRate
+from xero_connector.xero_models import Account, Currency, Organisation, TaxRate
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class OrgDataCache:
         self._clock = clock
         self._data: dict[XeroScope, OrgData] = {}
         self._locks: dict[XeroScope, asyncio.Lock] = {}
+        self._organisations: dict[XeroScope, tuple[Organisation, datetime]] = {}
 
     async def get(self, scope: XeroScope, *, fresh: bool = False) -> OrgData:
         asked_at = self._clock()
@@ -67,6 +69,19 @@ class OrgDataCache:
             self._data[scope] = data
             return data
 
+    async def organisation(self, scope: XeroScope) -> Organisation:
+        """The Organisation record (its base currency), cached with the same TTL. Kept apart
+        from ``get`` so the pipeline's refreshes cost no extra Xero call."""
+        cached = self._organisations.get(scope)
+        if cached is not None and self._clock() - cached[1] < self._ttl:
+            return cached[0]
+        organisation = await self._reader.organisation(scope)
+        self._organisations[scope] = (organisation, self._clock())
+        return organisation
+
     def invalidate(self, org_id: str) -> None:
+        """Forget everything cached of the organisation (every tenant)."""
         for scope in [s for s in self._data if s.org_id == org_id]:
             del self._data[scope]
+        for scope in [s for s in self._organisations if s.org_id == org_id]:
+            del self._organisations[scope]

@@ -1,7 +1,7 @@
 """What the connector's use cases need from the outside world. Adapters implement these;
 unit tests use the small fakes in tests/unit/xero_connector/fakes.py."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -10,12 +10,14 @@ from sync_schemas import XeroConnectionChanged
 from xero_connector.domain import (
     Connection,
     InvoiceRecord,
+    LastSeen,
     Link,
     Mappings,
     OrgSettings,
     PendingAuthorization,
     ScheduledRetry,
     Tokens,
+    Used,
 )
 from xero_connector.xero_models import (
     Account,
@@ -95,11 +97,14 @@ class OrgConfigStore(Protocol):
 
     async def clear(self, org_id: str) -> None: ...
 
-    async def record_currencies(self, org_id: str, codes: Iterable[str], at: datetime) -> None:
-        """Remember invoice currencies seen (the pipeline calls this)."""
+    async def record_used(self, org_id: str, used: Used, at: datetime) -> None:
+        """Remember the codes invoices used, in one write (the pipeline calls this once per
+        batch and organisation)."""
         ...
 
-    async def recent_currencies(self, org_id: str, since: datetime) -> list[str]: ...
+    async def seen_since(self, org_id: str, since: datetime) -> LastSeen:
+        """The codes used at or after ``since``, with when each was last used."""
+        ...
 
 
 class ConnectionEvents(Protocol):

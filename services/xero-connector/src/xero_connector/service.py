@@ -1,7 +1,7 @@
 """Connect, Reconnect, Disconnect and Reset: the connection use cases over the ports.
 
 url = await connections.start("org_acme")                   # send the browser there
-connection = await connections.complete(code, state)        # Xero's redirect lands here
+done = await connections.complete(code=code, state=state)   # Xero's redirect lands here
 await connections.disconnect("org_acme")
 """
 
@@ -14,7 +14,12 @@ from service_kit.clock import Clock, utc_now
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector import oauth
 from xero_connector.domain import Connection, PendingAuthorization, Tokens
-from xero_connector.errors import AuthorizationFailed, InvalidState, XeroNotConfigured
+from xero_connector.errors import (
+    AuthorizationFailed,
+    ConnectorError,
+    InvalidState,
+    XeroNotConfigured,
+)
 from xero_connector.ports import (
     AuthorizationStore,
     ConnectionEvents,
@@ -36,6 +41,16 @@ class OAuthClient:
     redirect_uri: str
     scopes: tuple[str, ...]
     state_ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """How a callback ended: connected, or (with a ``return_to`` to report it at) failed."""
+
+    org_id: str
+    return_to: str | None
+    connection: Connection | None = None
+    failure: ConnectorError | XeroError | None = None
 
 
 class ConnectionService:
@@ -62,8 +77,10 @@ class ConnectionService:
         self._parked = parked
         self._clock = clock
 
-    async def start(self, org_id: str) -> str:
-        """An authorize URL with PKCE (S256) and a one-time state bound to ``org_id``."""
+    async def start(self, org_id: str, return_to: str | None = None) -> str:
+        """An authorize URL with PKCE (S256) and a one-time state bound to ``org_id``;
+        ``return_to`` (checked by the caller against the console's origins) travels with the
+        state, for the callback to send the browser back to."""
         if not self._client.client_id:
             raise XeroNotConfigured("XERO_CONNECTOR_XERO_CLIENT_ID is not set")
         verifier = oauth.new_verifier()
@@ -74,6 +91,7 @@ class ConnectionService:
             code_verifier=verifier,
             redirect_uri=self._client.redirect_uri,
             expires_at=self._clock() + timedelta(seconds=self._client.state_ttl_s),
+            return_to=return_to,
         )
         await self._authorizations.put(pending)
         log.info("xero.connect.started", org_id=org_id)
@@ -88,11 +106,29 @@ class ConnectionService:
 
     async def complete(
         self, *, code: str | None, state: str | None, error: str | None = None
-    ) -> Connection:
-        """Finish the flow Xero redirected back with; the state is used up either way."""
+    ) -> Callback:
+        """Finish the flow Xero redirected back with; the state is used up either way. A
+        failure raises, unless the flow was started with a ``return_to``: then it is
+        returned, to be reported there. An unknown state always raises InvalidState (it
+        knows no ``return_to``)."""
+        pending = await self._take(state)
+        if pending.return_to is None:
+            return Callback(pending.org_id, None, await self._finish(pending, code, error))
+        try:
+            connection = await self._finish(pending, code, error)
+        except (ConnectorError, XeroError) as failure:
+            return Callback(pending.org_id, pending.return_to, failure=failure)
+        return Callback(pending.org_id, pending.return_to, connection)
+
+    async def _take(self, state: str | None) -> PendingAuthorization:
         pending = await self._authorizations.take(state, self._clock()) if state else None
         if pending is None:
             raise InvalidState("unknown, used or expired state: start again from Connect")
+        return pending
+
+    async def _finish(
+        self, pending: PendingAuthorization, code: str | None, error: str | None
+    ) -> Connection:
         org_id = pending.org_id
         if error or not code:
             log.warning("xero.connect.refused", org_id=org_id, error=error or "no code")

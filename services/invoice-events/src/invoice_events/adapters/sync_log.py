@@ -20,6 +20,7 @@ from invoice_events.ports import InvoiceQuery, SyncLogError
 from service_kit.errors import RetryLater
 
 PAGE_SIZE = 500  # the API's maximum
+Params = list[tuple[str, str | int | float | bool | None]]  # a name may repeat
 _MAX_PAGES = 100_000  # a cursor that never ends is a bug on the other side; stop somewhere
 
 
@@ -63,21 +64,22 @@ class SyncLogClient:
         await self._http.aclose()
 
     async def invoice_ids(self, query: InvoiceQuery) -> AsyncIterator[str]:
-        params: dict[str, str | int] = {
-            "org_id": query.org_id,
-            "status": query.status,
-            "limit": self._page_size,
-        }
-        if query.error_code:
-            params["error_code"] = query.error_code
+        params: Params = [
+            ("org_id", query.org_id),
+            ("status", query.status),
+            ("limit", self._page_size),
+        ]
+        params += [("error_code", code) for code in query.codes]  # repeated: any of
+        if query.invoice_number:
+            params.append(("invoice_number", query.invoice_number))
         if query.since:
-            params["since"] = query.since.isoformat()
+            params.append(("since", query.since.isoformat()))
         if query.until:
-            params["until"] = query.until.isoformat()
+            params.append(("until", query.until.isoformat()))
         cursor: str | None = None
         for _ in range(_MAX_PAGES):
             page = await self._get(
-                "/v1/invoices", {**params, **({"cursor": cursor} if cursor else {})}
+                "/v1/invoices", params + ([("cursor", cursor)] if cursor else [])
             )
             for item in page.get("items", []):
                 if _matches(item, query):
@@ -88,7 +90,7 @@ class SyncLogClient:
             cursor = str(next_cursor)
         raise SyncLogError(f"more than {_MAX_PAGES} pages of invoices")
 
-    async def _get(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
+    async def _get(self, path: str, params: Params) -> dict[str, Any]:
         try:
             response = await self._http.get(path, params=params)
         except httpx.TransportError as error:  # connect, read and pool timeouts included
@@ -113,7 +115,11 @@ def _matches(item: dict[str, Any], query: InvoiceQuery) -> bool:
         return False
     if item.get("status", query.status) != query.status:
         return False
-    if query.error_code is None:
+    if query.invoice_number and item.get("invoice_number", query.invoice_number) != (
+        query.invoice_number
+    ):
+        return False
+    if not query.codes:
         return True
     last_error = item.get("last_error") or {}
-    return bool(last_error.get("error_code", query.error_code) == query.error_code)
+    return bool(last_error.get("error_code", query.codes[0]) in query.codes)

@@ -145,6 +145,13 @@ class MongoSyncLog:
         ]
         return await (await self._invoices.aggregate(pipeline)).to_list()
 
+    async def count_by_org(self) -> list[Doc]:
+        """Invoices grouped by organisation and current status, in one aggregation."""
+        pipeline: list[Doc] = [
+            {"$group": {"_id": {"org_id": "$org_id", "status": "$status"}, "n": {"$sum": 1}}},
+        ]
+        return await (await self._invoices.aggregate(pipeline)).to_list()
+
     async def batch_members(self, batch_id: str) -> list[Doc]:
         projection = {"status": 1, "error_code": 1}
         return await self._invoices.find({"batch_ids": batch_id}, projection).to_list()

@@ -10,15 +10,18 @@ Collections:
 - ``leases``       ``_id`` = ``refresh:{org_id}:{generation}:{attempt}``
 - ``authorizations`` ``_id`` = state (pending) and ``used:{state}`` (the one-time marker)
 - ``org_config``   ``_id`` = org_id; ``settings`` and ``mappings``
-- ``seen_currencies`` ``_id`` = org_id; ``currencies.{CODE}`` = last seen
+- ``seen_currencies`` ``_id`` = org_id (the collection keeps its first name);
+  ``currencies.{CODE}``, ``revenue_categories.{key}``, ``tax_codes.{key}`` = last used, a
+  key being the upstream code with ``%``, ``.`` and ``$`` percent-encoded (field names
+  cannot hold ``.`` nor start with ``$``)
 
 The sync pipeline's own state is in ``mongo_sync.py``.
 """
 
 import re
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import structlog
 from bson import Binary
@@ -31,10 +34,12 @@ from sync_schemas import ConnectionStatus
 from xero_connector.crypto import TokenCipher, UndecryptableTokens
 from xero_connector.domain import (
     Connection,
+    LastSeen,
     Mappings,
     OrgSettings,
     PendingAuthorization,
     Tokens,
+    Used,
 )
 
 Doc = dict[str, Any]
@@ -57,6 +62,10 @@ class MongoConnections:
     async def get(self, org_id: str) -> Connection | None:
         doc = await self._collection.find_one({"_id": org_id})
         return self._from_doc(doc) if doc else None
+
+    async def all(self) -> list[Connection]:
+        """Every organisation's connection (one small document per organisation)."""
+        return [self._from_doc(doc) async for doc in self._collection.find({})]
 
     async def put(self, connection: Connection) -> None:
         await self._collection.replace_one(
@@ -217,6 +226,7 @@ class MongoAuthorizations:
                 "code_verifier": Binary(self._cipher.encrypt(pending.code_verifier)),
                 "redirect_uri": pending.redirect_uri,
                 "expires_at": pending.expires_at,
+                "return_to": pending.return_to,
             }
         )
 
@@ -240,6 +250,7 @@ class MongoAuthorizations:
             code_verifier=verifier,
             redirect_uri=doc["redirect_uri"],
             expires_at=doc["expires_at"],
+            return_to=doc.get("return_to"),
         )
 
     async def purge(self, now: datetime) -> int:
@@ -289,12 +300,33 @@ class MongoOrgConfig:
     async def clear(self, org_id: str) -> None:
         await self._config.delete_one({"_id": org_id})
 
-    async def record_currencies(self, org_id: str, codes: Iterable[str], at: datetime) -> None:
-        wanted = {f"currencies.{c}": at for c in codes if _CURRENCY.match(c)}
+    async def org_ids(self) -> list[str]:
+        """The organisations with settings or mappings (ids only: a small scan)."""
+        return [str(doc["_id"]) async for doc in self._config.find({}, {"_id": 1})]
+
+    async def record_used(self, org_id: str, used: Used, at: datetime) -> None:
+        """One ``$max`` upsert for the whole batch: a code's date only moves forward."""
+        wanted = {f"currencies.{c}": at for c in used.currencies if _CURRENCY.match(c)}
+        for name in ("revenue_categories", "tax_codes"):
+            wanted |= {f"{name}.{_field_key(code)}": at for code in getattr(used, name)}
         if wanted:
             await self._seen.update_one({"_id": org_id}, {"$max": wanted}, upsert=True)
 
-    async def recent_currencies(self, org_id: str, since: datetime) -> list[str]:
-        doc = await self._seen.find_one({"_id": org_id})
-        seen: dict[str, datetime] = (doc or {}).get("currencies") or {}
-        return sorted(code for code, at in seen.items() if at >= since)
+    async def seen_since(self, org_id: str, since: datetime) -> LastSeen:
+        doc = await self._seen.find_one({"_id": org_id}) or {}
+
+        def recent(name: str) -> dict[str, datetime]:
+            stored: dict[str, datetime] = doc.get(name) or {}
+            return {unquote(key): at for key, at in stored.items() if at >= since}
+
+        return LastSeen(
+            currencies=recent("currencies"),
+            revenue_categories=recent("revenue_categories"),
+            tax_codes=recent("tax_codes"),
+        )
+
+
+def _field_key(code: str) -> str:
+    """An upstream code as a field name: ``%``, ``.`` and ``$`` percent-encoded (reversed
+    by ``unquote``)."""
+    return code.replace("%", "%25").replace(".", "%2E").replace("$", "%24")

@@ -273,6 +273,20 @@ class MongoRetries:
         )
         return result.modified_count
 
+    async def parked_count(self, org_id: str) -> int:
+        """How many of the organisation's invoices wait on its connection."""
+        return await self._collection.count_documents({"org_id": org_id, "parked": True})
+
+    async def parked_by_org(self) -> dict[str, int]:
+        """The same for every organisation with any, in one grouped read."""
+        cursor = await self._collection.aggregate(
+            [
+                {"$match": {"parked": True}},
+                {"$group": {"_id": "$org_id", "n": {"$sum": 1}}},
+            ]
+        )
+        return {str(doc["_id"]): int(doc["n"]) async for doc in cursor}
+
     async def drop_older(self, org_id: str, versions: Mapping[str, int]) -> None:
         operations = [
             DeleteOne({"_id": invoice_key(org_id, invoice_id), "invoice.version": {"$lt": version}})

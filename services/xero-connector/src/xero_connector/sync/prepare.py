@@ -12,11 +12,11 @@ differs from the one last written.
 """
 
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from sync_schemas import ErrorCode, InvoiceStatus
 from xero_connector.contacts import ContactResolver
-from xero_connector.domain import InvoiceRecord, Mappings, OrgSettings
+from xero_connector.domain import InvoiceRecord, Mappings, OrgSettings, Used
 from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, prevalidate, to_xero
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroAccounting, XeroScope
@@ -34,7 +34,7 @@ class Config(Protocol):
 
     async def mappings(self, org_id: str) -> Mappings: ...
 
-    async def record_currencies(self, org_id: str, codes: Any) -> None: ...
+    async def record_used(self, org_id: str, used: Used) -> None: ...
 
 
 class Preparer:
@@ -126,7 +126,8 @@ class Preparer:
         if not targets:
             return []
         mappings = await self._config.mappings(scope.org_id)
-        await self._config.record_currencies(scope.org_id, {t.invoice.currency for t in targets})
+        # One write per batch and organisation: what the console's "seen" lists show.
+        await self._config.record_used(scope.org_id, Used.by(t.invoice for t in targets))
         live = await self._prevalidate(scope, settings, mappings, targets, outcomes)
         contact_ids, unresolved = await self._contacts.resolve(
             scope, [t.invoice.customer for t in live], auto_create=settings.auto_create_contacts

@@ -1,0 +1,75 @@
+"""The organisation list and the waiting count, for the operator console: organisations known
+by a connection, by settings or mappings, or by invoices parked on a missing connection."""
+
+from tests.integration.xero_connector.pipeline_support import (
+    created,
+    invoice,
+    publish,
+    results,
+    wait_for,
+)
+from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
+
+FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50, "retry_poll_seconds": 0.2}
+
+
+async def test_every_known_org_is_listed_with_what_waits_on_its_connection(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    tenant = await sandbox.create_org(name="Listed Ltd")
+    async with connector(**FAST) as c:
+        assert (await c.http.get("/v1/orgs")).json() == {"items": []}
+
+        # Two invoices of an organisation nobody connected fail not_connected and are parked.
+        await publish(
+            c.settings.kafka_bootstrap_servers[0],
+            c.names.invoice_events,
+            [created(invoice("org_waiting", 1)), created(invoice("org_waiting", 2))],
+        )
+        failed = await results(c, 2)
+        assert {e.data.error_code.value for e in failed} == {"not_connected"}
+        await connect(c, sandbox, "org_connected", tenant)
+        put = await c.http.put("/v1/orgs/org_configured/settings", json={"sync_mode": "manual"})
+        assert put.status_code == 200
+
+        listed = await c.http.get("/v1/orgs")
+        assert listed.status_code == 200
+        items = listed.json()["items"]
+        assert [i["org_id"] for i in items] == ["org_configured", "org_connected", "org_waiting"]
+        by_org = {i["org_id"]: i for i in items}
+        assert by_org["org_connected"]["status"] == "connected"
+        assert by_org["org_connected"]["tenant_name"] == "Listed Ltd"
+        assert by_org["org_connected"]["connected_at"]
+        assert by_org["org_connected"]["waiting"] == 0
+        assert by_org["org_configured"] == {
+            "org_id": "org_configured",
+            "status": "disconnected",
+            "tenant_name": None,
+            "connected_at": None,
+            "waiting": 0,
+        }
+        assert by_org["org_waiting"]["status"] == "disconnected"
+        assert by_org["org_waiting"]["waiting"] == 2
+
+        status = (await c.http.get("/v1/orgs/org_waiting/connection")).json()
+        assert status["status"] == "disconnected" and status["waiting"] == 2
+        assert (await c.http.get("/v1/orgs/org_connected/connection")).json()["waiting"] == 0
+
+        # A Connect releases them: once requested again nothing waits any more.
+        await connect(c, sandbox, "org_waiting", tenant)
+
+        async def released() -> bool:
+            status = await c.http.get("/v1/orgs/org_waiting/connection")
+            return bool(status.json()["waiting"] == 0)
+
+        await wait_for(released)
+        listed_again = {i["org_id"]: i for i in (await c.http.get("/v1/orgs")).json()["items"]}
+        assert listed_again["org_waiting"]["status"] == "connected"
+        assert listed_again["org_waiting"]["waiting"] == 0
+
+
+async def test_the_org_list_needs_a_key(connector: ConnectorFactory) -> None:
+    async with connector(consume=False) as c:
+        refused = await c.http.get("/v1/orgs", headers={"Authorization": "Bearer wrong"})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"

@@ -1,0 +1,183 @@
+"""The codes recent invoices used: recorded once per batch, listed unmapped first."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sync_schemas import EventType, Invoice
+from tests.unit.xero_connector.fakes import FakeClock
+from xero_connector.configuration import ConfigService
+from xero_connector.domain import LastSeen, Mappings, OrgSettings, Used
+from xero_connector.org_data import OrgDataCache
+from xero_connector.ports import XeroScope
+from xero_connector.seen import Seen, seen_codes
+from xero_connector.sync.model import Outcome, SyncRequest, Target
+from xero_connector.sync.prepare import Preparer
+
+T1 = datetime(2026, 11, 1, tzinfo=UTC)
+T2 = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def invoice(n: int, currency: str = "NZD", **line: Any) -> Invoice:
+    return Invoice.model_validate(
+        {
+            "org_id": "org_a",
+            "invoice_id": f"inv_{n}",
+            "invoice_number": f"INV-{n}",
+            "version": 1,
+            "customer": {"id": "cus_1", "name": "Harbour Cafe"},
+            "currency": currency,
+            "issue_date": "2026-11-20",
+            "status": "issued",
+            "line_amount_type": "exclusive",
+            "lines": [
+                {"description": "a", "quantity": "1", "unit_price": "1", **line},
+                {"description": "b", "quantity": "1", "unit_price": "1"},
+            ],
+        }
+    )
+
+
+def test_what_a_batch_used_is_every_currency_category_and_tax_code_once() -> None:
+    used = Used.by(
+        [
+            invoice(1, "NZD", tax_code="GST15", revenue_category="consulting"),
+            invoice(2, "EUR", tax_code="GST15", revenue_category="hardware.parts"),
+            invoice(3, "NZD"),
+        ]
+    )
+    assert used == Used(
+        currencies=frozenset({"NZD", "EUR"}),
+        revenue_categories=frozenset({"consulting", "hardware.parts"}),
+        tax_codes=frozenset({"GST15"}),
+    )
+
+
+def test_each_list_is_unmapped_first_then_by_value() -> None:
+    last = LastSeen(
+        currencies={"NZD": T1, "EUR": T2, "AUD": T1},
+        revenue_categories={"consulting": T1, "b": T2, "a": T1},
+        tax_codes={"GST15": T2, "EXEMPT": T1, "ZERO": T1},
+    )
+    mappings = Mappings(
+        accounts={"consulting": "200"},
+        tax_rates={"GST15": "OUTPUT2"},
+        currencies={"EUR": "NZD"},
+    )
+    seen = seen_codes(last, mappings, OrgSettings())
+    assert seen.revenue_categories == [
+        Seen("a", False, T1),
+        Seen("b", False, T2),
+        Seen("consulting", True, T1),
+    ]
+    assert seen.tax_codes == [
+        Seen("EXEMPT", False, T1),
+        Seen("ZERO", False, T1),
+        Seen("GST15", True, T2),
+    ]
+    # A currency is mapped only by an explicit entry: enabled in Xero as is, is Xero's to say.
+    assert seen.currencies == [
+        Seen("AUD", False, T1),
+        Seen("NZD", False, T1),
+        Seen("EUR", True, T2),
+    ]
+
+
+def test_a_default_account_maps_every_category() -> None:
+    last = LastSeen(revenue_categories={"anything": T1})
+    seen = seen_codes(last, Mappings(), OrgSettings(default_account_code="200"))
+    assert seen.revenue_categories == [Seen("anything", True, T1)]
+
+
+class MemoryStore:
+    """The OrgConfigStore's seen half, counting writes."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, Used, datetime]] = []
+        self.mappings: Mappings | None = None
+        self.settings: OrgSettings | None = None
+
+    async def get_settings(self, org_id: str) -> OrgSettings | None:
+        return self.settings
+
+    async def get_mappings(self, org_id: str) -> Mappings | None:
+        return self.mappings
+
+    async def record_used(self, org_id: str, used: Used, at: datetime) -> None:
+        self.writes.append((org_id, used, at))
+
+    async def seen_since(self, org_id: str, since: datetime) -> LastSeen:
+        def recent(name: str) -> dict[str, datetime]:
+            return {
+                code: at
+                for o, used, at in self.writes
+                if o == org_id and at >= since
+                for code in getattr(used, name)
+            }
+
+        return LastSeen(recent("currencies"), recent("revenue_categories"), recent("tax_codes"))
+
+
+async def test_seen_covers_the_recent_window_only() -> None:
+    store, clock = MemoryStore(), FakeClock()
+    config = ConfigService(store, None, None, recent_currency_days=30, clock=clock)  # type: ignore[arg-type]
+    await config.record_used("org_a", Used(tax_codes=frozenset({"OLD"})))
+    clock.advance(timedelta(days=31).total_seconds())
+    await config.record_used("org_a", Used(tax_codes=frozenset({"NEW"})))
+    store.mappings = Mappings(tax_rates={"NEW": "OUTPUT2"})
+    seen = await config.seen("org_a")
+    assert seen.tax_codes == [Seen("NEW", True, clock())]
+    assert seen.currencies == [] and seen.revenue_categories == []
+
+
+class StubXero:
+    async def currencies(self, scope: XeroScope) -> list[Any]:
+        return []
+
+    async def tax_rates(self, scope: XeroScope) -> list[Any]:
+        return []
+
+    async def accounts(self, scope: XeroScope) -> list[Any]:
+        return []
+
+
+class NoContacts:
+    async def resolve(self, scope: XeroScope, customers: list[Any], *, auto_create: bool) -> Any:
+        assert customers == []  # every invoice is refused before contacts
+        return {}, {}
+
+
+class PreparingConfig:
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, Used]] = []
+
+    async def settings(self, org_id: str) -> OrgSettings:
+        return OrgSettings()
+
+    async def mappings(self, org_id: str) -> Mappings:
+        return Mappings()
+
+    async def record_used(self, org_id: str, used: Used) -> None:
+        self.recorded.append((org_id, used))
+
+
+async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
+    config = PreparingConfig()
+    preparer = Preparer(
+        StubXero(),  # type: ignore[arg-type]
+        config,
+        OrgDataCache(StubXero(), ttl_s=60),  # type: ignore[arg-type]
+        NoContacts(),  # type: ignore[arg-type]
+        "http://console/{org_id}/{invoice_id}",
+    )
+    invoices = [
+        invoice(n, "NZD" if n % 2 else "EUR", tax_code=f"T{n % 3}", revenue_category=f"c{n % 4}")
+        for n in range(1, 41)
+    ]
+    targets = [
+        Target(i, [SyncRequest(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
+    ]
+    outcomes: dict[str, Outcome] = {}
+    writes = await preparer.writes(XeroScope("org_a", "t1"), OrgSettings(), targets, {}, outcomes)
+    assert writes == [] and len(outcomes) == 40  # unmapped: refused before Xero
+    assert config.recorded == [("org_a", Used.by(invoices))]
+    assert config.recorded[0][1].tax_codes == {"T0", "T1", "T2"}
