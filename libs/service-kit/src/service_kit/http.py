@@ -84,6 +84,19 @@ class ApiKeyAuth:
             raise ApiError(HTTPStatus.UNAUTHORIZED, "unauthorized", UNAUTHORIZED_MESSAGE)
 
 
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency that returns what the lifespan put on ``app.state.<name>``:
+
+    InvoicesDep = Annotated[InvoiceService, Depends(app_state("invoices"))]
+    """
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"app_state_{name}"
+    return get
+
+
 def create_app(
     service: str,
     *,

@@ -45,7 +45,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 
@@ -346,13 +346,3 @@ def _result(snapshot: Snapshot, outcome: Outcome) -> IngestResult:
         outcome=outcome,
         version=snapshot.version,
     )
-
-
-def result_body(result: IngestResult) -> dict[str, Any]:
-    return {
-        "invoice_id": result.invoice_id,
-        "event_id": result.event_id,
-        "type": result.event_type.value,
-        "outcome": result.outcome.value,
-        "version": result.version,
-    }

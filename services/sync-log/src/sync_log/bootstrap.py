@@ -12,6 +12,7 @@ from service_kit.events import RawRecord, Topics, dead_letter, ensure_topics, ev
 from service_kit.periodic import every
 from service_kit.runtime import Wiring
 from sync_log.adapters.mongo import MongoSyncLog
+from sync_log.adapters.mongo_reader import MongoSyncLogReader
 from sync_log.config import Settings
 from sync_log.retention import purge_once
 from sync_log.service import SyncLogService
@@ -24,7 +25,7 @@ def wiring(settings: Settings) -> Wiring:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = MongoSyncLog(app.state.mongo[settings.mongodb_database])
         await store.ensure_indexes()
-        app.state.store = store
+        app.state.reader = MongoSyncLogReader(app.state.mongo[settings.mongodb_database])
         if not settings.consumer_enabled:
             yield
             return

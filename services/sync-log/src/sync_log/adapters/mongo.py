@@ -26,12 +26,6 @@ from sync_log.queries import (
     ENTRY_INDEXES,
     ENTRY_TIME,
     INVOICE_INDEXES,
-    INVOICE_TIME,
-    Cursor,
-    Filters,
-    entry_filter,
-    invoice_filter,
-    sort_spec,
 )
 
 Doc = dict[str, Any]
@@ -96,76 +90,6 @@ class MongoSyncLog:
     async def delete_entries_before(self, cutoff: datetime) -> int:
         result = await self._entries.delete_many({ENTRY_TIME: {"$lt": cutoff}})
         return result.deleted_count
-
-    # -- reads ----------------------------------------------------------------------------
-
-    async def list_entries(
-        self, filters: Filters, limit: int, cursor: Cursor | None
-    ) -> tuple[list[Doc], Cursor | None]:
-        query = entry_filter(filters, cursor)
-        docs = (
-            await self._entries.find(query).sort(sort_spec(ENTRY_TIME)).limit(limit + 1).to_list()
-        )
-        return _page(docs, limit, ENTRY_TIME)
-
-    async def list_invoices(
-        self, filters: Filters, limit: int, cursor: Cursor | None
-    ) -> tuple[list[Doc], Cursor | None]:
-        query = invoice_filter(filters, cursor)
-        docs = (
-            await self._invoices.find(query)
-            .sort(sort_spec(INVOICE_TIME))
-            .limit(limit + 1)
-            .to_list()
-        )
-        return _page(docs, limit, INVOICE_TIME)
-
-    async def get_invoice(self, key: str) -> Doc | None:
-        return await self._invoices.find_one({"_id": key})
-
-    async def history(self, org_id: str, invoice_id: str) -> list[Doc]:
-        query = {"org_id": org_id, "invoice_id": invoice_id}
-        return await self._entries.find(query).sort([(ENTRY_TIME, 1), ("_id", 1)]).to_list()
-
-    async def count_invoices(self, org_id: str | None, since: datetime | None) -> list[Doc]:
-        """Invoices grouped by current status and error code."""
-        match: Doc = {}
-        if org_id:
-            match["org_id"] = org_id
-        if since:
-            match[INVOICE_TIME] = {"$gte": since}
-        pipeline: list[Doc] = [
-            {"$match": match},
-            {
-                "$group": {
-                    "_id": {"status": "$status", "error_code": "$error_code"},
-                    "n": {"$sum": 1},
-                }
-            },
-        ]
-        return await (await self._invoices.aggregate(pipeline)).to_list()
-
-    async def count_by_org(self) -> list[Doc]:
-        """Invoices grouped by organisation and current status, in one aggregation."""
-        pipeline: list[Doc] = [
-            {"$group": {"_id": {"org_id": "$org_id", "status": "$status"}, "n": {"$sum": 1}}},
-        ]
-        return await (await self._invoices.aggregate(pipeline)).to_list()
-
-    async def batch_members(self, batch_id: str) -> list[Doc]:
-        projection = {"status": 1, "error_code": 1}
-        return await self._invoices.find({"batch_ids": batch_id}, projection).to_list()
-
-    async def connections(self, org_id: str | None) -> list[Doc]:
-        query = {"_id": org_id} if org_id else {}
-        return await self._connections.find(query).sort("_id", 1).to_list()
-
-
-def _page(docs: list[Doc], limit: int, time_field: str) -> tuple[list[Doc], Cursor | None]:
-    if len(docs) <= limit:
-        return docs, None
-    last = docs[limit - 1]
-    return docs[:limit], Cursor(last[time_field], str(last["_id"]))
 
 
 def state_to_doc(state: InvoiceState, now: datetime) -> Doc:
