@@ -1,11 +1,7 @@
 """The consumer loop every service runs: decode, dead-letter, handle, isolate, ack or nack.
 
     consumer = Consumer(on_events, to_dlq, decode=decode_record, retry=Retry(attempts=3))
-
-    @broker.subscriber(topic, group_id=group, batch=True, ack_policy=AckPolicy.MANUAL,
-                       parser=readable_headers, decoder=raw_body)
-    async def on_batch(message: KafkaMessage) -> None:
-        await consumer.consume(message)
+    listen(broker, consumer.consume, topic, group_id=group, max_records=500)
 
 For every message (one record, or a batch of them) the loop
 1. decodes each record; one that cannot be decoded goes to the DLQ with its reason and the
@@ -32,6 +28,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -43,7 +42,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from service_kit.errors import RetryLater
-from service_kit.events import ProcessingError, RawRecord
+from service_kit.events import ProcessingError, RawRecord, raw_body, readable_headers
 from sync_schemas import CloudEvent, EnvelopeError
 
 log = structlog.get_logger(__name__)
@@ -228,3 +227,32 @@ class Consumer(Generic[T]):
         except Exception as failure:  # the DLQ is Kafka too: try the record again later
             raise RetryLater(f"dead-lettering failed: {failure!r}") from failure
         self._count("dead_lettered", 1)
+
+
+def listen(
+    broker: KafkaBroker,
+    consume: Callable[[Ackable], Awaitable[None]],
+    *topics: str,
+    group_id: str,
+    batch: bool = True,
+    **options: Any,
+) -> None:
+    """Subscribe ``consume`` (a :meth:`Consumer.consume`) to ``topics`` as every service
+    does: in ``group_id``, manual acks (the loop commits), from the earliest offset, every
+    record handed over whatever its bytes or headers (``readable_headers``, ``raw_body``).
+    ``options`` go to FastStream (``max_records``, ``listener``, ``title``, ...)."""
+    subscriber: Any = broker.subscriber(
+        *topics,
+        group_id=group_id,
+        batch=batch,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        parser=readable_headers,
+        decoder=raw_body,
+        **options,
+    )
+
+    async def on_message(message: KafkaMessage) -> None:
+        await consume(message)
+
+    subscriber(on_message)

@@ -13,21 +13,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from invoice_events import metrics
 from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
-from service_kit.consumer import Consumer, Count, Received, Retry
+from service_kit.consumer import Consumer, Count, Received, Retry, listen
 from service_kit.events import (
     RawRecord,
     Topics,
     dead_letter,
     decode_record,
-    raw_body,
-    readable_headers,
 )
 from sync_schemas import CloudEvent, EnvelopeError, EventType, topics
 
@@ -75,29 +71,19 @@ def register(
     def consumer(handle: Callable[[Events], Awaitable[None]], topic: str) -> Consumer[Event]:
         return Consumer(handle, to_dlq, decode=decode_record, retry=retry, count=_counter(topic))
 
-    snapshots = consumer(on_invoice_events, topics.INVOICE_EVENTS)
-    connections = consumer(on_connection_events, topics.CONNECTIONS)
-
-    @broker.subscriber(
+    listen(
+        broker,
+        consumer(on_invoice_events, topics.INVOICE_EVENTS).consume,
         names.invoice_events,
         group_id=group_id,
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
-        batch=True,
         max_records=500,
-        parser=readable_headers,
-        decoder=raw_body,
+        title="invoice-events snapshots",
     )
-    async def invoice_events(message: KafkaMessage) -> None:
-        await snapshots.consume(message)
-
-    @broker.subscriber(
+    listen(
+        broker,
+        consumer(on_connection_events, topics.CONNECTIONS).consume,
         names.connections,
         group_id=group_id,
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
-        parser=readable_headers,
-        decoder=raw_body,
+        batch=False,
+        title="invoice-events connection changes",
     )
-    async def connection_events(message: KafkaMessage) -> None:
-        await connections.consume(message)

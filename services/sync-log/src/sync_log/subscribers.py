@@ -13,12 +13,10 @@ from typing import Any
 
 import structlog
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
-from service_kit.consumer import Consumer, DeadLetter, Received, Retry
-from service_kit.events import RawRecord, Topics, decode_record, raw_body, readable_headers
+from service_kit.consumer import Ackable, Consumer, DeadLetter, Received, Retry, listen
+from service_kit.events import RawRecord, Topics, decode_record
 from sync_log.config import Settings
 from sync_log.metrics import BATCH_SECONDS, DEAD_LETTERED, DUPLICATES, RECORDED
 from sync_log.service import SyncLogService
@@ -59,21 +57,18 @@ def subscribe(
         retry=Retry(attempts=None, within_s=settings.write_retry_seconds),
         count=count,
     )
-    subscriber = broker.subscriber(
+
+    async def timed(message: Ackable) -> None:
+        with BATCH_SECONDS.time():
+            await consumer.consume(message)
+
+    listen(
+        broker,
+        timed,
         *names.all(),
         group_id=settings.consumer_group,
-        batch=True,
         max_records=settings.consumer_batch_size,
-        auto_offset_reset="earliest",
         partition_assignment_strategy=(RangePartitionAssignor,),
-        ack_policy=AckPolicy.MANUAL,
-        parser=readable_headers,
-        decoder=raw_body,
         title="sync-log recorder",
         description="Records invoice events, sync results, connection changes and dead letters.",
     )
-
-    @subscriber
-    async def record_batch(message: KafkaMessage) -> None:
-        with BATCH_SECONDS.time():
-            await consumer.consume(message)

@@ -19,12 +19,10 @@ from typing import Any, Protocol, TypeAlias
 
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from service_kit.clock import utc_now
-from service_kit.consumer import Ackable, Consumer, Received, Retry
+from service_kit.consumer import Ackable, Consumer, Received, Retry, listen
 from service_kit.errors import RetryLater
 from service_kit.events import (
     RawRecord,
@@ -32,8 +30,6 @@ from service_kit.events import (
     dead_letter,
     decode_record,
     publish_event,
-    raw_body,
-    readable_headers,
 )
 from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice
 from xero_connector.fence import Fence
@@ -167,27 +163,20 @@ def subscribe(
     linger_ms: int,
     max_poll_interval_ms: int = 600_000,
 ) -> None:
-    subscriber = broker.subscriber(
+    listen(
+        broker,
+        consumer.consume,
         names.invoice_events,
         group_id=group_id,
-        batch=True,
         max_records=max_records,
         batch_timeout_ms=linger_ms,
         # Well above the pipeline's batch deadline, so a slow Xero does not cost the
         # partitions; when they go anyway, the fence stops the batch (see fence.py).
         max_poll_interval_ms=max_poll_interval_ms,
         listener=consumer.fence,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        parser=readable_headers,
-        decoder=raw_body,
         title="xero-connector sync",
         description="Syncs invoice events to Xero and publishes one result per event.",
     )
-
-    @subscriber
-    async def sync_batch(message: KafkaMessage) -> None:
-        await consumer.consume(message)
 
 
 def kafka_ports(broker: KafkaBroker, names: Topics) -> tuple[Publish, DeadLetter]:
