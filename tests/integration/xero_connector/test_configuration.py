@@ -231,9 +231,10 @@ async def test_seen_lists_what_processed_invoices_used_unmapped_first(
                 created(invoice(ORG, 2, currency="EUR", line={"tax_code": "VAT9"})),
                 created(invoice(ORG, 3, line={"revenue_category": "hardware.parts"})),
                 created(invoice(ORG, 4, line={"revenue_category": "$odd", "tax_code": "a.b"})),
+                created(invoice(ORG, 5, line={"revenue_category": "nul\x00here"})),
             ],
         )
-        await results(c, 4)
+        await results(c, 5)
         seen = await c.http.get(f"/v1/orgs/{ORG}/mappings/seen")
         assert seen.status_code == 200, seen.text
         body = seen.json()
@@ -244,6 +245,7 @@ async def test_seen_lists_what_processed_invoices_used_unmapped_first(
         assert listed("revenue_categories") == [
             ("$odd", False),
             ("hardware.parts", False),
+            ("nul\x00here", False),
             ("consulting", True),
         ]
         assert listed("tax_codes") == [("VAT9", False), ("a.b", False), ("GST15", True)]
@@ -255,7 +257,12 @@ async def test_seen_lists_what_processed_invoices_used_unmapped_first(
         # One document per organisation, the codes' dots and dollars kept out of field names.
         db = c.app.state.mongo[c.settings.mongodb_database]
         raw = await db["seen_currencies"].find_one({"_id": ORG})
-        assert set(raw["revenue_categories"]) == {"%24odd", "hardware%2Eparts", "consulting"}
+        assert set(raw["revenue_categories"]) == {
+            "%24odd",
+            "hardware%2Eparts",
+            "nul%00here",
+            "consulting",
+        }
 
         # A default account maps every category; a currency mapping maps its currency.
         await c.http.put(f"/v1/orgs/{ORG}/settings", json={"default_account_code": "200"})

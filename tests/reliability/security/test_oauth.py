@@ -144,14 +144,18 @@ async def test_the_redirect_uri_is_the_configured_one_whatever_the_requests_say(
     xero = Sandbox(sandbox)
     tenant = await xero.create_org(name="Redirect Ltd")
     steer = {"redirect_uri": EVIL, "redirect_url": EVIL, "return_to": EVIL}
-    # A return_to off the console's origins is refused outright (no open redirect).
-    refused = await connector.post(
-        f"/v1/orgs/{ORG}/connection", headers=bearer(CONNECTOR_KEY), json=steer
-    )
-    assert refused.status_code == 422
-    assert [d["field"] for d in refused.json()["error"]["details"]] == ["body.return_to"]
-    ignored = {k: v for k, v in steer.items() if k != "return_to"}
-    url = await start_connect(connector, ORG, params=steer, json=ignored)
+    # A return_to off the console's origins is refused outright (no open redirect), and a
+    # body cannot name another redirect_uri (an unknown field is refused).
+    for body, fields in [
+        ({"return_to": EVIL}, ["body.return_to"]),
+        ({"redirect_uri": EVIL, "redirect_url": EVIL}, ["body.redirect_uri", "body.redirect_url"]),
+    ]:
+        refused = await connector.post(
+            f"/v1/orgs/{ORG}/connection", headers=bearer(CONNECTOR_KEY), json=body
+        )
+        assert refused.status_code == 422
+        assert [d["field"] for d in refused.json()["error"]["details"]] == fields
+    url = await start_connect(connector, ORG, params=steer)
     assert query_of(url)["redirect_uri"] == REDIRECT_URI
     assert EVIL not in url
 

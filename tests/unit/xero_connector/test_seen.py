@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from sync_schemas import EventType, Invoice
 from tests.unit.xero_connector.fakes import FakeClock
+from xero_connector.adapters.mongo import field_key
 from xero_connector.configuration import ConfigService
 from xero_connector.domain import LastSeen, Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
@@ -181,3 +183,12 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     assert writes == [] and len(outcomes) == 40  # unmapped: refused before Xero
     assert config.recorded == [("org_a", Used.by(invoices))]
     assert config.recorded[0][1].tax_codes == {"T0", "T1", "T2"}
+
+
+def test_any_code_becomes_a_safe_field_name_and_comes_back() -> None:
+    for code in ["consulting", "hardware.parts", "$odd", "100%", "a\x00b", "Māori café", "x y/z"]:
+        key = field_key(code)
+        assert "." not in key and "\x00" not in key and not key.startswith("$")
+        assert unquote(key) == code
+    assert field_key("hardware.parts") == "hardware%2Eparts"
+    assert "." not in field_key("\ud800.")  # not text at all: escaped, never an error

@@ -68,10 +68,10 @@ class OrgsOut(BaseModel):
 
 
 class ConnectIn(BaseModel):
-    """Optional body of Connect / Reconnect. Other fields are ignored, as the whole body was
-    before it had one (no caller that sends one breaks)."""
+    """Optional body of Connect / Reconnect (none: as before). An unknown field is refused
+    like in every other body of this API."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     return_to: str | None = Field(
         default=None,

@@ -12,8 +12,8 @@ Collections:
 - ``org_config``   ``_id`` = org_id; ``settings`` and ``mappings``
 - ``seen_currencies`` ``_id`` = org_id (the collection keeps its first name);
   ``currencies.{CODE}``, ``revenue_categories.{key}``, ``tax_codes.{key}`` = last used, a
-  key being the upstream code with ``%``, ``.`` and ``$`` percent-encoded (field names
-  cannot hold ``.`` nor start with ``$``)
+  key being the upstream code percent-encoded (``field_key``: field names cannot hold ``.``
+  nor NUL, nor start with ``$``)
 
 The sync pipeline's own state is in ``mongo_sync.py``.
 """
@@ -21,7 +21,7 @@ The sync pipeline's own state is in ``mongo_sync.py``.
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import structlog
 from bson import Binary
@@ -308,7 +308,7 @@ class MongoOrgConfig:
         """One ``$max`` upsert for the whole batch: a code's date only moves forward."""
         wanted = {f"currencies.{c}": at for c in used.currencies if _CURRENCY.match(c)}
         for name in ("revenue_categories", "tax_codes"):
-            wanted |= {f"{name}.{_field_key(code)}": at for code in getattr(used, name)}
+            wanted |= {f"{name}.{field_key(code)}": at for code in getattr(used, name)}
         if wanted:
             await self._seen.update_one({"_id": org_id}, {"$max": wanted}, upsert=True)
 
@@ -326,7 +326,9 @@ class MongoOrgConfig:
         )
 
 
-def _field_key(code: str) -> str:
-    """An upstream code as a field name: ``%``, ``.`` and ``$`` percent-encoded (reversed
-    by ``unquote``)."""
-    return code.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+def field_key(code: str) -> str:
+    """An upstream code as a field name any MongoDB-wire server takes: every character but
+    letters, digits, ``_``, ``-`` and ``~`` percent-encoded (UTF-8), ``.`` included, so no
+    ``.``, ``$`` or NUL reaches a name. ``unquote`` reverses it (a lone surrogate, which is
+    not text, comes back escaped rather than failing the batch's write)."""
+    return quote(code, safe="", errors="backslashreplace").replace(".", "%2E")
