@@ -15,10 +15,10 @@ never left pending without a reason.
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
 import structlog
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from service_kit.clock import utc_now
@@ -39,7 +39,6 @@ from xero_connector.sync.pipeline import SyncPipeline
 from xero_connector.sync.results import failure
 
 log = structlog.get_logger(__name__)
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
 _INVOICE_TYPES = frozenset(
     {EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED, EventType.INVOICE_SYNC_REQUESTED}
 )
