@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: uv
 uv: ## Install uv with pip when it is missing
@@ -44,7 +44,7 @@ schemas: install ## Regenerate schemas/generated (JSON Schema, AsyncAPI); refuse
 PACKAGES := schemas libs/service-kit $(wildcard services/*) deploy/local tools/ops-cli
 
 .PHONY: lint
-lint: install ## ruff + mypy (strict on schemas/, libs/, services/) + deptry (declared imports)
+lint: install ## ruff + mypy (strict: schemas, libs, services, tools, tests, bench) + deptry (declared imports)
 	@for package in $(PACKAGES); do \
 		out=$$(cd $$package && $(RUN) deptry --no-ansi src 2>&1) || \
 			{ echo "deptry ($$package): an import not declared by its package"; echo "$$out"; exit 1; }; \
@@ -52,7 +52,7 @@ lint: install ## ruff + mypy (strict on schemas/, libs/, services/) + deptry (de
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) mypy schemas/src libs/service-kit/src deploy/local/src tools/ops-cli/src \
-		$(foreach s,$(wildcard services/*/src),$(s))
+		$(foreach s,$(wildcard services/*/src),$(s)) tests bench $(wildcard services/*/bench)
 
 .PHONY: format
 format: install ## Apply ruff's fixes and formatting
@@ -72,6 +72,14 @@ test: install provision browser lint ## Install, provision real Kafka + MongoDB,
 .PHONY: test-unit
 test-unit: install ## Only the fast tests (unit + contract), no servers
 	@$(RUN) pytest -m "unit or contract"
+
+.PHONY: test-integration
+test-integration: install provision browser ## Only the integration tests (tests/integration/), on real Kafka + MongoDB
+	@$(RUN) pytest -m integration
+
+.PHONY: test-e2e
+test-e2e: install provision ## Only the e2e tests (tests/e2e/): the whole stack as `make run` starts it
+	@$(RUN) pytest -m e2e
 
 .PHONY: test-reliability
 test-reliability: install provision ## Only the reliability suite: faults, bad input, security

@@ -169,7 +169,8 @@ async def stored(s: Stack, keys: set[str], within: float) -> dict[str, float]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(s.mongo, tz_aware=True)
     invoices = client[f"{s.prefix}_log"]["invoices"]
     deadline = time.monotonic() + within
-    pending, done = set(keys), {}
+    pending = set(keys)
+    done: dict[str, float] = {}
     try:
         while pending:
             probe = random.sample(sorted(pending), min(PROBE, len(pending)))
@@ -200,7 +201,7 @@ def batches_of(orgs: list[str], first: int, count: int, size: int) -> list[list[
     by_org: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_org.setdefault(item["org_id"], []).append(item)
-    out = []
+    out: list[list[dict[str, Any]]] = []
     for org_items in by_org.values():
         out.extend(org_items[i : i + size] for i in range(0, len(org_items), size))
     return out

@@ -23,9 +23,13 @@ LEVELS = ("unit", "contract", "integration", "e2e")
 RELIABILITY = ("faults", "bad_input", "security")
 
 
+TESTS = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        parts = Path(str(item.path)).parts
+        # Relative to tests/, so a checkout under e.g. /home/me/unit/ marks nothing extra.
+        parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
         for level in LEVELS:
             if level in parts:
                 item.add_marker(getattr(pytest.mark, level))

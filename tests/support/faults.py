@@ -12,7 +12,9 @@ once (or failed with the right code), and is every outcome in the sync log?
         verify(stack, orgs, numbers)
 """
 
+import asyncio
 import os
+import re
 import signal
 import threading
 import time
@@ -20,21 +22,26 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from local_infra import demo_org, free_port
 from local_infra.processes import Managed
 from local_infra.servers import KafkaServer, MongoServer
 from local_infra.stack import Stack
+from service_kit.events import Topics
+from sync_schemas import EventType, Invoice, encode, new_event
 from tests.support.stack import KEY, stack_settings
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CONNECTOR = "xero-connector"
+SYNC_LOG = "sync-log"
+PORT_ENV = {CONNECTOR: "XERO_CONNECTOR_PORT", SYNC_LOG: "SYNC_LOG_PORT"}
 # Xero minutes pass 20 times faster for the sandbox and the connector alike, so the pacing
 # to 60 calls a minute is kept without making a 2,000-invoice bulk wait on the clock.
 TIME_SCALE = 20.0
@@ -105,17 +112,55 @@ class FaultStack(Stack):
 
     def add_connector(self) -> str:
         """One more connector instance in the same consumer group; returns its name."""
-        first = self.process(CONNECTOR)
-        name = f"{CONNECTOR}-{sum(p.name.startswith(CONNECTOR) for p in self.processes) + 1}"
-        port = free_port()
-        self._spawn(name, first.command[-1], first.env | {"XERO_CONNECTOR_PORT": str(port)})
-        self._wait_ready(name, f"http://127.0.0.1:{port}/readyz")
+        return self.add_instance(CONNECTOR)
+
+    def add_instance(self, service: str) -> str:
+        """One more instance of ``service`` (its first one's command and environment, in the
+        same consumer group, on a port of its own); returns its name (``service-2``, ...)."""
+        first = self.process(service)
+        name = f"{service}-{sum(p.name.startswith(service) for p in self.processes) + 1}"
+        port_env = PORT_ENV[service]
+        self._spawn(name, first.command[-1], first.env | {port_env: str(free_port())})
+        self._wait_ready(name, self.ready_url(name))
         return name
 
     def ready_url(self, name: str) -> str:
-        if name.startswith(CONNECTOR):  # every instance has its own port
-            return f"http://127.0.0.1:{self.process(name).env['XERO_CONNECTOR_PORT']}/readyz"
+        service = name.rsplit("-", 1)[0] if name[-1].isdigit() else name
+        if service in PORT_ENV and name != service:  # every extra instance has its own port
+            return f"http://127.0.0.1:{self.process(name).env[PORT_ENV[service]]}/readyz"
         return f"{self.urls[name]}/readyz"
+
+    def metric(self, name: str, metric: str, **labels: str) -> float:
+        """The sum of a Prometheus counter's samples with these labels, on one process."""
+        url = self.ready_url(name).removesuffix("/readyz") + "/metrics"
+        total = 0.0
+        for line in httpx.get(url, timeout=10).text.splitlines():
+            if not line.startswith(metric + "{"):
+                continue
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP: the process keeps its sockets, leases and in-flight work but does
+        nothing, not even heartbeats, until ``resume``: a zombie in the making."""
+        process = self.process(name)
+        assert process.proc is not None and process.exit_code() is None, f"{name} is not running"
+        os.killpg(process.proc.pid, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        process = self.process(name)
+        assert process.proc is not None, f"{name} never started"
+        os.killpg(process.proc.pid, signal.SIGCONT)
+
+    def rolling_restart(self, name: str) -> None:
+        """SIGTERM (a graceful stop, as an orchestrator's rolling update does), then start
+        it again and wait until it is ready."""
+        process = self.process(name)
+        process.stop()
+        process.start()
+        self._wait_ready(name, self.ready_url(name))
 
     def kill(self, name: str) -> None:
         """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""
@@ -171,15 +216,56 @@ class FaultStack(Stack):
             invoices = [
                 bulk_invoice(org.org_id, n, customers) for n in range(first, first + per_org)
             ]
-            for start in range(0, len(invoices), 500):
-                chunk = invoices[start : start + 500]
-                url = f"{self.settings.invoice_events_url}/v1/invoices/batch"
-                body = expect(
-                    httpx.post(url, headers=AUTH, json={"invoices": chunk}, timeout=120), 202
-                )
-                assert body["accepted"] == len(chunk), body
+            self.ingest(invoices)
             numbers += [i["invoice_number"] for i in invoices]
         return numbers
+
+    def publish_versions(
+        self, orgs: list[Org], ns: Collection[int], version: int, customers: int = 20
+    ) -> dict[str, int]:
+        """Version ``version`` of invoices ``ns`` of each organisation (a changed line);
+        returns {invoice number: version} to merge into what ``verify`` expects."""
+        invoices = [
+            bulk_invoice(org.org_id, n, customers, version=version) for org in orgs for n in ns
+        ]
+        self.ingest(invoices)
+        return {i["invoice_number"]: version for i in invoices}
+
+    def ingest(self, invoices: list[dict[str, Any]]) -> None:
+        url = f"{self.settings.invoice_events_url}/v1/invoices/batch"
+        for start in range(0, len(invoices), 500):
+            chunk = invoices[start : start + 500]
+            body = expect(httpx.post(url, headers=AUTH, json={"invoices": chunk}, timeout=120), 202)
+            assert body["accepted"] == len(chunk), body
+
+    def produce(self, invoices: list[dict[str, Any]], *, ce_time: datetime | None = None) -> None:
+        """Publish ``invoice.created.v1`` straight to Kafka, as an upstream producer may:
+        with ``ce_time`` as given (its own clock), or with no ``ce_time`` at all when
+        it is None (the attribute is optional in CloudEvents)."""
+        topic = Topics.with_prefix(self.settings.topic_prefix).invoice_events
+
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.kafka, acks="all")
+            await producer.start()
+            try:
+                for invoice in invoices:
+                    event = new_event(
+                        EventType.INVOICE_CREATED,
+                        Invoice.model_validate(invoice),
+                        source="/voltasis",
+                        time=ce_time or datetime.now(UTC),
+                    )
+                    record = encode(event)
+                    headers = [
+                        (k, v) for k, v in record.headers if ce_time is not None or k != "ce_time"
+                    ]
+                    await producer.send_and_wait(
+                        topic, record.value, key=record.key, headers=headers
+                    )
+            finally:
+                await producer.stop()
+
+        asyncio.run(send())
 
     def stats(self, org_id: str) -> dict[str, int]:
         url = f"{self.settings.sync_log_url}/v1/stats"
@@ -236,6 +322,35 @@ class FaultStack(Stack):
             time.sleep(0.2)
         raise AssertionError(f"only {count} invoices reached Xero in {timeout_s:.0f}s")
 
+    def wait_versions(
+        self,
+        orgs: list[Org],
+        numbers: Collection[str],
+        versions: dict[str, int],
+        timeout_s: float = 240,
+    ) -> float:
+        """Wait until the sync log shows every invoice of ``numbers`` synced at its version in
+        ``versions`` (1 when absent); returns when."""
+        deadline = time.monotonic() + timeout_s
+        behind: list[Any] = []
+        while time.monotonic() < deadline:
+            deaths = self.unexpected_deaths()
+            assert not deaths, "\n\n".join(deaths)
+            rows = {r["invoice_number"]: r for org in orgs for r in self.sync_log_rows(org)}
+            behind = [
+                (n, rows[n]["status"], rows[n]["version"]) if n in rows else (n, "absent")
+                for n in numbers
+                if n not in rows
+                or rows[n]["status"] != "synced"
+                or rows[n]["version"] != versions.get(n, 1)
+            ]
+            if not behind:
+                return time.monotonic()
+            time.sleep(1)
+        raise AssertionError(
+            f"{len(behind)} invoices not synced at their newest version: {behind[:5]}"
+        )
+
     def xero_invoices(self, org: Org) -> list[dict[str, Any]]:
         body = self.sandbox("GET", f"/_sandbox/orgs/{org.tenant_id}/invoices")
         return [i for i in body["Invoices"] if i.get("Status") not in ("DELETED", "VOIDED")]
@@ -263,41 +378,66 @@ class Verdict:
     synced: int
     lost: int
     duplicates: int
+    stale: int = 0
 
 
-def verify(stack: FaultStack, orgs: list[Org], numbers: list[str]) -> Verdict:
-    """Every invoice is in Xero exactly once, nothing else is, and each is synced in the sync
-    log with the InvoiceID Xero holds. (Tests whose fault fails invoices on purpose check
-    those outcomes themselves, then let them be re-synced before calling this.)"""
+def verify(
+    stack: FaultStack,
+    orgs: list[Org],
+    numbers: list[str],
+    versions: dict[str, int] | None = None,
+) -> Verdict:
+    """Every invoice is in Xero exactly once with its newest version's content, nothing else
+    is, and the sync log shows it synced at that version with the InvoiceID Xero holds.
+    ``versions``: {invoice number: newest version} where it is not 1. (Tests whose fault
+    fails invoices on purpose check those outcomes themselves, then let them be re-synced
+    before calling this.)"""
+    versions = versions or {}
     expected = Counter(numbers)
     in_xero: Counter[str] = Counter()
-    xero_ids: dict[str, str] = {}
+    held: dict[str, dict[str, Any]] = {}
     rows: dict[str, dict[str, Any]] = {}
     for org in orgs:
         for item in stack.xero_invoices(org):
             in_xero[item["InvoiceNumber"]] += 1
-            xero_ids[item["InvoiceNumber"]] = item["InvoiceID"]
+            held[item["InvoiceNumber"]] = item
         rows |= {row["invoice_number"]: row for row in stack.sync_log_rows(org)}
     duplicates = sum(count - 1 for count in in_xero.values() if count > 1)
     strangers = set(in_xero) - set(expected)
-    lost, wrong = [], []
+    lost, stale = [], []
     for number in expected:
-        row = rows.get(number)
+        row, version = rows.get(number), versions.get(number, 1)
+        xero = held.get(number)
         if row is None:
             lost.append(number)
-        elif row["status"] == "synced":
-            if in_xero[number] == 0 or row.get("xero_invoice_id") != xero_ids.get(number):
-                wrong.append((number, "synced but not in Xero as recorded", row))
-        else:
-            wrong.append((number, "unexpected status", row))
+        elif xero is None:
+            stale.append((number, "not in Xero", row))
+        elif row["status"] != "synced":
+            stale.append((number, "not synced", row))
+        elif row["version"] != version:
+            stale.append((number, f"sync log at version {row['version']}, not {version}", row))
+        elif row.get("xero_invoice_id") != xero["InvoiceID"]:
+            stale.append((number, f"sync log names {row.get('xero_invoice_id')}", xero))
+        elif line_descriptions(xero) != [line_description(number, version)]:
+            stale.append((number, f"Xero holds other content than version {version}", xero))
     assert not strangers, f"invoices in Xero nobody sent: {sorted(strangers)[:5]}"
     assert duplicates == 0, f"{duplicates} duplicates: " + str(
         [n for n, c in in_xero.items() if c > 1][:10]
     )
     assert not lost, f"{len(lost)} invoices never reached the sync log: {lost[:10]}"
-    assert not wrong, f"{len(wrong)} wrong outcomes, e.g. {wrong[:3]}"
+    assert not stale, f"{len(stale)} stale or wrong, e.g. {stale[:3]}"
     synced = sum(1 for n in expected if rows[n]["status"] == "synced")
-    return Verdict(len(expected), synced, len(lost), duplicates)
+    return Verdict(len(expected), synced, len(lost), duplicates, len(stale))
+
+
+def line_descriptions(xero_invoice: dict[str, Any]) -> list[str]:
+    return [line.get("Description", "") for line in xero_invoice.get("LineItems", [])]
+
+
+def line_description(number: str, version: int) -> str:
+    """What the one line of a bulk invoice says: its number and version, so what Xero holds
+    tells which version was written last."""
+    return f"Consulting for {number}, version {version}"
 
 
 def error_code(row: dict[str, Any]) -> str:
@@ -305,14 +445,15 @@ def error_code(row: dict[str, Any]) -> str:
     return code
 
 
-def bulk_invoice(org_id: str, n: int, customers: int) -> dict[str, Any]:
+def bulk_invoice(org_id: str, n: int, customers: int, version: int = 1) -> dict[str, Any]:
     today = date.today()
     customer = n % customers
+    number = f"{org_id.upper()}-{n:05d}"
     return {
         "org_id": org_id,
         "invoice_id": f"inv_{org_id}_{n:05d}",
-        "invoice_number": f"{org_id.upper()}-{n:05d}",
-        "version": 1,
+        "invoice_number": number,
+        "version": version,
         "customer": {"id": f"cus_{org_id}_{customer}", "name": f"Customer {customer} of {org_id}"},
         "currency": "NZD",
         "issue_date": today.isoformat(),
@@ -321,7 +462,7 @@ def bulk_invoice(org_id: str, n: int, customers: int) -> dict[str, Any]:
         "line_amount_type": "exclusive",
         "lines": [
             {
-                "description": f"Consulting, item {n}",
+                "description": line_description(number, version),
                 "quantity": "2",
                 "unit_price": f"{100 + n % 50}.00",
                 "tax_code": "GST15",

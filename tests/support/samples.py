@@ -17,7 +17,8 @@ from sync_schemas import (
     XeroConnectionChanged,
 )
 
-# The example of CONTRACT.md, verbatim.
+# The example invoice of docs/contract.md ("Event data"), verbatim; a contract test keeps
+# the two equal.
 CONTRACT_INVOICE: dict[str, Any] = {
     "org_id": "org_acme",
     "invoice_id": "inv_000123",

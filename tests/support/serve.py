@@ -3,14 +3,13 @@
     async with serving(create_app(settings)) as url: ...      # this event loop, lifespan on
     with serving_in_thread(create_app(sandbox)) as url: ...   # a thread of its own, no lifespan
 
-uvicorn offers no event to wait on, so both poll ``server.started``; a server that stops
-before it started (its lifespan failed) raises instead of hanging.
+uvicorn offers no event to wait on, so both wait for ``server.started`` with ``eventually``;
+a server that stopped before it started (its lifespan failed) is named in the failure.
 """
 
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from local_infra import free_port
+from tests.support.eventually import eventually, eventually_sync
 
 _POLL_S = 0.02
 
@@ -40,12 +40,12 @@ async def start(app: Any, *, port: int | None = None, timeout_s: float = 60) -> 
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(timeout_s):
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-                raise RuntimeError("the server stopped before it started")
-            await asyncio.sleep(_POLL_S)
+
+    async def started() -> bool:
+        assert not task.done(), "the server stopped while starting"
+        return bool(server.started)
+
+    await eventually(started, what="the server to start", timeout=timeout_s, interval=_POLL_S)
     return Served(f"http://127.0.0.1:{port}", server, task)
 
 
@@ -68,12 +68,10 @@ def serving_in_thread(app: Any, *, timeout_s: float = 10) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + timeout_s
     try:
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(_POLL_S)
+        eventually_sync(
+            lambda: server.started, what="the server to start", timeout=timeout_s, interval=_POLL_S
+        )
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True

@@ -12,7 +12,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from local_infra import free_port
+from tests.support.eventually import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCKER = ROOT / "deploy" / "docker"
@@ -164,20 +164,21 @@ def shipped(
 
 def wait_ready(running: Running, timeout_s: float = 90) -> None:
     path = "/healthz" if running.image.service == "xero-sandbox" else "/readyz"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if running.process.poll() is not None:
+
+    def ready() -> bool:
+        if running.process.poll() is not None:  # pytest.fail is not retried
             pytest.fail(
                 f"{running.image.service} exited {running.process.returncode} at start-up:\n"
                 + running.log.read_text()[-3000:]
             )
-        try:
-            if httpx.get(running.url + path, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{running.image.service} not ready:\n" + running.log.read_text()[-3000:])
+        return httpx.get(running.url + path, timeout=2).status_code == 200
+
+    try:
+        eventually_sync(
+            ready, what=f"{running.image.service} {path}", timeout=timeout_s, interval=0.3
+        )
+    except AssertionError as error:
+        pytest.fail(f"{error}\n" + running.log.read_text()[-3000:])
 
 
 AUTH = {"Authorization": f"Bearer {KEY}"}

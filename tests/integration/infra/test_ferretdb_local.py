@@ -10,7 +10,6 @@
   the answers must stay MongoDB's: the other keys of a filter still apply.
 """
 
-import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pymongo import AsyncMongoClient
 
 from local_infra import MongoServer, free_port
 from local_infra.provision import real_mongod
+from tests.support.eventually import eventually
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +54,13 @@ async def test_updates_by_id_use_an_index(ferretdb: MongoServer) -> None:
     try:
         await client.idx.items.insert_many([{"_id": f"k{i}", "v": i} for i in range(100)])
         db_file = ferretdb.data_dir / "idx.sqlite"
-        for _ in range(50):  # the keeper sweeps every 200 ms
-            if any("USING INDEX" in step for step in update_plan(db_file)):
-                break
-            await asyncio.sleep(0.1)
-        assert any("USING INDEX" in step and "__id_path" in step for step in update_plan(db_file))
+
+        async def indexed() -> bool:  # the keeper adds the index on its next sweep (200 ms)
+            plan = update_plan(db_file)
+            assert any("USING INDEX" in step and "__id_path" in step for step in plan), plan
+            return True
+
+        await eventually(indexed, what="an _id index on idx.items", timeout=5)
 
         result = await client.idx.items.update_one({"_id": "k7"}, {"$set": {"v": -7}})
         assert result.modified_count == 1

@@ -1,7 +1,8 @@
-"""Helpers of the invoice-events integration tests: read a topic back, wait for a condition."""
+"""Helpers of the invoice-events integration tests: read a topic back, check a group's commits
+(tests/support/serve.py serves the real sync-log service)."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -81,15 +82,6 @@ async def read_events(bootstrap: str, topic: str) -> list[CloudEvent[Any]]:
     return events
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0) -> T:
-    """Poll ``check`` until it returns something truthy."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if result := await check():
-                return result
-            await asyncio.sleep(0.1)
-
-
 async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
     """True once ``group`` has committed at least ``count`` records of ``topic``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -98,4 +90,5 @@ async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic) >= count
+    done: int = sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
+    return done >= count

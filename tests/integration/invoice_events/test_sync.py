@@ -19,12 +19,12 @@ from tests.integration.invoice_events.support import (
     Running,
     ServiceFactory,
     committed,
-    eventually,
     produce,
     produce_raw,
     read_events,
     read_topic,
 )
+from tests.support.eventually import eventually
 from tests.support.samples import CONTRACT_INVOICE, invoice
 
 SYNC_LOG_AUTH = {"Authorization": "Bearer sync-log-key"}
@@ -61,13 +61,19 @@ async def test_invoice_produced_straight_to_kafka_can_be_manually_synced(
         )
         # garbage, v4, v3: all three handled (and committed) before looking
         group, topic = svc.settings.consumer_group, svc.names.invoice_events
-        await eventually(lambda: committed(svc.bootstrap, group, topic, 3))
+        await eventually(
+            lambda: committed(svc.bootstrap, group, topic, 3),
+            what=f"{group} to commit 3 records of {topic}",
+            timeout=20,
+        )
         same_again = await svc.http.post("/v1/invoices", json=body(version=4))
         manual = await svc.http.post(
             "/v1/invoices/org_acme/inv_000123/sync", json={"requested_by": "ops@acme.example"}
         )
         events = await read_events(svc.bootstrap, svc.names.invoice_events)
-        dead = await eventually(lambda: read_topic(svc.bootstrap, svc.names.dlq))
+        dead = await eventually(
+            lambda: read_topic(svc.bootstrap, svc.names.dlq), what="a record on the DLQ", timeout=20
+        )
         latest = await snapshot_version(svc.http, "inv_000123")
 
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
@@ -165,7 +171,7 @@ async def record_failures(
     async def all_known() -> bool:
         return len(await sync_log_rows(url, org_id="org_acme")) >= len(outcomes)
 
-    await eventually(all_known, timeout_s=30)
+    await eventually(all_known, what=f"sync-log to know {len(outcomes)} invoices", timeout=30)
     for invoice_id, code in outcomes.items():
         await produce(
             svc.bootstrap, svc.names.sync_results, await failed(svc.http, invoice_id, code)
@@ -175,7 +181,7 @@ async def record_failures(
         rows = await sync_log_rows(url, org_id="org_acme", status="failed")
         return len(rows) >= expected_failed
 
-    await eventually(all_failed, timeout_s=30)
+    await eventually(all_failed, what=f"{expected_failed} invoices failed in sync-log", timeout=30)
 
 
 async def test_resync_by_filter_pages_through_the_sync_log_and_requests_each_invoice_once(
@@ -232,10 +238,18 @@ async def test_connection_event_triggers_the_reconnect_resync_once(
         await record_failures(svc, sync_log, outcomes, expected_failed=3)
         await produce(svc.bootstrap, svc.names.connections, expired)
         await produce(svc.bootstrap, svc.names.connections, connected)
-        requests = await eventually(lambda: requests_seen(svc.bootstrap, svc.names.invoice_events))
+        requests = await eventually(
+            lambda: requests_seen(svc.bootstrap, svc.names.invoice_events),
+            what="sync requests after the reconnect",
+            timeout=20,
+        )
         await produce(svc.bootstrap, svc.names.connections, connected)  # delivered again
         group, topic = svc.settings.consumer_group, svc.names.connections
-        await eventually(lambda: committed(svc.bootstrap, group, topic, 3))
+        await eventually(
+            lambda: committed(svc.bootstrap, group, topic, 3),
+            what=f"{group} to commit 3 records of {topic}",
+            timeout=20,
+        )
         requests_after = await requests_seen(svc.bootstrap, svc.names.invoice_events)
 
     assert sorted(e.data.invoice_id for e in requests) == ["inv_exp", "inv_nc"]
@@ -301,13 +315,14 @@ async def test_a_dry_run_resolves_like_a_run_publishes_nothing_and_the_filter_gr
         assert {e.data.invoice_id for e in requests} == wanted and len(requests) == 5
         assert {e.data.requested_by for e in requests} == {"console:alice@acme.example"}
 
-        for bad, field in [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"filter": {"error_codes": ["nope"]}}, "body.filter.error_codes.0"),
             ({"filter": {"error_codes": []}}, "body.filter.error_codes"),
             ({"filter": {"invoice_number": ""}}, "body.filter.invoice_number"),
             ({"filter": {}, "dry_run": "maybe"}, "body.dry_run"),
             ({"filter": {}, "requested_by": "x" * 256}, "body.requested_by"),
-        ]:
+        ]
+        for bad, field in cases:
             refused = await svc.http.post("/v1/resync", json={"org_id": "org_acme", **bad})
             assert refused.status_code == 422, bad
             assert [d["field"] for d in refused.json()["error"]["details"]] == [field]

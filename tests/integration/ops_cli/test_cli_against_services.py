@@ -18,7 +18,8 @@ from service_kit.events import Topics
 from sync_log.config import Settings as SyncLogSettings
 from sync_log.main import create_app as create_sync_log
 from sync_schemas import ErrorCode, EventType, InvoiceSyncFailed, new_event
-from tests.integration.invoice_events.support import eventually, produce
+from tests.integration.invoice_events.support import produce
+from tests.support.eventually import eventually
 from tests.support.samples import CONTRACT_INVOICE
 from tests.support.serve import serving
 from xero_sync_ops import cli
@@ -98,7 +99,7 @@ async def ingest_and_fail(stack: Stack, failures: dict[str, ErrorCode]) -> None:
     async def known() -> bool:
         return len(await rows(stack, org_id=ORG)) >= len(failures)
 
-    await eventually(known, timeout_s=30)
+    await eventually(known, what="sync-log to know every invoice", timeout=30)
     for invoice_id, code in failures.items():
         data = InvoiceSyncFailed(
             org_id=ORG,
@@ -118,7 +119,7 @@ async def ingest_and_fail(stack: Stack, failures: dict[str, ErrorCode]) -> None:
     async def all_failed() -> bool:
         return len(await rows(stack, org_id=ORG, status="failed")) >= len(failures)
 
-    await eventually(all_failed, timeout_s=30)
+    await eventually(all_failed, what="the failures recorded in sync-log", timeout=30)
 
 
 async def test_query_timeline_stats_resync_and_batch_report(stack: Stack) -> None:
@@ -159,10 +160,12 @@ async def test_query_timeline_stats_resync_and_batch_report(stack: Stack) -> Non
 
     async def recorded() -> bool:
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as http:
-            body = (await http.get(f"{stack.sync_log}/v1/batches/{batch_id}")).json()
+            body: dict[str, Any] = (
+                await http.get(f"{stack.sync_log}/v1/batches/{batch_id}")
+            ).json()
         return body.get("total") == 2
 
-    await eventually(recorded, timeout_s=30)
+    await eventually(recorded, what="the resync recorded in sync-log", timeout=30)
     report = await run(stack, "batch", batch_id)
     assert report.exit_code == 0, report.output
     # total 2, synced 0, failed 0, pending 2: no connector runs in this test

@@ -4,7 +4,6 @@ endpoints against the real Kafka and MongoDB-wire servers."""
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from local_infra import free_port
+from tests.support.eventually import eventually_sync
 
 SERVICES = {
     "invoice-events": "INVOICE_EVENTS_",
@@ -40,14 +40,13 @@ def service_url(
     proc = subprocess.Popen([sys.executable, "-m", module], env=env, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+
+        def healthy() -> bool:
+            if proc.poll() is not None:  # pytest.fail is not retried: the process is gone
+                pytest.fail(proc.stderr.read().decode() if proc.stderr else f"{name} exited")
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+
+        eventually_sync(healthy, what=f"{name} to answer /healthz", timeout=30, interval=0.2)
         yield url
     finally:
         proc.terminate()
@@ -80,14 +79,12 @@ def test_readiness_fails_when_kafka_is_unreachable(
     }
     proc = subprocess.Popen([sys.executable, "-m", "sync_log.main"], env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+        response = eventually_sync(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10),
+            what="sync-log to answer /readyz",
+            timeout=30,
+            interval=0.2,
+        )
         assert response.status_code == 503
         assert response.json()["checks"] == {"kafka": False, "mongodb": True}
     finally:

@@ -1,7 +1,7 @@
 """A real sync-log service (API + consumer) per test, on its own topics and database."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,13 +37,6 @@ class SyncLog:
         response = await self.client.get(path, params=params)
         assert response.status_code == 200, response.text
         return response.json()
-
-    async def wait_for(self, probe: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-        """Poll until ``probe`` returns something truthy (the consumer is asynchronous)."""
-        async with asyncio.timeout(timeout):
-            while not (result := await probe()):
-                await asyncio.sleep(0.2)
-        return result
 
 
 async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:

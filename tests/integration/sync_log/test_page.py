@@ -11,6 +11,7 @@ from playwright.async_api import async_playwright, expect
 from sync_schemas import ErrorCode, EventType, new_event
 from tests.integration.sync_log.conftest import API_KEY, SyncLog
 from tests.integration.sync_log.test_recording import failed, succeeded
+from tests.support.eventually import eventually
 from tests.support.samples import invoice
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -49,7 +50,13 @@ async def test_operator_finds_a_failed_invoice_and_what_to_do(
     await sync_log.publish(
         new_event(EventType.INVOICE_SYNC_SUCCEEDED, succeeded(1, **ok), source="/t", time=t)
     )
-    await sync_log.wait_for(lambda: sync_log.get("/v1/invoices", status="failed"), timeout=30)
+
+    async def both_recorded() -> bool:
+        failed_rows = (await sync_log.get("/v1/invoices", status="failed"))["items"]
+        synced_rows = (await sync_log.get("/v1/invoices", status="synced"))["items"]
+        return bool(failed_rows) and bool(synced_rows)
+
+    await eventually(both_recorded, what="INV-0007 failed and INV-0008 synced", timeout=30)
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

@@ -9,19 +9,27 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_schemas import ErrorCode, EventType, InvoiceSyncRequested, SyncReason, new_event
+from sync_schemas import (
+    CloudEvent,
+    ErrorCode,
+    EventType,
+    InvoiceSyncRequested,
+    SyncReason,
+    new_event,
+)
 from tests.integration.sync_log.conftest import SyncLog
 from tests.integration.sync_log.test_recording import failed, succeeded
+from tests.support.eventually import eventually
 from tests.support.samples import invoice
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CODES = [ErrorCode.TAX_RATE_UNMAPPED, ErrorCode.CONTACT_MISSING, ErrorCode.CURRENCY_NOT_ENABLED]
 
 
-def seed_events(count: int) -> list[Any]:
+def seed_events(count: int) -> list[CloudEvent[Any]]:
     """Invoice i of org_a/org_b: created, then synced (even i) or failed (odd i); every third
     is re-requested in batch b1. Times are a minute apart, so the order is known."""
-    events = []
+    events: list[CloudEvent[Any]] = []
     minute = itertools.count()
     for i in range(count):
         org, inv_id, number = ("org_a" if i % 2 else "org_b"), f"inv_{i:03d}", f"INV-{i:03d}"
@@ -63,7 +71,7 @@ async def seeded(sync_log: SyncLog) -> tuple[SyncLog, list[Any]]:
         page = await sync_log.get("/v1/sync-log", limit=500)
         return len(page["items"]) == len(events)
 
-    await sync_log.wait_for(all_recorded)
+    await eventually(all_recorded, what=f"{len(events)} entries recorded")
     return sync_log, events
 
 
@@ -199,13 +207,14 @@ async def test_every_query_endpoint_needs_a_key(sync_log: SyncLog, path: str) ->
 
 
 async def test_bad_query_parameters_are_422_naming_the_field(sync_log: SyncLog) -> None:
-    for params, field in [
+    cases: list[tuple[dict[str, str | int], str]] = [
         ({"status": "lost"}, "query.status"),
         ({"error_code": "nope"}, "query.error_code"),
         ({"limit": 501}, "query.limit"),
         ({"since": "yesterday"}, "query.since"),
         ({"cursor": "garbage"}, "query.cursor"),
-    ]:
+    ]
+    for params, field in cases:
         response = await sync_log.client.get("/v1/sync-log", params=params)
         assert response.status_code == 422, params
         assert [d["field"] for d in response.json()["error"]["details"]] == [field]

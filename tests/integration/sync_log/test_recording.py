@@ -15,6 +15,7 @@ from sync_schemas import (
     new_event,
 )
 from tests.integration.sync_log.conftest import SyncLog
+from tests.support.eventually import eventually
 from tests.support.samples import invoice
 
 
@@ -68,7 +69,7 @@ async def test_a_repeated_event_is_stored_once(sync_log: SyncLog) -> None:
         detail = (await sync_log.client.get("/v1/invoices/org_a/inv_1")).json()
         return detail if detail.get("status") == "synced" else None
 
-    detail = await sync_log.wait_for(synced)
+    detail = await eventually(synced, what="inv_1 synced")
     assert [e["event_id"] for e in detail["history"]] == [created.id, result.id]
     assert detail["xero_invoice_id"] == "x-1"
     page = await sync_log.get("/v1/sync-log", invoice_id="inv_1")
@@ -89,7 +90,7 @@ async def test_a_late_result_for_an_older_version_never_wins(sync_log: SyncLog) 
         detail = (await sync_log.client.get("/v1/invoices/org_a/inv_1")).json()
         return detail if len(detail.get("history", [])) == 2 else None
 
-    detail = await sync_log.wait_for(both_recorded)
+    detail = await eventually(both_recorded, what="both results in inv_1's history")
     assert (detail["version"], detail["status"], detail["last_error"]) == (3, "synced", None)
     failed_now = await sync_log.get("/v1/invoices", status="failed")
     assert failed_now["items"] == []
@@ -117,7 +118,7 @@ async def test_undecodable_records_are_dead_lettered_and_recorded_as_invalid_eve
         page = await sync_log.get("/v1/sync-log", error_code="invalid_event")
         return page["items"] if len(page["items"]) == 2 else None
 
-    items = await sync_log.wait_for(two_invalid)
+    items = await eventually(two_invalid, what="two invalid_event entries")
     by_invoice = {i["invoice_id"]: i for i in items}
     assert by_invoice["inv_9"]["message"].startswith("schema_violation: ")
     assert by_invoice[None]["message"].startswith("missing_attribute: ")
@@ -141,5 +142,5 @@ async def test_connection_changes_are_kept_per_organisation(sync_log: SyncLog) -
         rows = await sync_log.get("/v1/connections", org_id="org_a")
         return rows if rows and rows[0]["status"] == "expired" else None
 
-    [row] = await sync_log.wait_for(expired)
+    [row] = await eventually(expired, what="org_a's connection expired")
     assert row["tenant_name"] == "Acme"

@@ -1,8 +1,6 @@
 """Helpers of the pipeline tests: an organisation connected and mapped in the sandbox,
 invoice events published to the test's topic, results read back."""
 
-import asyncio
-import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -17,6 +15,7 @@ from sync_schemas import (
     new_event,
 )
 from tests.integration.xero_connector.support import Connector, Sandbox, connect, read_events
+from tests.support.eventually import eventually
 
 MAPPINGS = {
     "accounts": {"consulting": "200", "bad_account": "999"},
@@ -93,14 +92,19 @@ async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes = b"o
 
 
 async def results(c: Connector, count: int, timeout: float = 30) -> list[CloudEvent[Any]]:
-    """The sync results, once there are at least ``count``."""
-    deadline = time.monotonic() + timeout
+    """The sync results, once there are at least ``count`` (fails, showing those there are,
+    when they do not come within ``timeout``)."""
     bootstrap = c.settings.kafka_bootstrap_servers[0]
-    while True:
+
+    async def enough() -> list[CloudEvent[Any]]:
         events = await read_events(bootstrap, c.names.sync_results)
-        if len(events) >= count or time.monotonic() > deadline:
-            return events
-        await asyncio.sleep(0.2)
+        seen = [(e.type.value, e.data.invoice_id) for e in events]
+        assert len(events) >= count, f"{len(events)} so far: {seen}"
+        return events
+
+    if count == 0:
+        return await read_events(bootstrap, c.names.sync_results)
+    return await eventually(enough, what=f"{count} sync results", timeout=timeout, interval=0.2)
 
 
 def by_invoice(events: list[CloudEvent[Any]]) -> dict[str, Any]:
@@ -141,10 +145,3 @@ async def stats(sandbox: Sandbox, tenant: str) -> dict[str, int]:
     body = (await sandbox.http.get("/_sandbox/stats")).json()
     counts: dict[str, int] = body["tenants"].get(tenant, {}).get("by_endpoint", {})
     return counts
-
-
-async def wait_for(predicate: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)

@@ -19,10 +19,10 @@ from tests.integration.xero_connector.pipeline_support import (
     results,
     setup_org,
     stats,
-    wait_for,
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox
+from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoWriterLeases
 from xero_connector.metrics import CONSUMED
 from xero_connector.writers import Fenced, WriterLeases
@@ -48,7 +48,7 @@ async def test_a_second_instance_joining_mid_bulk_leaves_one_newest_copy_of_each
                 puts = [(await stats(sandbox, t)).get("PUT /Invoices", 0) for t in tenants.values()]
                 return sum(puts) >= 3
 
-            await wait_for(writing, timeout=60)
+            await eventually(writing, what="three PUT /Invoices under way", timeout=60)
             async with connector(**SLOW) as b:  # joins: partitions move mid-batch
                 newer = [created(invoice(org, 1, version=2)) for org in ORGS]
                 await publish(kafka_bootstrap, a.names.invoice_events, newer)
@@ -112,7 +112,7 @@ async def test_a_zombie_whose_lease_was_taken_writes_nothing_more(
             async def writing() -> bool:
                 return (await stats(sandbox, tenant)).get("PUT /Invoices", 0) >= 2
 
-            await wait_for(writing, timeout=60)
+            await eventually(writing, what="two PUT /Invoices of org_z", timeout=60)
             # Another instance took the organisation while this one was (as it thinks) busy.
             latest = await store.latest("org_z")
             assert latest is not None

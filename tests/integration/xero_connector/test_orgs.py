@@ -6,9 +6,9 @@ from tests.integration.xero_connector.pipeline_support import (
     invoice,
     publish,
     results,
-    wait_for,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
+from tests.support.eventually import eventually
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50, "retry_poll_seconds": 0.2}
 
@@ -62,7 +62,7 @@ async def test_every_known_org_is_listed_with_what_waits_on_its_connection(
             status = await c.http.get("/v1/orgs/org_waiting/connection")
             return bool(status.json()["waiting"] == 0)
 
-        await wait_for(released)
+        await eventually(released, what="the parked invoices released by the Connect")
         listed_again = {i["org_id"]: i for i in (await c.http.get("/v1/orgs")).json()["items"]}
         assert listed_again["org_waiting"]["status"] == "connected"
         assert listed_again["org_waiting"]["waiting"] == 0

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from sync_schemas import ErrorCode, SyncOutcome
 from tests.integration.xero_connector.pipeline_support import (
+    MAPPINGS,
     by_invoice,
     created,
     invoice,
@@ -22,10 +23,10 @@ from tests.integration.xero_connector.pipeline_support import (
     results,
     setup_org,
     stats,
-    wait_for,
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
+from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoInvoiceRecords, MongoRetries
 from xero_connector.domain import Link, ScheduledRetry
 
@@ -129,7 +130,8 @@ async def test_daily_limit_spent_fails_as_rate_limited_and_schedules_a_retry(
             "scheduled_retries"
         ].find_one({"_id": "org_day/inv_00001"})
     assert result.data.error_code is ErrorCode.RATE_LIMITED and result.data.retryable
-    assert scheduled is not None and scheduled["attempt"] == 2
+    # Waiting out the daily limit uses none of the tries kept for Xero being away.
+    assert scheduled is not None and scheduled["attempt"] == 1
 
 
 async def test_xero_unavailable_is_retried_by_itself_until_the_retries_run_out(
@@ -167,11 +169,11 @@ async def test_xero_unavailable_is_retried_by_itself_until_the_retries_run_out(
             await publish(kafka_bootstrap, c.names.invoice_events, [event])
             await results(c, 5)  # the first organisation's 3, then attempts 1 and 2
             await asyncio.sleep(1.5)  # a third attempt would be due by now
-            out = [e.data for e in await results(c, 5) if e.data.org_id == "org_down_for_good"]
+            down = [e.data for e in await results(c, 5) if e.data.org_id == "org_down_for_good"]
         finally:
             await sandbox.faults(error_rate=0, tenant_id=tenant)
-    assert [r.attempt for r in out] == [1, 2]
-    assert "no automatic retry left after 2 attempts" in out[1].message
+    assert [r.attempt for r in down] == [1, 2]
+    assert "no automatic retry left after 2 attempts" in down[1].message
 
 
 async def test_a_retry_sent_does_not_forget_the_next_one_already_scheduled(
@@ -319,7 +321,7 @@ async def test_unknown_outcome_is_looked_up_before_sending_again(
             return False
 
         await publish(kafka_bootstrap, topic, [created(invoice("org_slow", n)) for n in (1, 2, 3)])
-        await wait_for(after_first_timeout)
+        await eventually(after_first_timeout, what="the slow PUT /Invoices", timeout=20)
         out = (await results(c, 4))[1:]
     assert len(await xero_invoices(sandbox, tenant)) == 4
     assert len(out) == 3 and all(getattr(e.data, "xero_invoice_id", None) for e in out), out
@@ -350,7 +352,7 @@ async def test_a_batch_of_50_with_3_bad_invoices_is_one_xero_call(
             setup, sandbox, "org_fifty", settings={"auto_create_contacts": True}
         )
         await setup.xero.currencies("org_fifty")
-        bad = {
+        bad: dict[int, dict[str, Any]] = {
             7: {"line": {"tax_code": "VAT9"}},  # fails before Xero
             23: {"due_date": None},  # Xero refuses it inside the batch
             41: {"line": {"tax_code": "BADTAX"}},  # fails before Xero
@@ -383,3 +385,41 @@ async def test_a_batch_of_50_with_3_bad_invoices_is_one_xero_call(
 
 
 __all__ = ["read_events"]
+
+
+async def test_a_resync_of_an_invoice_in_xero_at_its_version_stays_synced_whatever_else_broke(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    async with connector(**FAST) as c:
+        tenant = await setup_org(c, sandbox, "org_kept")
+        topic = c.names.invoice_events
+        one, two = invoice("org_kept", 1), invoice("org_kept", 2)
+        await publish(kafka_bootstrap, topic, [created(one), created(two)])
+        written = await results(c, 2)
+        # Invoice 1's tax code loses its mapping: a re-sync of the same version has nothing
+        # to write, so it stays synced; its next version has, and fails on the cause.
+        unmapped = MAPPINGS | {"tax_rates": {}}
+        assert (await c.http.put("/v1/orgs/org_kept/mappings", json=unmapped)).status_code == 200
+        await publish(kafka_bootstrap, topic, [requested(one, "b1")])
+        after_unmapping = (await results(c, 3))[-1]
+        await publish(kafka_bootstrap, topic, [created(invoice("org_kept", 1, version=2))])
+        next_version = (await results(c, 4))[-1]
+        # The connection goes at Xero, and the connector finds out on invoice 3; a re-sync
+        # of invoice 2, in Xero at its version, stays synced too.
+        assert (await c.http.put("/v1/orgs/org_kept/mappings", json=MAPPINGS)).status_code == 200
+        faults = {"revoke_refresh_tokens": True, "expire_access_tokens": True, "tenant_id": tenant}
+        assert (await sandbox.http.put("/_sandbox/faults", json=faults)).status_code == 200
+        await publish(kafka_bootstrap, topic, [created(invoice("org_kept", 3))])
+        found_out = (await results(c, 5))[-1]
+        await publish(kafka_bootstrap, topic, [requested(two, "b2")])
+        after_expiry = (await results(c, 6))[-1]
+    ids = {e.data.invoice_id: e.data.xero_invoice_id for e in written}
+    assert {e.data.outcome for e in written} == {SyncOutcome.CREATED}
+    assert next_version.data.error_code is ErrorCode.TAX_RATE_UNMAPPED, next_version.data
+    assert found_out.data.error_code is ErrorCode.CONNECTION_EXPIRED, found_out.data
+    for kept, cause in ((after_unmapping, "tax"), (after_expiry, "connection")):
+        assert kept.data.outcome is SyncOutcome.UNCHANGED, kept.data
+        assert kept.data.xero_invoice_id == ids[kept.data.invoice_id]
+        message = kept.data.message.lower()
+        assert "already in xero at version 1" in message and cause in message, message
+    assert len(await xero_invoices(sandbox, tenant)) == 2

@@ -24,10 +24,10 @@ from tests.integration.xero_connector.pipeline_support import (
     results,
     setup_org,
     stats,
-    wait_for,
     xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
+from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoRetries
 from xero_connector.domain import ScheduledRetry
 
@@ -146,7 +146,7 @@ async def test_a_bill_with_our_number_found_after_a_timeout_is_untouched(
             return False
 
         await publish(kafka_bootstrap, topic, [created(invoice("org_b", 1))])
-        await wait_for(after_the_slow_put)
+        await eventually(after_the_slow_put, what="the slow PUT /Invoices", timeout=20)
         out = await results(c, 2)
         calls = await stats(sandbox, tenant)
     numbered = held(await xero_invoices(sandbox, tenant), "INV-00001")

@@ -11,7 +11,6 @@ organisations and shadowing valid invoices' ids, through all three consumers at 
 import asyncio
 import json
 import random
-import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -24,10 +23,14 @@ from local_infra.demo import Demo
 from local_infra.stack import Stack
 from service_kit.events import Topics
 from sync_schemas import EnvelopeError, EventType, Invoice, decode, encode, new_event
+from tests.support.eventually import eventually
 
 WAIT_S = 180.0  # a guard against hanging, not a performance claim
 CONSUMERS_OF_INVOICE_EVENTS = 3  # invoice-events, xero-connector, sync-log
 TOO_LARGE = "too large for the DLQ"
+
+
+Headers = list[tuple[str, bytes | None]]  # a Kafka record's headers; a value may be null
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Record:
     kind: str
     reason: str | None  # None: a valid invoice
     value: bytes | None
-    headers: list[tuple[str, bytes | None]]
+    headers: Headers
     key: bytes | None
     invoice_id: str | None = None
 
@@ -49,10 +52,11 @@ def valid_invoice(demo: Demo, n: int) -> dict[str, Any]:
 
 def event_of(data: dict[str, Any], kind: EventType = EventType.INVOICE_CREATED) -> Record:
     record = encode(new_event(kind, Invoice.model_validate(data), source="/upstream"))
-    return Record("valid", None, record.value, record.headers, record.key, data["invoice_id"])
+    headers: Headers = list(record.headers)
+    return Record("valid", None, record.value, headers, record.key, data["invoice_id"])
 
 
-def with_header(headers: list[tuple[str, bytes]], name: str, value: bytes | None) -> Any:
+def with_header(headers: Headers, name: str, value: bytes | None) -> Headers:
     kept = [(n, v) for n, v in headers if n != name]
     return kept if value is None else [*kept, (name, value)]
 
@@ -110,9 +114,12 @@ def bad_records(rng: random.Random, demo: Demo, shadowed: list[dict[str, Any]]) 
     add("deeply nested JSON", "malformed_payload", b"[" * 100_000)
     # Fits Kafka's default limit (1 MiB + 12 bytes) alone, but not with the DLQ headers added.
     add(TOO_LARGE, "malformed_payload", b"\xff" + rng.randbytes(1_048_000))
-    for n, doc in enumerate(schema_violations(json.loads(value))):
+    for n, violation in enumerate(schema_violations(json.loads(value))):
         add(
-            "schema-invalid", "schema_violation", json.dumps(doc).encode(), k=key if n % 3 else None
+            "schema-invalid",
+            "schema_violation",
+            json.dumps(violation).encode(),
+            k=key if n % 3 else None,
         )
     for data in shadowed:  # the id of a valid invoice, but version 0: must never win over it
         add(
@@ -203,19 +210,13 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
         await consumer.stop()
 
 
-def text(headers: list[tuple[str, bytes | None]]) -> set[tuple[str, str]]:
+def text(headers: Headers) -> set[tuple[str, str]]:
     return {(k, (v or b"").decode(errors="replace")) for k, v in headers}
 
 
-async def until(what: str, probe: Callable[[], Awaitable[tuple[bool, str]]]) -> None:
-    """Poll ``probe`` (done, what it saw) until done; fail after WAIT_S saying what was missing."""
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        done, seen = await probe()
-        if done:
-            return
-        assert time.monotonic() < deadline, f"waited {WAIT_S:.0f}s for {what}; {seen}"
-        await asyncio.sleep(0.5)
+async def until(what: str, probe: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for ``probe`` (which asserts, saying what it saw) for up to WAIT_S."""
+    await eventually(probe, what=what, timeout=WAIT_S, interval=0.5)
 
 
 async def invalid_event_entries(http: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -251,13 +252,14 @@ async def test_every_bad_record_is_dead_lettered_and_logged_while_valid_invoices
     sources = {f"{names.invoice_events}:{p}:{o}": r for (p, o), r in published.items() if r.reason}
     dead: dict[str, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
 
-    async def all_dead_lettered() -> tuple[bool, str]:
+    async def all_dead_lettered() -> bool:
         dead.clear()
         for copy in await read_topic(stack.kafka, names.dlq):
             h = {k: v.decode(errors="replace") for k, v in copy.headers}
             dead[f"{h['dlq_source_topic']}:{h['dlq_partition']}:{h['dlq_offset']}"].append(copy)
         short = {s: len(dead[s]) for s in sources if len(dead[s]) < CONSUMERS_OF_INVOICE_EVENTS}
-        return not short, f"{len(short)} bad records with fewer copies: {list(short.items())[:5]}"
+        assert not short, f"{len(short)} bad records with fewer copies: {list(short.items())[:5]}"
+        return True
 
     await until("every consumer to dead-letter every bad record", all_dead_lettered)
 
@@ -268,20 +270,22 @@ async def test_every_bad_record_is_dead_lettered_and_logged_while_valid_invoices
     ) as http:
         logged: dict[str, dict[str, Any]] = {}
 
-        async def all_logged() -> tuple[bool, str]:
+        async def all_logged() -> bool:
             logged.clear()
             logged.update({e["event_id"]: e for e in await invalid_event_entries(http)})
             missing = [s for s in sources if f"dlq:{s}" not in logged]
-            return not missing, f"{len(missing)} not in the sync log, e.g. {missing[:3]}"
+            assert not missing, f"{len(missing)} not in the sync log, e.g. {missing[:3]}"
+            return True
 
-        async def all_synced() -> tuple[bool, str]:
-            statuses = Counter()
+        async def all_synced() -> bool:
+            statuses: Counter[str | None] = Counter()
             for data in valid_data:
                 response = await http.get(f"/v1/invoices/{data['org_id']}/{data['invoice_id']}")
                 statuses[
                     response.json().get("status") if response.status_code == 200 else None
                 ] += 1
-            return statuses["synced"] == len(valid_data), f"statuses {dict(statuses)}"
+            assert statuses["synced"] == len(valid_data), f"statuses {dict(statuses)}"
+            return True
 
         await until("the sync log to record every bad record", all_logged)
         await until("every valid invoice to be synced", all_synced)

@@ -76,7 +76,11 @@ def fuzz(
 
 
 def fuzz_operation(
-    operation: Any, mode: GenerationMode, examples: int, headers: dict[str, str], report: Report
+    operation: Any,
+    mode: GenerationMode,
+    examples: int,
+    headers: dict[str, str],
+    report: Report,
 ) -> None:
     label = f"{operation.method.upper()} {operation.path} [{mode.value}]"
 
@@ -88,7 +92,7 @@ def fuzz_operation(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy(generation_mode=mode))
-    def call(case: Case) -> None:
+    def call(case: Case[Any]) -> None:  # Any: schemathesis' APIOperation, itself generic
         report.cases[label] += 1
         case.call_and_validate(headers=headers, checks=CHECKS)
 

@@ -28,7 +28,8 @@ def report() -> Any:
 
     def add(fault: str, verdict: Verdict, **times: float) -> None:
         row = {"fault": fault, "tried": verdict.invoices}
-        ROWS.append(row | {"lost": verdict.lost, "duplicates": verdict.duplicates} | times)
+        counts = {"lost": verdict.lost, "duplicates": verdict.duplicates, "stale": verdict.stale}
+        ROWS.append(row | counts | times)
 
     return add
 
@@ -40,10 +41,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     REPORT.write_text(json.dumps(ROWS, indent=2))
     write = terminalreporter.write_line
     write("")
-    write("fault                                        tried  lost  dup  recover s  settled s")
+    write(
+        "fault                                        tried  lost  dup stale  recover s  settled s"
+    )
     for row in ROWS:
         write(
             f"{row['fault'][:44]:<44} {row['tried']:>5} {row['lost']:>5} {row['duplicates']:>4} "
+            f"{row['stale']:>5} "
             f"{row.get('recover_s', 0):>10.1f} {row.get('settled_s', 0):>10.1f}"
         )
     write(f"(kept in {REPORT})")

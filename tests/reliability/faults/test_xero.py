@@ -4,7 +4,6 @@ middle of a bulk, and writes that time out after Xero has done them. Every invoi
 in Xero exactly once — or, where the organisation's connection is gone, failed as
 ``connection_expired`` until Reconnect re-syncs it."""
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -31,22 +30,10 @@ def xero_calls(stack: FaultStack, org: Org) -> int:
     return calls
 
 
-def connector_metric(stack: FaultStack, name: str, **labels: str) -> float:
-    text = httpx.get(f"{stack.settings.xero_connector_url}/metrics", timeout=10).text
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def timed_out_writes(stack: FaultStack) -> float:
     return sum(
-        connector_metric(
-            stack, "xero_calls_total", endpoint=f"{method} /Invoices", status="transport_error"
+        stack.metric(
+            CONNECTOR, "xero_calls_total", endpoint=f"{method} /Invoices", status="transport_error"
         )
         for method in ("PUT", "POST")
     )
@@ -111,7 +98,7 @@ def test_access_tokens_expired_mid_batch_are_refreshed_and_the_bulk_completes(
         numbers = stack.publish_bulk(orgs, per_org)
         stack.wait_progress(orgs, at_least=200)
         started = time.monotonic()
-        refreshed_before = connector_metric(stack, "xero_token_refreshes_total")
+        refreshed_before = stack.metric(CONNECTOR, "xero_token_refreshes_total")
         stack.sandbox("PUT", "/_sandbox/faults", json={"expire_access_tokens": True})
         in_xero_at_expiry = sum(len(stack.xero_invoices(org)) for org in orgs)
         settled = stack.wait_settled(orgs, per_org)
@@ -119,8 +106,8 @@ def test_access_tokens_expired_mid_batch_are_refreshed_and_the_bulk_completes(
         verdict = verify(stack, orgs, numbers)
         assert verdict.synced == len(numbers)
         assert in_xero_at_expiry < len(numbers), "the tokens expired too late to test anything"
-        refreshed = connector_metric(stack, "xero_token_refreshes_total", outcome="ok")
-        assert connector_metric(stack, "xero_token_refreshes_total") > refreshed_before
+        refreshed = stack.metric(CONNECTOR, "xero_token_refreshes_total", outcome="ok")
+        assert stack.metric(CONNECTOR, "xero_token_refreshes_total") > refreshed_before
         assert refreshed >= 1
     report(
         "access tokens expired mid-batch",

@@ -214,7 +214,7 @@ async def test_keys_are_compared_in_constant_time_against_every_configured_key(
 
 # -- the Xero sandbox: Xero's own auth model ------------------------------------------------------
 
-# The sandbox is a dev/test double and never deployed (its README, CONTRACT.md): its control
+# The sandbox is a dev/test double and never deployed (its README, docs/contract.md): its control
 # API has no authentication by design, its authorize endpoint consents at once (Xero's login
 # page), the token endpoints authenticate the OAuth client, the Xero APIs a bearer token.
 SANDBOX_OPEN = {Endpoint("GET", "/healthz"), *DOCS, Endpoint("GET", "/identity/connect/authorize")}

@@ -9,8 +9,14 @@ from sync_schemas import ErrorCode
 
 
 def demo(run: str) -> Demo:
-    urls = {f"{n}_url": f"http://127.0.0.1:1/{n}" for n in ("invoice_events", "sync_log")}
-    return Demo(**urls, xero_connector_url="http://x", sandbox_url="http://s", api_key="k", run=run)
+    return Demo(
+        invoice_events_url="http://127.0.0.1:1/invoice_events",
+        sync_log_url="http://127.0.0.1:1/sync_log",
+        xero_connector_url="http://x",
+        sandbox_url="http://s",
+        api_key="k",
+        run=run,
+    )
 
 
 def test_invoices_of_one_run_and_of_two_runs_never_share_ids_or_numbers() -> None:

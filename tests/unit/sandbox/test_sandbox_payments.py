@@ -78,7 +78,7 @@ def test_partial_payments_add_up_to_paid(org: Org) -> None:
     )
     assert listing.invoice_json(org, invoice).get("FullyPaidOnDate") is None
     settled = pay(invoice, Decimal(100), NOW)
-    assert (settled.status, settled.amount_due, len(settled.payments)) == ("PAID", 0, 2)
+    assert (settled.status, settled.amount_due, len(settled.payments)) == ("PAID", Decimal(0), 2)
 
 
 @pytest.mark.parametrize(

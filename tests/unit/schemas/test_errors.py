@@ -1,4 +1,4 @@
-"""The error-code catalogue matches CONTRACT.md."""
+"""The error-code catalogue matches the contract (docs/contract.md, "Error codes")."""
 
 from sync_schemas import ErrorCode
 from sync_schemas.errors import CATALOGUE
@@ -17,7 +17,7 @@ CONTRACT_CODES = {
     "xero_unavailable",
     "invalid_event",
     "invoice_number_taken",
-    # An addition of ours beside CONTRACT.md's: a valid event whose handling hit a bug.
+    # An addition of ours beside the original contract's: a valid event whose handling hit a bug.
     "internal_error",
 }
 

@@ -1,11 +1,14 @@
-"""Recording a batch with a hand-written store: duplicates, repeats, dead letters (the
-consumer loop's dead-lettering and bug isolation are tested in tests/unit/service_kit)."""
+"""Recording a batch with a hand-written store: duplicates, repeats, dead letters, concurrent
+writers (the consumer loop's dead-lettering and bug isolation: tests/unit/service_kit)."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from service_kit.errors import RetryLater
 from service_kit.events import decode_record
 from sync_log.domain import ConnectionChange, InvoiceState
 from sync_log.service import SyncLogService
@@ -49,8 +52,15 @@ class Store:
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
         return {k: self.states[k] for k in keys if k in self.states}
 
-    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
-        self.states |= {s.key: s for s in states}
+    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+        lost = set()
+        for s in states:
+            current = self.states.get(s.key)
+            if (current.revision if current else 0) != s.revision:
+                lost.add(s.key)
+            else:
+                self.states[s.key] = replace(s, revision=s.revision + 1)
+        return lost
 
     async def save_connection(self, change: ConnectionChange) -> None: ...
 
@@ -112,3 +122,37 @@ async def test_a_dead_letter_is_recorded_as_it_is() -> None:
     dead = Rec(DLQ, 0, 3, b"org_acme", b"\xff", [("dlq_reason", b"invalid_json")])
     result = await svc.record(decoded([rec(0, "inv_a"), dead]))
     assert (result.observed, result.new_entries) == (2, 2)
+
+
+async def test_states_that_keep_changing_send_the_batch_back() -> None:
+    class Contended(Store):
+        async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+            return {s.key for s in states}  # another writer wins every time
+
+    with pytest.raises(RetryLater):
+        await service(Contended()).record(decoded([rec(0, "inv_a")]))
+
+
+async def test_a_state_changed_by_another_writer_meanwhile_is_folded_again() -> None:
+    class Racing(Store):
+        """Another writer (the same organisation on two instances) stores a newer version
+        between this one's read and its write."""
+
+        raced: bool = False
+
+        async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+            if not self.raced:
+                self.raced = True
+                for s in states:
+                    stored = self.states.get(s.key)
+                    self.states[s.key] = replace(
+                        s, version=s.version + 1, revision=(stored.revision if stored else 0) + 1
+                    )
+            return await super().save_states(states, now)
+
+    store = Racing()
+    svc = service(store)
+    await svc.record(decoded([rec(0, "inv_a")]))
+    [state] = store.states.values()
+    assert state.version == 2  # the other writer's newer version stands
+    assert state.revision == 1  # this writer read it again and found nothing newer to write

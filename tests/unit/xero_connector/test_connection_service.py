@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.unit.xero_connector.fakes import FakeClock, FakeConnections, FakeEvents, FakeIdentity
-from xero_connector.domain import Mappings, OrgSettings, PendingAuthorization
+from xero_connector.domain import LastSeen, Mappings, OrgSettings, PendingAuthorization, Used
 from xero_connector.errors import AuthorizationFailed, InvalidState
 from xero_connector.service import ConnectionService, OAuthClient
 from xero_connector.xero_errors import OAuthError
@@ -37,6 +37,11 @@ class FakeConfig:
         return None
 
     async def put_mappings(self, org_id: str, mappings: Mappings) -> None: ...
+
+    async def record_used(self, org_id: str, used: Used, at: datetime) -> None: ...
+
+    async def seen_since(self, org_id: str, since: datetime) -> LastSeen:
+        return LastSeen()
 
     async def clear(self, org_id: str) -> None: ...
 

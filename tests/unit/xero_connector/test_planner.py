@@ -241,6 +241,16 @@ def test_retries(attempt: int, outcome: Outcome, retry_after: float | None, note
     assert planned.retry_after == retry_after and note in planned.message
 
 
+def test_only_tries_that_found_xero_away_count_as_attempts() -> None:
+    limited = Outcome(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600)
+    attempt = 2
+    for _ in range(5):  # five daily resets waited out
+        attempt = planner.next_attempt(attempt, limited)
+    assert attempt == 2
+    assert planner.next_attempt(attempt, DOWN) == 3
+    assert planner.plan_retry(planner.next_attempt(attempt, DOWN), DOWN, POLICY).retry_after
+
+
 def test_the_source_url_is_safe_for_any_identifier() -> None:
     url = planner.source_url("https://c.example/orgs/{org_id}/invoices/{invoice_id}", "o:1", "a.b")
     assert url == "https://c.example/orgs/o%3A1/invoices/a.b"
@@ -259,3 +269,26 @@ def test_the_planner_imports_no_io() -> None:
     }
     io = ("httpx", "pymongo", "faststream", "aiokafka", "asyncio", "xero_connector.adapters")
     assert not [m for m in imported if m.startswith(io)], imported
+
+
+@pytest.mark.parametrize(
+    ("stored", "outcome", "kept"),
+    [
+        (link(version=2), failed(ErrorCode.CONNECTION_EXPIRED, "gone"), True),
+        (link(version=2), failed(ErrorCode.TAX_RATE_UNMAPPED, "no GST15"), True),
+        (link(version=2), Outcome(code=ErrorCode.RATE_LIMITED, message="spent"), True),
+        (link(version=1), failed(ErrorCode.CONNECTION_EXPIRED, "gone"), False),  # v2 to write
+        (None, failed(ErrorCode.NOT_CONNECTED, "none"), False),
+        (link(version=2), failed(ErrorCode.XERO_VALIDATION, "Xero said no"), False),
+    ],
+)
+def test_a_resync_at_the_written_version_is_not_failed_by_outside_causes(
+    stored: Link | None, outcome: Outcome, kept: bool
+) -> None:
+    record = InvoiceRecord("org_acme", "inv_1", link=stored)
+    planned = planner.keep_written(target(version=2), record, outcome)
+    if kept:
+        assert planned.code is None and planned.outcome is SyncOutcome.UNCHANGED
+        assert planned.retry_after is None and outcome.message in planned.message
+    else:
+        assert planned == outcome

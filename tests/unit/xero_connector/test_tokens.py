@@ -161,11 +161,15 @@ async def test_a_stale_refusal_does_not_expire_the_connection_that_replaced_it(
     # 2 now): it says nothing of the new tokens.
     world.connections.docs["o"] = replace(connected("o", world.clock), generation=2)
     manager = world.manager()
+
+    def status() -> ConnectionStatus:  # read afresh: mark_expired replaces the stored one
+        return world.connections.docs["o"].status
+
     await manager.mark_expired("o", "Xero refused the tenant", generation=1)
-    assert world.connections.docs["o"].status is ConnectionStatus.CONNECTED
+    assert status() is ConnectionStatus.CONNECTED
     assert world.events.published == []
     await manager.mark_expired("o", "Xero refused the tenant", generation=2)
-    assert world.connections.docs["o"].status is ConnectionStatus.EXPIRED
+    assert status() is ConnectionStatus.EXPIRED
     assert [e.status for e in world.events.published] == [ConnectionStatus.EXPIRED]
 
 

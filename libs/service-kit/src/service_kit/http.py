@@ -35,7 +35,7 @@ HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
 
-# Health, readiness and metrics: probes and scrapers carry no key (CONTRACT.md).
+# Health, readiness and metrics: probes and scrapers carry no key (docs/contract.md).
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 UNAUTHORIZED_MESSAGE = "missing or invalid API key: send Authorization: Bearer <key>"
 

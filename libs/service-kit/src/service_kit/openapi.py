@@ -3,7 +3,7 @@
     document_errors(app, public_paths)          # base_app does this for every service
     @router.get("/x/{id}", responses=error_responses(404))   # what only a route knows
 
-Every error is ``{"error": {"code", "message", "details"}}`` (CONTRACT.md), but FastAPI
+Every error is ``{"error": {"code", "message", "details"}}`` (docs/contract.md), but FastAPI
 documents only 422, in its own shape, which the services never send. ``document_errors`` gives
 every operation but the probes what the shared shell may answer: 401 without a key (unless the
 path is public), 503 while Kafka or MongoDB is away, 400 for a body that is not JSON, 413 for

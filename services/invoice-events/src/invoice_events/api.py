@@ -1,5 +1,5 @@
-"""Thin HTTP routes of CONTRACT.md's "invoice-events API": validate, bind the log context,
-call one service method, return its model.
+"""Thin HTTP routes of docs/contract.md's "invoice-events" section: validate, bind the log
+context, call one service method, return its model.
 
     add_routes(app, settings)     # every route behind ApiKeyAuth (base_app caps the bodies)
 

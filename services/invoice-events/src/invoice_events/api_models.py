@@ -1,4 +1,4 @@
-"""The invoice-events API's request and response shapes (CONTRACT.md, "invoice-events API").
+"""The invoice-events API's request and response shapes (docs/contract.md, "invoice-events").
 
 Each route returns one of these; what a batch answers per item is built here from the
 batch ingest's typed outcomes (``ingest.py``).

@@ -1,4 +1,4 @@
-"""The query API's response shapes (CONTRACT.md, "sync-log API")."""
+"""The query API's response shapes (docs/contract.md, "sync-log")."""
 
 from datetime import datetime
 

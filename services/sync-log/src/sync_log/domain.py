@@ -118,6 +118,7 @@ class InvoiceState:
     batch_ids: tuple[str, ...] = field(default=())
     status_event_id: str | None = None  # the observation that set the status
     answered: tuple[str, ...] = field(default=())  # requests of this version with an outcome
+    revision: int = 0  # the stored revision this state was read at (0: not stored yet)
 
     @property
     def key(self) -> str:

@@ -7,8 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from service_kit.clock import Clock, utc_now
 from service_kit.consumer import Received
+from service_kit.errors import RetryLater
 from service_kit.keys import invoice_key
 from sync_log.domain import (
     ConnectionChange,
@@ -21,6 +24,15 @@ from sync_log.domain import (
 )
 from sync_log.ports import SyncLogStore
 from sync_schemas import CloudEvent
+
+log = structlog.get_logger(__name__)
+
+_FOLD_ATTEMPTS = 10
+
+
+class StatesContended(RetryLater):
+    """Invoice states kept changing under this writer: redeliver the batch rather than lose
+    a status."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +83,26 @@ class SyncLogService:
         return BatchResult(len(observations), new_entries, changed, len(connections))
 
     async def _fold(self, observations: Sequence[Observation], now: datetime) -> int:
-        keys = {
-            invoice_key(o.org_id, o.invoice_id): None
-            for o in observations
-            if o.org_id is not None and o.invoice_id is not None
-        }
-        states: dict[str, InvoiceState] = await self._store.load_states(keys)
-        changed: dict[str, InvoiceState] = {}
+        """Fold the observations into the invoices' states, compare-and-set: a state another
+        writer changed meanwhile is read again and folded again (``apply`` is idempotent)."""
+        by_key: dict[str, list[Observation]] = {}
         for obs in observations:
-            if obs.org_id is None or obs.invoice_id is None:
-                continue
-            key = invoice_key(obs.org_id, obs.invoice_id)
-            before = states.get(key)
-            after = apply(before, obs)
-            if after is not None and after != before:
-                states[key] = changed[key] = after
-        await self._store.save_states(changed.values(), now)
-        return len(changed)
+            if obs.org_id is not None and obs.invoice_id is not None:
+                by_key.setdefault(invoice_key(obs.org_id, obs.invoice_id), []).append(obs)
+        changed_keys: set[str] = set()
+        for _ in range(_FOLD_ATTEMPTS):
+            states: dict[str, InvoiceState] = await self._store.load_states(by_key)
+            changed: dict[str, InvoiceState] = {}
+            for key, seen in by_key.items():
+                before = state = states.get(key)
+                for obs in seen:
+                    state = apply(state, obs)
+                if state is not None and state != before:
+                    changed[key] = state
+            lost = await self._store.save_states(changed.values(), now)
+            changed_keys |= set(changed) - lost
+            if not lost:
+                return len(changed_keys)
+            log.info("states.conflict", count=len(lost))
+            by_key = {key: by_key[key] for key in lost}
+        raise StatesContended(f"{len(by_key)} invoice states kept changing under this writer")

@@ -2,9 +2,11 @@
 (current status, ``_id`` = "org/invoice"), ``connections`` (current status per org).
 
 Writes touch documents by ``_id`` only, which every MongoDB-wire server serves from its
-primary index (FerretDB v1 included).
+primary index (FerretDB v1 included). Invoice states carry a ``revision``: a state is written
+only over the revision it was read at (see ``save_states``).
 """
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,12 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from service_kit.errors import retry_later_on
-from service_kit.mongo import (
-    bulk_write_chunked,
-    find_by_ids,
-    insert_new,
-    reads_by_secondary_indexes,
-)
+from service_kit.mongo import BULK_CHUNK, find_by_ids, insert_new, reads_by_secondary_indexes
 from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
 from sync_log.queries import (
     ENTRY_INDEXES,
@@ -65,9 +62,31 @@ class MongoSyncLog:
         docs = await find_by_ids(self._invoices, keys)
         return {key: state_from_doc(doc) for key, doc in docs.items()}
 
-    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> None:
-        ops = [ReplaceOne({"_id": s.key}, state_to_doc(s, now), upsert=True) for s in states]
-        await bulk_write_chunked(self._invoices, ops)
+    async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+        """Compare-and-set: each state is written only over the revision it was read at (a
+        new one only where none exists). Returns the keys whose write lost to another
+        writer's (one organisation on two writers: a rolling restart, a mismatched producer);
+        the caller folds those again on what is stored now."""
+        token = uuid.uuid4().hex  # whose write is stored, when revisions alone cannot say
+        new: list[tuple[InvoiceState, Doc]] = []
+        old: list[tuple[InvoiceState, Doc]] = []
+        for state in states:
+            doc = state_to_doc(state, now) | {"revision": state.revision + 1, "writer": token}
+            (new if state.revision == 0 else old).append((state, {"_id": state.key} | doc))
+        lost: set[str] = set()
+        taken = await insert_new(self._invoices, [doc for _, doc in new])
+        lost |= {new[i][0].key for i in taken}
+        ops = [ReplaceOne({"_id": s.key, "revision": s.revision}, doc) for s, doc in old]
+        matched = 0
+        # Small commands: FerretDB v1 holds a pooled connection per update statement until
+        # the command ends (see service_kit.mongo); 500 at once deadlocked it.
+        for start in range(0, len(ops), BULK_CHUNK):
+            chunk = ops[start : start + BULK_CHUNK]
+            matched += (await self._invoices.bulk_write(chunk, ordered=False)).matched_count
+        if matched < len(ops):
+            stored = await find_by_ids(self._invoices, [s.key for s, _ in old])
+            lost |= {s.key for s, _ in old if stored.get(s.key, {}).get("writer") != token}
+        return lost
 
     async def save_connection(self, change: ConnectionChange) -> None:
         current = await self._connections.find_one({"_id": change.org_id})
@@ -106,6 +125,7 @@ def state_to_doc(state: InvoiceState, now: datetime) -> Doc:
         "batch_ids": list(state.batch_ids),
         "status_event_id": state.status_event_id,
         "answered": list(state.answered),
+        "revision": state.revision,
         "updated_at": now,
     }
 
@@ -132,4 +152,5 @@ def state_from_doc(doc: Doc) -> InvoiceState:
         batch_ids=tuple(doc.get("batch_ids", ())),
         status_event_id=doc.get("status_event_id"),
         answered=tuple(doc.get("answered") or ()),
+        revision=int(doc.get("revision") or 0),
     )

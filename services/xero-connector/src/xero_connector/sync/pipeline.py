@@ -158,7 +158,7 @@ class SyncPipeline:
                 org_id=org_id,
                 invoice_id=t.invoice_id,
                 due_at=now + timedelta(seconds=retry_after),
-                attempt=t.attempt + 1,
+                attempt=planner.next_attempt(t.attempt, outcomes[t.invoice_id]),
                 batch_id=t.requests[-1].batch_id,
                 invoice=t.invoice.model_dump(mode="json"),
             )
@@ -200,7 +200,7 @@ class SyncPipeline:
             scope = await self.xero.scope(org_id)
         except (NotConnected, ConnectionExpired) as error:
             _fail_rest(live, outcomes, failed(error.error_code, str(error)))
-            return outcomes
+            return self._kept(targets, records, outcomes)
         except XeroError as error:
             _fail_rest(live, outcomes, unavailable(error))
             return outcomes
@@ -228,7 +228,16 @@ class SyncPipeline:
             _fail_rest(targets, outcomes, failed(error.error_code, str(error)))
         except XeroError as error:  # TenantChanged included: planned for the old tenant
             _fail_rest(targets, outcomes, unavailable(error))
-        return outcomes
+        return self._kept(targets, records, outcomes)
+
+    @staticmethod
+    def _kept(
+        targets: list[Target], records: dict[str, InvoiceRecord], outcomes: dict[str, Outcome]
+    ) -> dict[str, Outcome]:
+        return {
+            t.invoice_id: planner.keep_written(t, records[t.invoice_id], outcomes[t.invoice_id])
+            for t in targets
+        }
 
     async def _run(
         self,

@@ -56,6 +56,32 @@ def guard(target: Target, record: InvoiceRecord, tenant_id: str | None) -> Outco
     return succeeded(link.xero_invoice_id if link else "", SyncOutcome.UNCHANGED, message=why)
 
 
+# Causes outside the invoice: the connection, the day's budget, the organisation's mapping.
+_CIRCUMSTANTIAL = frozenset(
+    {
+        ErrorCode.NOT_CONNECTED,
+        ErrorCode.CONNECTION_EXPIRED,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.TAX_RATE_UNMAPPED,
+        ErrorCode.TAX_RATE_INVALID,
+        ErrorCode.ACCOUNT_UNMAPPED,
+        ErrorCode.ACCOUNT_INVALID,
+        ErrorCode.CURRENCY_NOT_ENABLED,
+    }
+)
+
+
+def keep_written(target: Target, record: InvoiceRecord, outcome: Outcome) -> Outcome:
+    """A re-sync of an invoice already in Xero at this very version never turns it failed
+    for a cause outside the invoice (the connection, the day's budget, a mapping changed
+    since): nothing would be written, and Xero still holds what was synced."""
+    link = record.link
+    if outcome.code not in _CIRCUMSTANTIAL or link is None or link.version != target.version:
+        return outcome
+    why = f"already in Xero at version {target.version}; not checked again: {outcome.message}"
+    return succeeded(link.xero_invoice_id, SyncOutcome.UNCHANGED, message=why)
+
+
 def unchanged(link: Link | None, digest: str) -> Outcome | None:
     if link is not None and link.payload_hash == digest:
         return succeeded(link.xero_invoice_id, SyncOutcome.UNCHANGED)
@@ -182,3 +208,10 @@ def plan_retry(attempt: int, outcome: Outcome, policy: RetryPolicy) -> Outcome:
     delay = policy.unavailable_retry_s * 2 ** (attempt - 1)
     note = f"; retry {attempt} of {policy.unavailable_retries} scheduled in {delay:g} s"
     return replace(outcome, message=outcome.message + note, retry_after=delay)
+
+
+def next_attempt(attempt: int, outcome: Outcome) -> int:
+    """The attempt number a scheduled retry carries: only tries that found Xero away count
+    against ``unavailable_retries``; waiting out the daily limit (however many resets it
+    takes) or the connection uses none of them."""
+    return attempt + 1 if outcome.code is ErrorCode.XERO_UNAVAILABLE else attempt
