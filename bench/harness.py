@@ -2,7 +2,6 @@
 peak-RSS poller over service processes."""
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psutil
-import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.support.serve import serving_in_thread
 from xero_sandbox.app import create_app
 from xero_sandbox.config import Settings as SandboxSettings
 
@@ -37,22 +36,8 @@ CONNECTOR_NO_LIMITS = {
 def sandbox_in_thread(limits: dict[str, float]) -> Iterator[str]:
     """The Xero sandbox on a free port in a thread of this process; its URL."""
     settings = SandboxSettings(port=0, per_day=100_000_000, **limits)  # type: ignore[arg-type]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving_in_thread(create_app(settings)) as url:
+        yield url
 
 
 class TopicFollower:

@@ -3,15 +3,12 @@
 A conftest imports the ``server`` fixture from here (and re-exports it) to use it.
 """
 
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 
-from tests.support.eventually import eventually_sync
+from tests.support.serve import serving_in_thread
 from xero_sandbox.app import create_app
 from xero_sandbox.config import Settings
 
@@ -28,16 +25,5 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    app = create_app(ROOMY)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    eventually_sync(lambda: runner.started, what="the sandbox to start", timeout=10, interval=0.01)
-    yield Server(f"http://127.0.0.1:{port}")
-    runner.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    with serving_in_thread(create_app(ROOMY)) as url:
+        yield Server(url)

@@ -15,7 +15,8 @@ from local_infra import free_port
 from service_kit.events import Topics
 from sync_log.config import Settings as SyncLogSettings
 from sync_log.main import create_app as create_sync_log
-from tests.integration.invoice_events.support import Running, ServiceFactory, serve
+from tests.integration.invoice_events.support import Running, ServiceFactory
+from tests.support.serve import serving
 
 API_KEY = "test-key"
 SYNC_LOG_KEY = "sync-log-key"
@@ -71,5 +72,5 @@ async def sync_log(kafka_bootstrap: str, mongodb_uri: str, unique: str) -> Async
         consumer_group=f"{unique}-sync-log",
         port=free_port(),
     )
-    async with serve(create_sync_log(settings)) as url:
+    async with serving(create_sync_log(settings)) as url:
         yield url

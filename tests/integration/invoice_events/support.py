@@ -1,23 +1,19 @@
-"""Helpers of the invoice-events integration tests: read a topic back, check a group's commits,
-serve an app (the real sync-log service) with uvicorn on a free port."""
+"""Helpers of the invoice-events integration tests: read a topic back, check a group's commits
+(tests/support/serve.py serves the real sync-log service)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import FastAPI
 
 from invoice_events.config import Settings
-from local_infra import free_port
 from service_kit.events import Topics
 from sync_schemas import CloudEvent, EnvelopeError, decode, encode
-from tests.support.eventually import eventually
 
 T = TypeVar("T")
 
@@ -96,28 +92,3 @@ async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
         await admin.close()
     done: int = sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
     return done >= count
-
-
-async def until_started(server: uvicorn.Server) -> None:
-    """Wait for uvicorn to listen (it offers no event to wait on)."""
-
-    async def started() -> bool:
-        return bool(server.started)
-
-    await eventually(started, what="uvicorn to start", timeout=10, interval=0.02)
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` (with its lifespan) by uvicorn on a free loopback port; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        await until_started(server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task

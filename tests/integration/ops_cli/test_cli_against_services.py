@@ -18,9 +18,10 @@ from service_kit.events import Topics
 from sync_log.config import Settings as SyncLogSettings
 from sync_log.main import create_app as create_sync_log
 from sync_schemas import ErrorCode, EventType, InvoiceSyncFailed, new_event
-from tests.integration.invoice_events.support import produce, serve
+from tests.integration.invoice_events.support import produce
 from tests.support.eventually import eventually
 from tests.support.samples import CONTRACT_INVOICE
+from tests.support.serve import serving
 from xero_sync_ops import cli
 
 KEY = "ops-key"
@@ -50,7 +51,7 @@ async def stack(kafka_bootstrap: str, mongodb_uri: str, unique: str) -> AsyncIte
         consumer_group=f"{unique}-sl",
         port=free_port(),
     )
-    async with serve(create_sync_log(sync_log)) as sync_log_url:
+    async with serving(create_sync_log(sync_log)) as sync_log_url:
         events = InvoiceEventsSettings(
             **common,
             mongodb_database=f"{unique[:50]}_ie",
@@ -59,7 +60,7 @@ async def stack(kafka_bootstrap: str, mongodb_uri: str, unique: str) -> AsyncIte
             sync_log_api_key=KEY,
             port=free_port(),
         )
-        async with serve(create_invoice_events(events)) as events_url:
+        async with serving(create_invoice_events(events)) as events_url:
             yield Stack(events_url, sync_log_url, kafka_bootstrap, Topics.with_prefix(unique))
 
 

@@ -15,7 +15,7 @@ from service_kit.events import Topics, event_broker, publish_event
 from sync_log.config import Settings
 from sync_log.main import create_app
 from sync_schemas import CloudEvent
-from tests.support.eventually import eventually
+from tests.support.serve import start
 
 API_KEY = "test-key"
 
@@ -40,18 +40,9 @@ class SyncLog:
 
 
 async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.port, log_config=None, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        assert not task.done(), "sync-log stopped while starting"
-        return bool(server.started)
-
-    await eventually(started, what="sync-log to start", timeout=60, interval=0.05)
-    return server, task
+    """The sync log on ``settings.port``, started (tests stop it by ``should_exit``)."""
+    served = await start(create_app(settings), port=settings.port)
+    return served.server, served.task
 
 
 def settings_for(kafka: str, mongodb: str, unique: str, **overrides: Any) -> Settings:

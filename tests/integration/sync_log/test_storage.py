@@ -10,8 +10,8 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service_kit.events import Topics, event_broker, publish_event
+from service_kit.keys import invoice_key
 from sync_log.adapters.mongo import MongoSyncLog
-from sync_log.domain import invoice_key
 from sync_log.retention import purge_once
 from sync_schemas import EventType, new_event
 from tests.integration.sync_log.conftest import API_KEY, serve, settings_for

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from service_kit.clock import utc_now
 from tests.integration.xero_connector.pipeline_support import (
     created,
     invoice,
@@ -24,7 +25,6 @@ from tests.integration.xero_connector.support import ConnectorFactory, Sandbox
 from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoWriterLeases
 from xero_connector.metrics import CONSUMED
-from xero_connector.tokens import utcnow
 from xero_connector.writers import Fenced, WriterLeases
 
 ORGS = [f"org_f{n}" for n in range(6)]
@@ -76,7 +76,7 @@ async def test_one_holder_per_epoch_on_the_real_server(
     mongo_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     store = MongoWriterLeases(mongo_db)
-    many = [WriterLeases(store, f"i{n}", ttl_s=30, poll_s=0.05, clock=utcnow) for n in range(6)]
+    many = [WriterLeases(store, f"i{n}", ttl_s=30, poll_s=0.05, clock=utc_now) for n in range(6)]
     got = await asyncio.gather(
         *(w.acquire("org_e", wait_s=0) for w in many), return_exceptions=True
     )

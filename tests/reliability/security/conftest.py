@@ -1,35 +1,22 @@
 """A Xero sandbox with client credentials of its own, served on a free port for the session
 (the connector reaches Xero over HTTP), and the three services started once per module."""
 
-import socket
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from tests.reliability.security.support import Running, sandbox_settings, services
-from tests.support.eventually import eventually_sync
+from tests.support.serve import serving_in_thread
 from xero_sandbox.app import create_app
 
 
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    runner = uvicorn.Server(
-        uvicorn.Config(create_app(sandbox_settings()), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    eventually_sync(lambda: runner.started, what="the sandbox to start", timeout=10, interval=0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    runner.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    with serving_in_thread(create_app(sandbox_settings())) as url:
+        yield url
 
 
 @pytest.fixture

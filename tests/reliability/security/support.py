@@ -24,8 +24,8 @@ from invoice_events.config import Settings as InvoiceEventsSettings
 from invoice_events.main import create_app as invoice_events_app
 from sync_log.config import Settings as SyncLogSettings
 from sync_log.main import create_app as sync_log_app
-from tests.integration.invoice_events.support import serve
 from tests.integration.xero_connector.support import TOKEN_KEY, Sandbox
+from tests.support.serve import serving
 from xero_connector.config import Settings as ConnectorSettings
 from xero_connector.main import create_app as connector_app
 from xero_sandbox.app import create_app as sandbox_app
@@ -132,7 +132,7 @@ def build(name: str, settings: Any) -> FastAPI:
 @asynccontextmanager
 async def _client(app: FastAPI, served: bool) -> AsyncIterator[httpx.AsyncClient]:
     if served:
-        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
             yield http
         return
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

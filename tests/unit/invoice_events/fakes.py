@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from invoice_events.decisions import KeyRecord, KeyState, PublishState, Snapshot, StoredResponse
-from invoice_events.ports import Unavailable
+from service_kit.errors import RetryLater
 from sync_schemas import CloudEvent
 
 
@@ -73,7 +73,7 @@ class FakePublisher:
     async def publish(self, event: CloudEvent[Any]) -> None:
         if self.fail:
             self.fail -= 1
-            raise Unavailable("kafka is down")
+            raise RetryLater("kafka is down")
         self.events.append(event)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from invoice_events.decisions import StoredResponse
 from invoice_events.idempotency import IdempotentRequests, KeyInProgress, KeyReused
-from invoice_events.ports import Unavailable
+from service_kit.errors import RetryLater
 from tests.unit.invoice_events.fakes import Clock, FakeKeys
 
 TTL, LEASE = timedelta(hours=1), timedelta(seconds=15)
@@ -48,8 +48,8 @@ async def test_a_failed_request_releases_the_key_and_an_expired_key_is_fresh(
     setup: Setup,
 ) -> None:
     requests, keys, clock, handle = setup
-    handle.fail = Unavailable("down")
-    with pytest.raises(Unavailable):
+    handle.fail = RetryLater("down")
+    with pytest.raises(RetryLater):
         await requests.run("k", "h1", handle)
     assert keys.docs == {}
     handle.fail = None

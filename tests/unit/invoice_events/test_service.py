@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from invoice_events.decisions import PublishState, Snapshot
-from invoice_events.ports import Unavailable
 from invoice_events.service import InvoiceService, Outcome
+from service_kit.errors import RetryLater
 from sync_schemas import EventType, new_event
 from tests.support.samples import invoice
 from tests.unit.invoice_events.fakes import Clock, FakePublisher, FakeSnapshots
@@ -29,7 +29,7 @@ Parts = tuple[InvoiceService, FakeSnapshots, FakePublisher, Clock]
 async def test_kafka_failure_keeps_the_claim_and_the_sweeper_publishes_it(parts: Parts) -> None:
     service, snapshots, publisher, _ = parts
     publisher.fail = 1
-    with pytest.raises(Unavailable):
+    with pytest.raises(RetryLater):
         await service.ingest(invoice())
     [pending] = snapshots.docs.values()
     assert pending.state is PublishState.PENDING and publisher.events == []
@@ -89,7 +89,7 @@ async def test_observe_never_goes_backwards_and_completes_a_pending_claim(parts:
 
     # Our own publish whose "mark published" was lost: reading it back completes the claim.
     publisher.fail = 1
-    with pytest.raises(Unavailable):
+    with pytest.raises(RetryLater):
         await service.ingest(invoice(version=4))
     pending = next(iter(snapshots.docs.values()))
     own = new_event(EventType.INVOICE_UPDATED, invoice(version=4), source="/invoice-events",

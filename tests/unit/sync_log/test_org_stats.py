@@ -1,6 +1,6 @@
 """Per-organisation counts: the aggregation's groups folded into one row per organisation."""
 
-from sync_log.api import org_stats
+from sync_log.adapters.mongo_reader import org_stats
 
 
 def test_groups_fold_into_one_row_per_org_with_every_status() -> None:

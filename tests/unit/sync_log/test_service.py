@@ -1,13 +1,18 @@
-"""Recording a batch with a hand-written store: duplicates, dead letters, bug isolation."""
+"""Recording a batch with a hand-written store: duplicates, repeats, dead letters, concurrent
+writers (the consumer loop's dead-lettering and bug isolation: tests/unit/service_kit)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from service_kit.errors import RetryLater
+from service_kit.events import decode_record
 from sync_log.domain import ConnectionChange, InvoiceState
 from sync_log.service import SyncLogService
-from sync_schemas import EnvelopeError, EventType, encode, new_event
+from sync_schemas import EventType, encode, new_event
 from tests.support.samples import invoice, sample_data
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -34,11 +39,8 @@ def rec(offset: int, invoice_id: str, topic: str = "invoices.events") -> Rec:
 class Store:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     states: dict[str, InvoiceState] = field(default_factory=dict)
-    poison: str = "never"
 
     async def insert_entries(self, entries: Sequence[dict[str, Any]]) -> dict[str, datetime]:
-        if any(e.get("invoice_id") == self.poison for e in entries):
-            raise ValueError("a bug")
         repeated = {
             e["_id"]: self.entries[e["_id"]]["occurred_at"]
             for e in entries
@@ -63,21 +65,21 @@ class Store:
     async def save_connection(self, change: ConnectionChange) -> None: ...
 
 
-def service(store: Store) -> tuple[SyncLogService, list[tuple[int, str]]]:
-    dead: list[tuple[int, str]] = []
+def service(store: Store) -> SyncLogService:
+    return SyncLogService(store, clock=lambda: NOW)
 
-    async def to_dlq(record: Any, error: EnvelopeError) -> None:
-        dead.append((record.offset, error.reason))
 
-    return SyncLogService(store, DLQ, to_dlq, clock=lambda: NOW), dead
+def decoded(records: list[Rec]) -> list[tuple[Any, Any]]:
+    """As the consumer loop hands them over: a DLQ record is not decoded."""
+    return [(r, None if r.topic == DLQ else decode_record(r)) for r in records]
 
 
 async def test_a_replayed_batch_stores_nothing_new() -> None:
     store = Store()
-    svc, _ = service(store)
+    svc = service(store)
     batch = [rec(0, "inv_a"), rec(1, "inv_b")]
-    first = await svc.record(batch)
-    again = await svc.record(batch)
+    first = await svc.record(decoded(batch))
+    again = await svc.record(decoded(batch))
     assert (first.new_entries, again.new_entries) == (2, 0)
     assert sorted(store.states) == ["org_acme/inv_a", "org_acme/inv_b"]
 
@@ -85,7 +87,7 @@ async def test_a_replayed_batch_stores_nothing_new() -> None:
 async def test_a_re_sent_event_with_a_later_time_does_not_undo_what_followed() -> None:
     """invoice-events may re-publish an event id it already published, with a new time."""
     store = Store()
-    svc, _ = service(store)
+    svc = service(store)
     t = datetime(2026, 11, 24, 9, tzinfo=UTC)
     created = new_event(
         EventType.INVOICE_CREATED,
@@ -109,28 +111,26 @@ async def test_a_re_sent_event_with_a_later_time_does_not_undo_what_followed() -
     )
     for event in (created, result, re_sent):
         r = encode(event)
-        await svc.record([Rec("invoices.events", 0, 0, r.key, r.value, r.headers)])
+        await svc.record(decoded([Rec("invoices.events", 0, 0, r.key, r.value, r.headers)]))
     assert store.states["org_acme/inv_a"].status.value == "synced"
     assert len(store.entries) == 2
 
 
-async def test_garbage_is_dead_lettered_and_the_rest_recorded() -> None:
+async def test_a_dead_letter_is_recorded_as_it_is() -> None:
     store = Store()
-    svc, dead = service(store)
-    garbage = Rec("invoices.events", 0, 7, b"org_acme", b"\xff", [("ce_type", b"x")])
-    result = await svc.record([rec(0, "inv_a"), garbage])
-    assert dead == [(7, "missing_attribute")]
-    assert (result.new_entries, result.dead_lettered) == (1, 1)
+    svc = service(store)
+    dead = Rec(DLQ, 0, 3, b"org_acme", b"\xff", [("dlq_reason", b"invalid_json")])
+    result = await svc.record(decoded([rec(0, "inv_a"), dead]))
+    assert (result.observed, result.new_entries) == (2, 2)
 
 
-async def test_a_record_that_hits_a_bug_is_isolated() -> None:
-    store = Store(poison="inv_bad")
-    svc, dead = service(store)
-    batch = [rec(0, "inv_a"), rec(1, "inv_bad"), rec(2, "inv_b"), rec(3, "inv_bad", DLQ)]
-    result = await svc.record_isolated(batch)
-    assert sorted(store.states) == ["org_acme/inv_a", "org_acme/inv_b"]
-    assert dead == [(1, "processing_error")]  # the DLQ's own record is dropped, not re-queued
-    assert result.dead_lettered == 2
+async def test_states_that_keep_changing_send_the_batch_back() -> None:
+    class Contended(Store):
+        async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
+            return {s.key for s in states}  # another writer wins every time
+
+    with pytest.raises(RetryLater):
+        await service(Contended()).record(decoded([rec(0, "inv_a")]))
 
 
 async def test_a_state_changed_by_another_writer_meanwhile_is_folded_again() -> None:
@@ -151,8 +151,8 @@ async def test_a_state_changed_by_another_writer_meanwhile_is_folded_again() -> 
             return await super().save_states(states, now)
 
     store = Racing()
-    svc, _ = service(store)
-    await svc.record([rec(0, "inv_a")])
+    svc = service(store)
+    await svc.record(decoded([rec(0, "inv_a")]))
     [state] = store.states.values()
     assert state.version == 2  # the other writer's newer version stands
     assert state.revision == 1  # this writer read it again and found nothing newer to write

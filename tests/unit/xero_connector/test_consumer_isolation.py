@@ -4,8 +4,8 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from pymongo.errors import AutoReconnect
 
+from service_kit.errors import RetryLater
 from sync_schemas import (
     EnvelopeError,
     ErrorCode,
@@ -35,7 +35,7 @@ class Pipeline:
 
     async def sync(self, requests: list[Any]) -> list[str]:
         if self.outage:
-            raise AutoReconnect("mongodb went away")
+            raise RetryLater("mongodb went away")  # as the Mongo adapters translate it
         ids = [r.invoice.invoice_id for r in requests]
         if "poison" in ids:
             raise KeyError("a bug in the pipeline")

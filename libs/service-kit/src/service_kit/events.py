@@ -26,17 +26,13 @@ from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from prometheus_client import Counter
-from pymongo.errors import PyMongoError
 
+from service_kit.errors import RetryLater, retry_later_on
 from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, encode, topics
 
-# Failures of the servers a consumer depends on: worth a redelivery, unlike a bug.
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
-    PyMongoError,
-    KafkaError,
-    ConnectionError,
-    TimeoutError,
-)
+
+class PublishFailed(RetryLater):
+    """Kafka did not acknowledge a record (in time): publishing it again later may work."""
 
 
 class ProcessingError(EnvelopeError):
@@ -188,17 +184,22 @@ def _text_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]
     return {name: (value or b"").decode(errors="replace") for name, value in headers}
 
 
+_publishing = retry_later_on(KafkaError, ConnectionError, TimeoutError, as_=PublishFailed)
+
+
 async def publish_event(
     broker: KafkaBroker, event: CloudEvent[Any], names: Topics = Topics()
 ) -> None:
-    """Publish one event to its type's topic and wait for the broker's acknowledgement."""
+    """Publish one event to its type's topic and wait for the broker's acknowledgement.
+    Raises :class:`PublishFailed` on a Kafka error or a timeout."""
     record = encode(event)
-    await broker.publish(
-        record.value,
-        names.for_type(event.type),
-        key=record.key,
-        headers=_text_headers(record.headers),
-    )
+    with _publishing:
+        await broker.publish(
+            record.value,
+            names.for_type(event.type),
+            key=record.key,
+            headers=_text_headers(record.headers),
+        )
 
 
 def dead_letter_headers(record: RawRecord, error: EnvelopeError) -> dict[str, str]:
@@ -220,8 +221,15 @@ async def dead_letter(
     A record that filled Kafka's size limit has no room left for the DLQ headers: its copy
     keeps the first ``_MAX_TRUNCATED_VALUE`` bytes, the ``ce_*`` and ``dlq_*`` headers and
     ``dlq_truncated`` (the original size), rather than failing for ever and blocking the
-    partition behind it.
+    partition behind it. Raises :class:`PublishFailed` when Kafka does not take it.
     """
+    with _publishing:
+        await _dead_letter(broker, record, error, names)
+
+
+async def _dead_letter(
+    broker: KafkaBroker, record: RawRecord, error: EnvelopeError, names: Topics
+) -> None:
     headers = dead_letter_headers(record, error)
     value = record.value or b""
     try:

@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service_kit.events import INFRASTRUCTURE_ERRORS
+from service_kit.errors import OUTAGES, RetryLater
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 _log = structlog.get_logger(__name__)
@@ -82,6 +82,19 @@ class ApiKeyAuth:
     async def __call__(self, request: Request) -> None:
         if not admits(self._keys, request.headers.get("authorization")):
             raise ApiError(HTTPStatus.UNAUTHORIZED, "unauthorized", UNAUTHORIZED_MESSAGE)
+
+
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency that returns what the lifespan put on ``app.state.<name>``:
+
+    InvoicesDep = Annotated[InvoiceService, Depends(app_state("invoices"))]
+    """
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"app_state_{name}"
+    return get
 
 
 def create_app(
@@ -152,7 +165,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         ]
         return error_response(422, "invalid_request", "the request is invalid", details)
 
-    for error in INFRASTRUCTURE_ERRORS:
+    unavailable: tuple[type[Exception], ...] = (RetryLater, *OUTAGES)
+    for error in unavailable:
         app.add_exception_handler(error, answer_unavailable)
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.operations import DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 
 BULK_CHUNK = 25
@@ -20,6 +21,33 @@ BULK_CHUNK = 25
 READ_CHUNK = 500
 
 WriteOp = InsertOne[Any] | ReplaceOne[Any] | UpdateOne | UpdateMany | DeleteOne
+DUPLICATE_KEY = 11000
+
+
+async def insert_if_new(collection: AsyncCollection[Any], document: Any) -> bool:
+    """Insert ``document``; False (and nothing written) when its ``_id`` or another unique
+    key is taken: the way to claim a key exactly once without transactions."""
+    try:
+        await collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def insert_new(collection: AsyncCollection[Any], documents: Sequence[Any]) -> list[int]:
+    """Insert the ``documents`` (unordered, one command) whose keys are not taken; returns the
+    positions of those that were (already stored: a redelivery, a repeat). Any other write
+    error is raised."""
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(list(documents), ordered=False)
+    except BulkWriteError as error:
+        failures = error.details.get("writeErrors", [])
+        if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
+            raise
+        return [int(failure["index"]) for failure in failures]
+    return []
 
 
 async def bulk_write_chunked(

@@ -1,15 +1,18 @@
 """Periodic jobs: run a coroutine every so often until cancelled, and survive its failures.
 
-    task = asyncio.create_task(every(30, sweep, name="sweep", quiet=(Unavailable,)))
+    task = asyncio.create_task(every(30, sweep, name="sweep"))
 
-A failed run is logged (an exception named in ``quiet`` as a warning: an outage, expected)
-and the next run retries; cancelling the task stops it.
+A failed run is logged (a :class:`RetryLater` or another exception named in ``quiet`` as a
+warning: an outage, expected; anything else with its traceback) and the next run retries;
+cancelling the task stops it.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
+
+from service_kit.errors import RetryLater
 
 log = structlog.get_logger(__name__)
 
@@ -19,12 +22,13 @@ async def every(
     job: Callable[[], Awaitable[object]],
     *,
     name: str,
-    quiet: tuple[type[Exception], ...] = (),
+    quiet: tuple[type[Exception], ...] = (RetryLater,),
     first_delay_s: float | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Run ``job`` every ``interval_s`` seconds, the first time after ``first_delay_s``
-    (by default one interval)."""
-    await asyncio.sleep(interval_s if first_delay_s is None else first_delay_s)
+    (by default one interval). ``sleep`` is the test seam."""
+    await sleep(interval_s if first_delay_s is None else first_delay_s)
     while True:
         try:
             await job()
@@ -32,4 +36,4 @@ async def every(
             log.warning("periodic.unavailable", job=name, error=str(error))
         except Exception:
             log.exception("periodic.failed", job=name)
-        await asyncio.sleep(interval_s)
+        await sleep(interval_s)

@@ -18,9 +18,9 @@ from invoice_events.adapters.mongo import MongoStores
 from invoice_events.adapters.sync_log import SyncLogClient
 from invoice_events.config import Settings
 from invoice_events.idempotency import IdempotentRequests
-from invoice_events.ports import Unavailable
 from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
+from service_kit.errors import RetryLater
 from service_kit.events import Topics, ensure_topics, event_broker
 from service_kit.periodic import every
 from service_kit.runtime import Wiring
@@ -81,9 +81,7 @@ def wiring(settings: Settings) -> Wiring:
                 await idempotency.purge()
 
             tasks = [
-                asyncio.create_task(
-                    every(settings.sweep_interval_s, sweep, name="sweep", quiet=(Unavailable,))
-                ),
+                asyncio.create_task(every(settings.sweep_interval_s, sweep, name="sweep")),
                 # The marks of published events, behind the requests (step 4 of service.py).
                 asyncio.create_task(
                     every(settings.mark_interval_s, invoices.flush_marks, name="flush_marks")
@@ -96,7 +94,7 @@ def wiring(settings: Settings) -> Wiring:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
                         await task
-                with suppress(Unavailable):
+                with suppress(RetryLater):
                     await invoices.flush_marks()
                 await broker.stop()
 

@@ -19,8 +19,10 @@ from contextlib import suppress
 from datetime import timedelta
 
 from invoice_events.decisions import KeyAction, KeyRecord, KeyState, StoredResponse, decide_key
-from invoice_events.ports import IdempotencyStore, Unavailable
-from invoice_events.service import Clock, Contended, utcnow
+from invoice_events.ports import IdempotencyStore
+from invoice_events.service import Contended
+from service_kit.clock import Clock, utc_now
+from service_kit.errors import RetryLater
 
 _MAX_RACES = 5
 
@@ -40,7 +42,7 @@ class IdempotentRequests:
         *,
         ttl: timedelta,
         lease: timedelta,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._ttl = ttl
@@ -80,7 +82,7 @@ class IdempotentRequests:
         try:
             response = await handle()
         except BaseException:
-            with suppress(Unavailable):  # else the reservation's lease runs out on its own
+            with suppress(RetryLater):  # else the reservation's lease runs out on its own
                 await self._store.release(mine.key_id, mine.claim)
             raise
         if response.status_code >= 500:

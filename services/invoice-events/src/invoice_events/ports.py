@@ -1,8 +1,9 @@
 """What the service needs from the outside world. Adapters implement these; unit tests use
 small in-memory fakes.
 
-Errors: every adapter raises a subclass of :class:`Unavailable` when its server cannot be
-reached (retrying later may work) and translates everything else at its boundary.
+Errors: every adapter raises a subclass of :class:`service_kit.errors.RetryLater` when its
+server cannot be reached (retrying later may work) and translates everything else at its
+boundary.
 """
 
 from collections.abc import AsyncIterator, Sequence
@@ -12,10 +13,6 @@ from typing import Any, Protocol
 
 from invoice_events.decisions import KeyRecord, Snapshot, StoredResponse
 from sync_schemas import CloudEvent, SyncReason
-
-
-class Unavailable(Exception):
-    """A dependency (MongoDB, Kafka, the sync-log API) cannot be reached right now."""
 
 
 class SyncLogError(Exception):

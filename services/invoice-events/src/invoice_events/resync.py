@@ -30,7 +30,8 @@ from invoice_events.ports import (
     SnapshotStore,
     SyncLog,
 )
-from invoice_events.service import SOURCE, Clock, bounded_gather, utcnow
+from invoice_events.service import SOURCE, bounded_gather
+from service_kit.clock import Clock, utc_now
 from sync_schemas import (
     CloudEvent,
     ConnectionStatus,
@@ -67,7 +68,7 @@ class SyncRequests:
         sync_log: SyncLog,
         *,
         concurrency: int = 64,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._snapshots = snapshots
         self._publisher = publisher

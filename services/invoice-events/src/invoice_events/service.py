@@ -43,15 +43,17 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 
 from invoice_events import metrics
 from invoice_events.decisions import IngestAction, PublishState, Snapshot, decide_ingest
-from invoice_events.ports import EventPublisher, Key, Mark, SnapshotStore, Unavailable
+from invoice_events.ports import EventPublisher, Key, Mark, SnapshotStore
+from service_kit.clock import Clock, utc_now
+from service_kit.errors import RetryLater
 from sync_schemas import CloudEvent, EventType, Invoice, new_event
 
 SOURCE = "/invoice-events"
@@ -61,12 +63,6 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Outcome(StrEnum):
@@ -87,7 +83,7 @@ class IngestResult:
     version: int
 
 
-class Contended(Unavailable):
+class Contended(RetryLater):
     """The snapshot kept changing under us; the caller may retry."""
 
 
@@ -115,7 +111,7 @@ class InvoiceService:
         *,
         lease: timedelta,
         concurrency: int = 64,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._snapshots = snapshots
         self._publisher = publisher
@@ -171,7 +167,7 @@ class InvoiceService:
                 firsts[key] = index
         try:
             known = await self._snapshots.get_by_keys(list(firsts))
-        except Unavailable as error:
+        except RetryLater as error:
             return [error] * len(invoices)
         now = self._clock()
         fresh = [
@@ -181,7 +177,7 @@ class InvoiceService:
         ]
         try:
             inserted = await self._snapshots.insert_many([claim for _, claim in fresh])
-        except Unavailable as error:
+        except RetryLater as error:
             return [error] * len(invoices)
         won = [(i, claim) for (i, claim), ok in zip(fresh, inserted, strict=True) if ok]
         lost = {i for (i, _), ok in zip(fresh, inserted, strict=True) if not ok}
@@ -278,7 +274,7 @@ class InvoiceService:
         if marks:
             try:
                 await self._snapshots.mark_published(marks)
-            except Unavailable:
+            except RetryLater:
                 # Not lost: the consumer marks them when it reads the events back.
                 log.warning("snapshot.mark_failed", count=len(marks))
         return len(marks)
@@ -312,7 +308,7 @@ class InvoiceService:
     async def _release(self, claimed: Snapshot) -> None:
         """Expire our lease so that a retry or the sweeper takes over without waiting."""
         expired = replace(claimed, claimed_at=claimed.claimed_at - self._lease)
-        with suppress(Unavailable):  # else the lease expires on its own
+        with suppress(RetryLater):  # else the lease expires on its own
             await self._snapshots.replace_if(claimed.claim, expired)
 
 
@@ -350,13 +346,3 @@ def _result(snapshot: Snapshot, outcome: Outcome) -> IngestResult:
         outcome=outcome,
         version=snapshot.version,
     )
-
-
-def result_body(result: IngestResult) -> dict[str, Any]:
-    return {
-        "invoice_id": result.invoice_id,
-        "event_id": result.event_id,
-        "type": result.event_type.value,
-        "outcome": result.outcome.value,
-        "version": result.version,
-    }

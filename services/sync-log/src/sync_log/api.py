@@ -1,36 +1,34 @@
-"""The query API and the Sync Log page: thin routes over the store."""
+"""The query API and the Sync Log page: thin routes over the reader port (``ports.py``),
+which answers in the API's models."""
 
 import csv
 import io
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import WithJsonSchema
 
-from service_kit.http import ApiError, ApiKeyAuth
+from service_kit.http import ApiError, ApiKeyAuth, app_state
 from service_kit.openapi import error_responses
-from sync_log.adapters.mongo import Doc, MongoSyncLog
 from sync_log.api_models import (
     BatchReport,
     Connection,
     EntryPage,
     InvoiceDetail,
     InvoicePage,
-    InvoiceRow,
     LogEntry,
-    OrgStats,
     OrgStatsPage,
     Stats,
 )
 from sync_log.config import Settings
-from sync_log.domain import Status, invoice_key
+from sync_log.domain import Status
+from sync_log.ports import SyncLogReader
 from sync_log.queries import Cursor, Filters, InvalidCursor
 from sync_schemas import ErrorCode
 
@@ -41,12 +39,7 @@ CSV_FIELDS = list(LogEntry.model_fields)
 MAX_FILTER_LENGTH = 255
 
 
-def get_store(request: Request) -> MongoSyncLog:
-    store: MongoSyncLog = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[MongoSyncLog, Depends(get_store)]
+ReaderDep = Annotated[SyncLogReader, Depends(app_state("reader"))]
 
 
 TextFilter = Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH)]
@@ -140,23 +133,17 @@ def build_router(settings: Settings) -> APIRouter:
         responses={200: {"content": {"text/csv": {}}}},
     )
     async def sync_log(
-        request: Request, store: StoreDep, f: FiltersDep, cursor: CursorDep, limit: Limit = 50
-    ) -> Any:
+        request: Request, reader: ReaderDep, f: FiltersDep, cursor: CursorDep, limit: Limit = 50
+    ) -> EntryPage | Response:
         if wants_csv(request):
-            return _csv_response(_all_entries(store, f, settings.csv_max_rows), "sync-log.csv")
-        docs, next_cursor = await store.list_entries(f, limit, cursor)
-        return EntryPage(
-            items=[entry_out(d) for d in docs],
-            next_cursor=next_cursor.encode() if next_cursor else None,
-        )
+            return _csv_response(_all_entries(reader, f, settings.csv_max_rows), "sync-log.csv")
+        return await reader.entries(f, limit, cursor)
 
     @router.get("/invoices", response_model=InvoicePage, summary="Invoices by current status")
-    async def invoices(store: StoreDep, f: FiltersDep, cursor: CursorDep, limit: Limit = 50) -> Any:
-        docs, next_cursor = await store.list_invoices(f, limit, cursor)
-        return InvoicePage(
-            items=[invoice_out(d) for d in docs],
-            next_cursor=next_cursor.encode() if next_cursor else None,
-        )
+    async def invoices(
+        reader: ReaderDep, f: FiltersDep, cursor: CursorDep, limit: Limit = 50
+    ) -> InvoicePage:
+        return await reader.invoices(f, limit, cursor)
 
     @router.get(
         "/invoices/{org_id}/{invoice_id}",
@@ -164,35 +151,27 @@ def build_router(settings: Settings) -> APIRouter:
         summary="One invoice's current status and timeline",
         responses=error_responses(404),
     )
-    async def invoice(org_id: TextPath, invoice_id: TextPath, store: StoreDep) -> Any:
-        doc = await store.get_invoice(invoice_key(org_id, invoice_id))
-        if doc is None:
+    async def invoice(org_id: TextPath, invoice_id: TextPath, reader: ReaderDep) -> InvoiceDetail:
+        if (detail := await reader.invoice(org_id, invoice_id)) is None:
             raise ApiError(404, "not_found", f"no sync-log record of invoice {org_id}/{invoice_id}")
-        history = [entry_out(d) for d in await store.history(org_id, invoice_id)]
-        return InvoiceDetail(**invoice_out(doc).model_dump(), history=history)
+        return detail
 
     @router.get("/stats", response_model=Stats, summary="Invoices by current status and error")
     async def stats(
-        store: StoreDep, org_id: TextFilter = None, since: datetime | None = None
+        reader: ReaderDep, org_id: TextFilter = None, since: datetime | None = None
     ) -> Stats:
-        by_status: Counter[str] = Counter({s.value: 0 for s in Status})
-        by_error: Counter[str] = Counter()
-        for group in await store.count_invoices(org_id, since):
-            by_status[group["_id"]["status"]] += group["n"]
-            if group["_id"].get("error_code"):
-                by_error[group["_id"]["error_code"]] += group["n"]
-        return Stats(by_status=dict(by_status), by_error_code=dict(by_error))
+        return await reader.stats(org_id, since)
 
     @router.get(
         "/stats/orgs",
         response_model=OrgStatsPage,
         summary="Invoices by current status, per organisation",
     )
-    async def stats_by_org(store: StoreDep) -> OrgStatsPage:
+    async def stats_by_org(reader: ReaderDep) -> OrgStatsPage:
         """One row per organisation that has invoices, sorted by ``org_id``, with its
         invoices counted by current status (one aggregation, whatever the number of
         organisations)."""
-        return OrgStatsPage(items=org_stats(await store.count_by_org()))
+        return await reader.stats_by_org()
 
     @router.get(
         "/batches/{batch_id}",
@@ -200,24 +179,14 @@ def build_router(settings: Settings) -> APIRouter:
         summary="A bulk resync's report",
         responses=error_responses(404),
     )
-    async def batch(batch_id: TextPath, store: StoreDep) -> BatchReport:
-        members = await store.batch_members(batch_id)
-        if not members:
+    async def batch(batch_id: TextPath, reader: ReaderDep) -> BatchReport:
+        if (report := await reader.batch(batch_id)) is None:
             raise ApiError(404, "not_found", f"no invoice has been recorded for batch {batch_id}")
-        statuses = Counter(m["status"] for m in members)
-        errors = Counter(m["error_code"] for m in members if m.get("error_code"))
-        return BatchReport(
-            batch_id=batch_id,
-            total=len(members),
-            synced=statuses[Status.SYNCED],
-            failed=statuses[Status.FAILED],
-            pending=statuses[Status.PENDING],
-            by_error_code=dict(errors),
-        )
+        return report
 
     @router.get("/connections", response_model=list[Connection], summary="Xero connection status")
-    async def connections(store: StoreDep, org_id: TextFilter = None) -> list[Connection]:
-        return [Connection(**d) for d in await store.connections(org_id)]
+    async def connections(reader: ReaderDep, org_id: TextFilter = None) -> list[Connection]:
+        return await reader.connections(org_id)
 
     return router
 
@@ -242,47 +211,17 @@ def _page_html() -> str:
     return PAGE.read_text()
 
 
-def org_stats(groups: list[Doc]) -> list[OrgStats]:
-    """Groups of ``{_id: {org_id, status}, n}`` as one row per organisation, every status
-    present (zero when none)."""
-    by_org: dict[str, Counter[str]] = {}
-    for group in groups:
-        org_id = group["_id"].get("org_id")
-        if org_id is None:
-            continue
-        counts = by_org.setdefault(org_id, Counter({s.value: 0 for s in Status}))
-        counts[group["_id"]["status"]] += group["n"]
-    return [OrgStats(org_id=o, by_status=dict(by_org[o])) for o in sorted(by_org)]
-
-
-def entry_out(doc: Doc) -> LogEntry:
-    return LogEntry(event_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
-
-
-def invoice_out(doc: Doc) -> InvoiceRow:
-    return InvoiceRow(
-        org_id=doc["org_id"],
-        invoice_id=doc["invoice_id"],
-        invoice_number=doc.get("invoice_number"),
-        version=doc["version"],
-        status=doc["status"],
-        xero_invoice_id=doc.get("xero_invoice_id"),
-        last_error=doc.get("last_error"),
-        updated_at=doc["status_at"],
-        batch_ids=doc.get("batch_ids", []),
-    )
-
-
-async def _all_entries(store: MongoSyncLog, f: Filters, cap: int) -> AsyncIterator[LogEntry]:
+async def _all_entries(reader: SyncLogReader, f: Filters, cap: int) -> AsyncIterator[LogEntry]:
     cursor: Cursor | None = None
     sent = 0
     while sent < cap:
-        docs, cursor = await store.list_entries(f, min(500, cap - sent), cursor)
-        for doc in docs:
-            yield entry_out(doc)
-        sent += len(docs)
-        if cursor is None:
+        page = await reader.entries(f, min(500, cap - sent), cursor)
+        for entry in page.items:
+            yield entry
+        sent += len(page.items)
+        if page.next_cursor is None:
             return
+        cursor = Cursor.decode(page.next_cursor)
 
 
 def _csv_response(rows: AsyncIterator[LogEntry], filename: str) -> Response:

@@ -7,13 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service_kit.clock import utc_now
 from service_kit.events import RawRecord, Topics, dead_letter, ensure_topics, event_broker
 from service_kit.periodic import every
 from service_kit.runtime import Wiring
 from sync_log.adapters.mongo import MongoSyncLog
+from sync_log.adapters.mongo_reader import MongoSyncLogReader
 from sync_log.config import Settings
 from sync_log.retention import purge_once
-from sync_log.service import SyncLogService, utcnow
+from sync_log.service import SyncLogService
 from sync_log.subscribers import subscribe
 from sync_schemas import EnvelopeError
 
@@ -23,7 +25,7 @@ def wiring(settings: Settings) -> Wiring:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = MongoSyncLog(app.state.mongo[settings.mongodb_database])
         await store.ensure_indexes()
-        app.state.store = store
+        app.state.reader = MongoSyncLogReader(app.state.mongo[settings.mongodb_database])
         if not settings.consumer_enabled:
             yield
             return
@@ -40,15 +42,14 @@ def wiring(settings: Settings) -> Wiring:
         async def to_dlq(record: RawRecord, error: EnvelopeError) -> None:
             await dead_letter(broker, record, error, names)
 
-        service = SyncLogService(store, names.dlq, to_dlq)
-        subscribe(broker, names, service, settings)
+        subscribe(broker, names, SyncLogService(store), settings, to_dlq)
         await broker.start()
         retention = None
         if settings.retention_days > 0:
             days = settings.retention_days
 
             async def purge() -> None:
-                await purge_once(store, days, utcnow)
+                await purge_once(store, days, utc_now)
 
             interval = settings.retention_interval_seconds
             retention = asyncio.create_task(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from service_kit.keys import invoice_key
 from sync_schemas import (
     CloudEvent,
     ConnectionStatus,
@@ -128,11 +129,6 @@ class InvoiceState:
         return (
             self.last_error.error_code if self.status is Status.FAILED and self.last_error else None
         )
-
-
-def invoice_key(org_id: str, invoice_id: str) -> str:
-    # Identifiers cannot contain "/" (see sync_schemas.invoice.Identifier).
-    return f"{org_id}/{invoice_id}"
 
 
 def apply(state: InvoiceState | None, obs: Observation) -> InvoiceState | None:

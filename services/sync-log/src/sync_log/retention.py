@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import structlog
 
+from service_kit.clock import Clock
 from sync_log.adapters.mongo import MongoSyncLog
 from sync_log.metrics import RETENTION_DELETED
-from sync_log.ports import Clock
 
 log = structlog.get_logger(__name__)
 

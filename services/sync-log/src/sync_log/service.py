@@ -1,33 +1,38 @@
-"""Recording a batch of consumed records: the sync log's one use case on the write side."""
+"""Recording a batch of consumed records: the sync log's one use case on the write side.
+Decoding, dead-lettering and isolating a record that hits a bug are the consumer loop's
+(``service_kit.consumer``)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 import structlog
 
-from service_kit.events import INFRASTRUCTURE_ERRORS, ProcessingError, RawRecord, decode_record
+from service_kit.clock import Clock, utc_now
+from service_kit.consumer import Received
+from service_kit.errors import RetryLater
+from service_kit.keys import invoice_key
 from sync_log.domain import (
     ConnectionChange,
     InvoiceState,
     Observation,
     apply,
-    invoice_key,
     observe,
     observe_connection,
     observe_dead_letter,
 )
-from sync_log.ports import Clock, DeadLetter, SyncLogStore
-from sync_schemas import EnvelopeError
+from sync_log.ports import SyncLogStore
+from sync_schemas import CloudEvent
 
 log = structlog.get_logger(__name__)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 _FOLD_ATTEMPTS = 10
+
+
+class StatesContended(RetryLater):
+    """Invoice states kept changing under this writer: redeliver the batch rather than lose
+    a status."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,48 +40,30 @@ class BatchResult:
     observed: int
     new_entries: int
     invoices_changed: int
-    dead_lettered: int
     connections: int
 
 
 class SyncLogService:
-    def __init__(
-        self, store: SyncLogStore, dlq_topic: str, dead_letter: DeadLetter, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, store: SyncLogStore, clock: Clock = utc_now) -> None:
         self._store = store
-        self._dlq_topic = dlq_topic
-        self._dead_letter = dead_letter
         self._clock = clock
 
-    async def record(self, records: Sequence[RawRecord]) -> BatchResult:
-        """Store every record's entry and the invoices' new current status.
+    async def record(self, received: Sequence[Received[CloudEvent[Any] | None]]) -> BatchResult:
+        """Store every record's entry and the invoices' new current status. ``received`` are
+        the consumer loop's decoded records: an event, or None for a record read from the DLQ
+        (logged as it is, never decoded).
 
         Safe to call again with the same records (after a crash or a redelivery): entries are
         keyed by event id and ``apply`` is idempotent.
         """
         observations: list[Observation] = []
         connections: list[ConnectionChange] = []
-        dead = 0
         now = self._clock()
-        for record in records:
-            if record.topic == self._dlq_topic:
+        for record, event in received:
+            if event is None:
                 headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers}
                 observations.append(observe_dead_letter(record.key, record.value, headers, now))
-                continue
-            try:
-                event = decode_record(record)
-            except EnvelopeError as error:
-                log.warning(
-                    "dead-lettering record",
-                    reason=error.reason,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-                await self._dead_letter(record, error)
-                dead += 1
-                continue
-            if (change := observe_connection(event)) is not None:
+            elif (change := observe_connection(event)) is not None:
                 connections.append(change)
             elif (obs := observe(event)) is not None:
                 observations.append(obs)
@@ -93,37 +80,7 @@ class SyncLogService:
         changed = await self._fold(observations, now)
         for change in connections:
             await self._store.save_connection(change)
-        return BatchResult(len(observations), new_entries, changed, dead, len(connections))
-
-    async def record_isolated(self, records: Sequence[RawRecord]) -> BatchResult:
-        """Record each record alone, after ``record`` failed with a bug on the whole batch.
-
-        A record whose recording still fails is dead-lettered as ``processing_error``; one
-        read from the DLQ itself is logged and dropped rather than sent back to the DLQ.
-        """
-        totals = [0, 0, 0, 0, 0]
-        for record in records:
-            try:
-                result = await self.record([record])
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception as error:
-                log.exception("record failed", topic=record.topic, offset=record.offset)
-                if record.topic != self._dlq_topic:
-                    await self._dead_letter(record, ProcessingError(type(error).__name__))
-                totals[3] += 1
-                continue
-            for i, value in enumerate(
-                (
-                    result.observed,
-                    result.new_entries,
-                    result.invoices_changed,
-                    result.dead_lettered,
-                    result.connections,
-                )
-            ):
-                totals[i] += value
-        return BatchResult(*totals)
+        return BatchResult(len(observations), new_entries, changed, len(connections))
 
     async def _fold(self, observations: Sequence[Observation], now: datetime) -> int:
         """Fold the observations into the invoices' states, compare-and-set: a state another
@@ -148,5 +105,4 @@ class SyncLogService:
                 return len(changed_keys)
             log.info("states.conflict", count=len(lost))
             by_key = {key: by_key[key] for key in lost}
-        # Contention that does not end: redeliver the batch rather than lose a status.
-        raise TimeoutError(f"{len(by_key)} invoice states kept changing under this writer")
+        raise StatesContended(f"{len(by_key)} invoice states kept changing under this writer")

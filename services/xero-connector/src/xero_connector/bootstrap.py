@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
+from service_kit.clock import utc_now
 from service_kit.events import Topics, ensure_topics, event_broker
 from service_kit.periodic import every
 from service_kit.runtime import Wiring
@@ -62,7 +63,7 @@ from xero_connector.subscribers import SyncConsumer, kafka_ports, subscribe
 from xero_connector.sync.pipeline import SyncPipeline
 from xero_connector.sync.planner import RetryPolicy
 from xero_connector.sync.writer import Writer
-from xero_connector.tokens import TokenManager, instance_name, utcnow
+from xero_connector.tokens import TokenManager, instance_name
 from xero_connector.writers import WriterLeases
 
 
@@ -200,7 +201,7 @@ def wiring(settings: Settings) -> Wiring:
                 stores.writer_leases,
                 instance_name(),
                 ttl_s=settings.writer_lease_seconds,
-                clock=utcnow,
+                clock=utc_now,
             )
             port = accounting(settings, xero, tokens, writers)
             org_data = OrgDataCache(port, settings.org_cache_ttl_seconds)
@@ -252,7 +253,7 @@ def wiring(settings: Settings) -> Wiring:
             cutoff = timedelta(days=settings.processed_events_days)
 
             async def forget_processed() -> None:
-                await stores.processed.purge(utcnow() - cutoff)
+                await stores.processed.purge(utc_now() - cutoff)
 
             jobs = [
                 asyncio.create_task(

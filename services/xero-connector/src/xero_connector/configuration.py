@@ -9,13 +9,13 @@ seen = await config.seen("org_acme")              # what recent invoices used, m
 
 from datetime import timedelta
 
+from service_kit.clock import Clock, utc_now
 from xero_connector.checks import Problem, check_mappings
 from xero_connector.choices import Choices, revenue_choices
 from xero_connector.domain import Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
-from xero_connector.ports import Clock, OrgConfigStore, XeroAccounting
+from xero_connector.ports import OrgConfigStore, XeroAccounting
 from xero_connector.seen import SeenCodes, seen_codes
-from xero_connector.tokens import utcnow
 
 
 class ConfigService:
@@ -26,7 +26,7 @@ class ConfigService:
         xero: XeroAccounting,
         *,
         recent_currency_days: float = 90,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._org_data = org_data

@@ -17,17 +17,21 @@ high-water marks make that second pass idempotent.
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+
+from service_kit.consumer import Abandoned
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-class BatchRevoked(Exception):
+class BatchRevoked(Abandoned):
     """The batch's partitions were revoked while it ran: it was cancelled."""
+
+    outcome: ClassVar[str] = "revoked"
 
 
 class Fence(ConsumerRebalanceListener):  # type: ignore[misc]

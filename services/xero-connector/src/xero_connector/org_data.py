@@ -12,8 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from xero_connector.ports import Clock, XeroAccounting, XeroScope
-from xero_connector.tokens import utcnow
+from service_kit.clock import Clock, utc_now
+from xero_connector.ports import XeroAccounting, XeroScope
 from xero_connector.xero_models import Account, Currency, Organisation, TaxRate
 
 
@@ -44,7 +44,7 @@ class OrgData:
 
 
 class OrgDataCache:
-    def __init__(self, reader: XeroAccounting, ttl_s: float, clock: Clock = utcnow) -> None:
+    def __init__(self, reader: XeroAccounting, ttl_s: float, clock: Clock = utc_now) -> None:
         self._reader = reader
         self._ttl = timedelta(seconds=ttl_s)
         self._clock = clock

@@ -1,7 +1,7 @@
 """What the connector's use cases need from the outside world. Adapters implement these;
 unit tests use the small fakes in tests/unit/xero_connector/fakes.py."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,8 +34,6 @@ from xero_connector.xero_models import (
 )
 
 Payload = dict[str, Any]  # an element this integration sends to Xero (built by mapping.py)
-
-Clock = Callable[[], datetime]
 
 
 class ConnectionStore(Protocol):

@@ -10,11 +10,12 @@ only these retries set: that is what tells an automatic retry from an operator's
 """
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 
+from service_kit.clock import utc_now
 from sync_schemas import CloudEvent, EventType, Invoice, InvoiceSyncRequested, SyncReason, new_event
 from xero_connector.domain import ScheduledRetry
 
@@ -38,7 +39,7 @@ class RetryLoop:
         self._publish = publish
 
     async def run_once(self) -> int:
-        due = await self._store.due(datetime.now(UTC))
+        due = await self._store.due(utc_now())
         for retry in due:
             request = InvoiceSyncRequested(
                 org_id=retry.org_id,

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import structlog
 
+from service_kit.clock import Clock, utc_now
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector import oauth
 from xero_connector.domain import Connection, PendingAuthorization, Tokens
@@ -21,7 +22,6 @@ from xero_connector.errors import (
 )
 from xero_connector.ports import (
     AuthorizationStore,
-    Clock,
     ConnectionEvents,
     ConnectionStore,
     OrgConfigStore,
@@ -29,7 +29,6 @@ from xero_connector.ports import (
     TenantData,
     XeroIdentity,
 )
-from xero_connector.tokens import utcnow
 from xero_connector.xero_errors import OAuthError, XeroError
 
 log = structlog.get_logger(__name__)
@@ -66,7 +65,7 @@ class ConnectionService:
         client: OAuthClient,
         tenant_data: tuple[TenantData, ...] = (),
         parked: ParkedSyncs | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
     ) -> None:
         self._connections = connections
         self._authorizations = authorizations

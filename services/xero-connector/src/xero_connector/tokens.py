@@ -30,16 +30,17 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
+from service_kit.clock import Clock, utc_now
+from service_kit.periodic import every
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector.domain import Connection, Tokens
 from xero_connector.errors import ConnectionExpired, NotConnected
 from xero_connector.metrics import TOKEN_REFRESHES
 from xero_connector.ports import (
-    Clock,
     ConnectionEvents,
     ConnectionStore,
     RefreshLeases,
@@ -52,10 +53,6 @@ from xero_connector.xero_models import TokenGrant
 log = structlog.get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def instance_name() -> str:
@@ -79,7 +76,7 @@ class TokenManager:
         grace_s: float = 1500,
         retries: int = 3,
         poll_s: float = 0.05,
-        clock: Clock = utcnow,
+        clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
         holder: str | None = None,
     ) -> None:
@@ -163,9 +160,11 @@ class TokenManager:
     async def _keep(self, lease: str) -> None:
         """Extend the lease every third of its length while the refresh runs: its retries
         within Xero's grace can outlast one lease, and a second refresher must not start."""
-        while True:
-            await self._sleep(self._lease_s / 3)
+
+        async def extend() -> None:
             await self._leases.extend(lease, self._clock() + timedelta(seconds=self._lease_s))
+
+        await every(self._lease_s / 3, extend, name="refresh_lease", sleep=self._sleep)
 
     async def _refresh(self, connection: Connection) -> XeroAccess:
         org_id = connection.org_id

@@ -20,11 +20,12 @@ take epoch n+1. The lease outlives any single Xero call (``ttl_s`` above the HTT
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import structlog
 
-from xero_connector.ports import Clock
+from service_kit.clock import Clock
+from service_kit.errors import RetryLater
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -34,8 +35,11 @@ Sleep = Callable[[float], Awaitable[None]]
 RENEW_EVERY = timedelta(seconds=1)
 
 
-class Fenced(Exception):
-    """A later writer holds the organisation: this instance must not write to it."""
+class Fenced(RetryLater):
+    """A later writer holds the organisation: this instance must not write to it. A batch
+    that meets it is sent back (the partitions may still be ours once the lease ends)."""
+
+    outcome: ClassVar[str] = "fenced"
 
 
 class WriterLeaseStore(Protocol):

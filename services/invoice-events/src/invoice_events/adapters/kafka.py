@@ -9,16 +9,11 @@ Any Kafka error or a timeout raises :class:`PublishFailed`.
 import asyncio
 from typing import Any
 
-from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
-from invoice_events.ports import Unavailable
-from service_kit.events import Topics, publish_event
+from service_kit.errors import retry_later_on
+from service_kit.events import PublishFailed, Topics, publish_event
 from sync_schemas import CloudEvent
-
-
-class PublishFailed(Unavailable):
-    """Kafka did not acknowledge the event in time."""
 
 
 class KafkaPublisher:
@@ -28,8 +23,6 @@ class KafkaPublisher:
         self._timeout_s = timeout_s
 
     async def publish(self, event: CloudEvent[Any]) -> None:
-        try:
+        with retry_later_on(TimeoutError, as_=PublishFailed):
             async with asyncio.timeout(self._timeout_s):
                 await publish_event(self._broker, event, self._names)
-        except (KafkaError, TimeoutError) as error:
-            raise PublishFailed(f"{type(error).__name__}: {error}") from error

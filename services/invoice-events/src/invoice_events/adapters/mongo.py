@@ -14,8 +14,7 @@ are batched into one update per flush. On MongoDB every one of these filters use
 index (and the sweeper its own).
 """
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,32 +22,24 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure
 
 from invoice_events.decisions import KeyRecord, KeyState, PublishState, Snapshot, StoredResponse
-from invoice_events.ports import Key, Mark, ResyncBatch, Unavailable
-from service_kit.mongo import find_by_ids
+from invoice_events.ports import Key, Mark, ResyncBatch
+from service_kit.errors import RetryLater, retry_later_on
+from service_kit.keys import invoice_key
+from service_kit.mongo import find_by_ids, insert_if_new, insert_new
 from sync_schemas import EventType, Invoice, SyncReason
 
 Document = dict[str, Any]
-_DUPLICATE_KEY = 11000
 
 
-class StoreUnavailable(Unavailable):
+class StoreUnavailable(RetryLater):
     """MongoDB cannot be reached."""
 
 
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except ConnectionFailure as error:  # includes timeouts and server selection
-        raise StoreUnavailable(str(error)) from error
-
-
-def _snapshot_id(org_id: str, invoice_id: str) -> str:
-    # Identifiers cannot contain "/", so the pair is unambiguous.
-    return f"{org_id}/{invoice_id}"
+# ConnectionFailure includes timeouts and server selection; other errors are bugs here.
+_translated = retry_later_on(ConnectionFailure, as_=StoreUnavailable)
 
 
 class MongoSnapshotStore:
@@ -56,40 +47,27 @@ class MongoSnapshotStore:
         self._c = collection
 
     async def get(self, org_id: str, invoice_id: str) -> Snapshot | None:
-        async with _translated():
-            doc = await self._c.find_one({"_id": _snapshot_id(org_id, invoice_id)})
+        with _translated:
+            doc = await self._c.find_one({"_id": invoice_key(org_id, invoice_id)})
         return _to_snapshot(doc) if doc else None
 
     async def get_by_keys(self, keys: Sequence[Key]) -> dict[Key, Snapshot]:
-        async with _translated():
-            docs = await find_by_ids(self._c, [_snapshot_id(*key) for key in keys])
-        return {key: _to_snapshot(doc) for key in keys if (doc := docs.get(_snapshot_id(*key)))}
+        with _translated:
+            docs = await find_by_ids(self._c, [invoice_key(*key) for key in keys])
+        return {key: _to_snapshot(doc) for key in keys if (doc := docs.get(invoice_key(*key)))}
 
     async def insert(self, snapshot: Snapshot) -> bool:
-        try:
-            async with _translated():
-                await self._c.insert_one(_from_snapshot(snapshot))
-        except DuplicateKeyError:
-            return False
-        return True
+        with _translated:
+            return await insert_if_new(self._c, _from_snapshot(snapshot))
 
     async def insert_many(self, snapshots: Sequence[Snapshot]) -> list[bool]:
-        if not snapshots:
-            return []
-        inserted = [True] * len(snapshots)
-        try:
-            async with _translated():
-                await self._c.insert_many([_from_snapshot(s) for s in snapshots], ordered=False)
-        except BulkWriteError as error:
-            for failure in error.details.get("writeErrors", []):
-                if failure.get("code") != _DUPLICATE_KEY:
-                    raise
-                inserted[failure["index"]] = False
-        return inserted
+        with _translated:
+            taken = set(await insert_new(self._c, [_from_snapshot(s) for s in snapshots]))
+        return [i not in taken for i in range(len(snapshots))]
 
     async def replace_if(self, expected_claim: str, snapshot: Snapshot) -> bool:
         doc = _from_snapshot(snapshot)
-        async with _translated():
+        with _translated:
             result = await self._c.replace_one({"_id": doc["_id"], "claim": expected_claim}, doc)
         return result.matched_count == 1
 
@@ -97,16 +75,16 @@ class MongoSnapshotStore:
         # One update for all: a snapshot matches only with its own event id, as event ids
         # are unique per claim.
         query = {
-            "_id": {"$in": [_snapshot_id(org, invoice) for org, invoice, _ in marks]},
+            "_id": {"$in": [invoice_key(org, invoice) for org, invoice, _ in marks]},
             "event_id": {"$in": [event_id for _, _, event_id in marks]},
             "state": PublishState.PENDING.value,
         }
-        async with _translated():
+        with _translated:
             await self._c.update_many(query, {"$set": {"state": PublishState.PUBLISHED.value}})
 
     async def stale_pending(self, claimed_before: datetime, limit: int) -> list[Snapshot]:
         query = {"state": PublishState.PENDING.value, "claimed_at": {"$lte": claimed_before}}
-        async with _translated():
+        with _translated:
             docs = await self._c.find(query).limit(limit).to_list()
         return [_to_snapshot(doc) for doc in docs]
 
@@ -114,7 +92,7 @@ class MongoSnapshotStore:
 def _from_snapshot(snapshot: Snapshot) -> Document:
     invoice = snapshot.invoice
     return {
-        "_id": _snapshot_id(invoice.org_id, invoice.invoice_id),
+        "_id": invoice_key(invoice.org_id, invoice.invoice_id),
         "org_id": invoice.org_id,
         "invoice_id": invoice.invoice_id,
         "version": invoice.version,
@@ -143,7 +121,7 @@ class MongoIdempotencyStore:
         self._c = collection
 
     async def get(self, key_id: str) -> KeyRecord | None:
-        async with _translated():
+        with _translated:
             doc = await self._c.find_one({"_id": key_id})
         if doc is None:
             return None
@@ -158,15 +136,11 @@ class MongoIdempotencyStore:
         )
 
     async def insert(self, record: KeyRecord) -> bool:
-        try:
-            async with _translated():
-                await self._c.insert_one(_from_key(record))
-        except DuplicateKeyError:
-            return False
-        return True
+        with _translated:
+            return await insert_if_new(self._c, _from_key(record))
 
     async def replace_if(self, expected_claim: str, record: KeyRecord) -> bool:
-        async with _translated():
+        with _translated:
             result = await self._c.replace_one(
                 {"_id": record.key_id, "claim": expected_claim}, _from_key(record)
             )
@@ -174,18 +148,18 @@ class MongoIdempotencyStore:
 
     async def complete(self, key_id: str, claim: str, response: StoredResponse) -> None:
         stored = {"status_code": response.status_code, "body": response.body}
-        async with _translated():
+        with _translated:
             await self._c.update_one(
                 {"_id": key_id, "claim": claim},
                 {"$set": {"state": KeyState.DONE.value, "response": stored}},
             )
 
     async def release(self, key_id: str, claim: str) -> None:
-        async with _translated():
+        with _translated:
             await self._c.delete_one({"_id": key_id, "claim": claim})
 
     async def purge(self, created_before: datetime) -> int:
-        async with _translated():
+        with _translated:
             result = await self._c.delete_many({"created_at": {"$lte": created_before}})
         return result.deleted_count
 
@@ -206,7 +180,7 @@ class MongoBatchStore:
         self._c = collection
 
     async def get(self, batch_id: str) -> ResyncBatch | None:
-        async with _translated():
+        with _translated:
             doc = await self._c.find_one({"_id": batch_id})
         if doc is None:
             return None
@@ -233,7 +207,7 @@ class MongoBatchStore:
             "cause_event_id": batch.cause_event_id,
             "complete": batch.complete,
         }
-        async with _translated():
+        with _translated:
             await self._c.replace_one({"_id": batch.batch_id}, doc, upsert=True)
 
 
@@ -245,7 +219,7 @@ class MongoStores:
 
     @classmethod
     async def open(cls, db: AsyncDatabase[Document]) -> "MongoStores":
-        async with _translated():
+        with _translated:
             await db.snapshots.create_index([("state", ASCENDING), ("claimed_at", ASCENDING)])
             await db.idempotency_keys.create_index([("created_at", ASCENDING)])
         return cls(

@@ -16,14 +16,15 @@ from typing import Any, Self
 import httpx
 from pydantic import SecretStr
 
-from invoice_events.ports import InvoiceQuery, SyncLogError, Unavailable
+from invoice_events.ports import InvoiceQuery, SyncLogError
+from service_kit.errors import RetryLater
 
 PAGE_SIZE = 500  # the API's maximum
 Params = list[tuple[str, str | int | float | bool | None]]  # a name may repeat
 _MAX_PAGES = 100_000  # a cursor that never ends is a bug on the other side; stop somewhere
 
 
-class SyncLogUnavailable(Unavailable):
+class SyncLogUnavailable(RetryLater):
     """The sync-log API cannot answer right now."""
 
 

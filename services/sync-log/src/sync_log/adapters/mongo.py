@@ -14,27 +14,22 @@ from typing import Any
 import structlog
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import PyMongoError
 
-from service_kit.mongo import BULK_CHUNK, find_by_ids, reads_by_secondary_indexes
+from service_kit.errors import retry_later_on
+from service_kit.mongo import BULK_CHUNK, find_by_ids, insert_new, reads_by_secondary_indexes
 from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
 from sync_log.queries import (
     ENTRY_INDEXES,
     ENTRY_TIME,
     INVOICE_INDEXES,
-    INVOICE_TIME,
-    Cursor,
-    Filters,
-    entry_filter,
-    invoice_filter,
-    sort_spec,
 )
 
 Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
 log = structlog.get_logger(__name__)
 
 
+@retry_later_on(PyMongoError)
 class MongoSyncLog:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._db = db
@@ -57,16 +52,9 @@ class MongoSyncLog:
     async def insert_entries(self, entries: Sequence[Doc]) -> dict[str, datetime]:
         """Insert new entries. Returns the ones already stored (same event id), with the time
         they were first recorded at."""
-        if not entries:
+        repeated = [entries[i]["_id"] for i in await insert_new(self._entries, entries)]
+        if not repeated:
             return {}
-        try:
-            await self._entries.insert_many(list(entries), ordered=False)
-            return {}
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            repeated = [entries[e["index"]]["_id"] for e in errors]
         stored = await find_by_ids(self._entries, repeated)
         return {event_id: doc["occurred_at"] for event_id, doc in stored.items()}
 
@@ -86,14 +74,8 @@ class MongoSyncLog:
             doc = state_to_doc(state, now) | {"revision": state.revision + 1, "writer": token}
             (new if state.revision == 0 else old).append((state, {"_id": state.key} | doc))
         lost: set[str] = set()
-        if new:
-            try:
-                await self._invoices.insert_many([doc for _, doc in new], ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                lost |= {new[e["index"]][0].key for e in errors}
+        taken = await insert_new(self._invoices, [doc for _, doc in new])
+        lost |= {new[i][0].key for i in taken}
         ops = [ReplaceOne({"_id": s.key, "revision": s.revision}, doc) for s, doc in old]
         matched = 0
         # Small commands: FerretDB v1 holds a pooled connection per update statement until
@@ -127,76 +109,6 @@ class MongoSyncLog:
     async def delete_entries_before(self, cutoff: datetime) -> int:
         result = await self._entries.delete_many({ENTRY_TIME: {"$lt": cutoff}})
         return result.deleted_count
-
-    # -- reads ----------------------------------------------------------------------------
-
-    async def list_entries(
-        self, filters: Filters, limit: int, cursor: Cursor | None
-    ) -> tuple[list[Doc], Cursor | None]:
-        query = entry_filter(filters, cursor)
-        docs = (
-            await self._entries.find(query).sort(sort_spec(ENTRY_TIME)).limit(limit + 1).to_list()
-        )
-        return _page(docs, limit, ENTRY_TIME)
-
-    async def list_invoices(
-        self, filters: Filters, limit: int, cursor: Cursor | None
-    ) -> tuple[list[Doc], Cursor | None]:
-        query = invoice_filter(filters, cursor)
-        docs = (
-            await self._invoices.find(query)
-            .sort(sort_spec(INVOICE_TIME))
-            .limit(limit + 1)
-            .to_list()
-        )
-        return _page(docs, limit, INVOICE_TIME)
-
-    async def get_invoice(self, key: str) -> Doc | None:
-        return await self._invoices.find_one({"_id": key})
-
-    async def history(self, org_id: str, invoice_id: str) -> list[Doc]:
-        query = {"org_id": org_id, "invoice_id": invoice_id}
-        return await self._entries.find(query).sort([(ENTRY_TIME, 1), ("_id", 1)]).to_list()
-
-    async def count_invoices(self, org_id: str | None, since: datetime | None) -> list[Doc]:
-        """Invoices grouped by current status and error code."""
-        match: Doc = {}
-        if org_id:
-            match["org_id"] = org_id
-        if since:
-            match[INVOICE_TIME] = {"$gte": since}
-        pipeline: list[Doc] = [
-            {"$match": match},
-            {
-                "$group": {
-                    "_id": {"status": "$status", "error_code": "$error_code"},
-                    "n": {"$sum": 1},
-                }
-            },
-        ]
-        return await (await self._invoices.aggregate(pipeline)).to_list()
-
-    async def count_by_org(self) -> list[Doc]:
-        """Invoices grouped by organisation and current status, in one aggregation."""
-        pipeline: list[Doc] = [
-            {"$group": {"_id": {"org_id": "$org_id", "status": "$status"}, "n": {"$sum": 1}}},
-        ]
-        return await (await self._invoices.aggregate(pipeline)).to_list()
-
-    async def batch_members(self, batch_id: str) -> list[Doc]:
-        projection = {"status": 1, "error_code": 1}
-        return await self._invoices.find({"batch_ids": batch_id}, projection).to_list()
-
-    async def connections(self, org_id: str | None) -> list[Doc]:
-        query = {"_id": org_id} if org_id else {}
-        return await self._connections.find(query).sort("_id", 1).to_list()
-
-
-def _page(docs: list[Doc], limit: int, time_field: str) -> tuple[list[Doc], Cursor | None]:
-    if len(docs) <= limit:
-        return docs, None
-    last = docs[limit - 1]
-    return docs[:limit], Cursor(last[time_field], str(last["_id"]))
 
 
 def state_to_doc(state: InvoiceState, now: datetime) -> Doc:

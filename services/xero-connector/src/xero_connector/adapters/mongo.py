@@ -26,8 +26,10 @@ from urllib.parse import quote, unquote
 import structlog
 from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import PyMongoError
 
+from service_kit.errors import retry_later_on
+from service_kit.mongo import insert_if_new
 from sync_schemas import ConnectionStatus
 from xero_connector.crypto import TokenCipher, UndecryptableTokens
 from xero_connector.domain import (
@@ -51,6 +53,7 @@ log = structlog.get_logger(__name__)
 _CURRENCY = re.compile(r"^[A-Z0-9]{3}$")
 
 
+@retry_later_on(PyMongoError)
 class MongoConnections:
     def __init__(self, db: AsyncDatabase[Doc], cipher: TokenCipher) -> None:
         self._collection = db["connections"]
@@ -163,6 +166,7 @@ class MongoConnections:
         )
 
 
+@retry_later_on(PyMongoError)
 class MongoRefreshLeases:
     """Leases by insert: ``refresh:{org}:{generation}:{attempt}``. Attempt k+1 may be taken
     only after attempt k expired (its holder died), and only by one instance: the insert of
@@ -181,23 +185,20 @@ class MongoRefreshLeases:
         attempt = 0
         while attempt < MAX_LEASE_ATTEMPTS:
             lease_id = self._id(org_id, generation, attempt)
-            try:
-                await self._collection.insert_one(
-                    {
-                        "_id": lease_id,
-                        "holder": holder,
-                        "acquired_at": now,
-                        "expires_at": now + timedelta(seconds=ttl_s),
-                    }
-                )
+            lease = {
+                "_id": lease_id,
+                "holder": holder,
+                "acquired_at": now,
+                "expires_at": now + timedelta(seconds=ttl_s),
+            }
+            if await insert_if_new(self._collection, lease):
                 return lease_id
-            except DuplicateKeyError:
-                existing = await self._collection.find_one({"_id": lease_id})
-                if existing is None:
-                    continue  # released meanwhile: try the same attempt again
-                if existing["expires_at"] > now:
-                    return None  # held
-                attempt += 1  # its holder died: the next attempt is up for grabs
+            existing = await self._collection.find_one({"_id": lease_id})
+            if existing is None:
+                continue  # released meanwhile: try the same attempt again
+            if existing["expires_at"] > now:
+                return None  # held
+            attempt += 1  # its holder died: the next attempt is up for grabs
         return None
 
     async def release(self, lease_id: str) -> None:
@@ -211,6 +212,7 @@ class MongoRefreshLeases:
         await self._collection.delete_many({"_id": {"$in": ids}})
 
 
+@retry_later_on(PyMongoError)
 class MongoAuthorizations:
     def __init__(self, db: AsyncDatabase[Doc], cipher: TokenCipher) -> None:
         self._collection = db["authorizations"]
@@ -232,11 +234,8 @@ class MongoAuthorizations:
         doc = await self._collection.find_one({"_id": state})
         if doc is None:
             return None
-        try:  # the one-time use: only one taker can insert the marker
-            await self._collection.insert_one(
-                {"_id": f"used:{state}", "expires_at": doc["expires_at"]}
-            )
-        except DuplicateKeyError:
+        marker = {"_id": f"used:{state}", "expires_at": doc["expires_at"]}
+        if not await insert_if_new(self._collection, marker):  # the one-time use: one taker
             return None
         await self._collection.delete_one({"_id": state})
         if doc["expires_at"] <= now:
@@ -260,6 +259,7 @@ class MongoAuthorizations:
         return result.deleted_count
 
 
+@retry_later_on(PyMongoError)
 class MongoOrgConfig:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._config = db["org_config"]

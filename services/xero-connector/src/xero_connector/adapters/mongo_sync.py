@@ -16,14 +16,17 @@ from datetime import datetime
 
 from pymongo import DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import PyMongoError
 
-from service_kit.mongo import bulk_write_chunked, find_by_ids
+from service_kit.errors import retry_later_on
+from service_kit.keys import invoice_key
+from service_kit.mongo import bulk_write_chunked, find_by_ids, insert_if_new, insert_new
 from xero_connector.adapters.mongo import Doc
 from xero_connector.domain import LEGACY_TENANT, Intent, InvoiceRecord, Link, ScheduledRetry
 from xero_connector.ports import XeroScope
 
 
+@retry_later_on(PyMongoError)
 class MongoInvoiceRecords:
     """``links`` (the collection keeps its first name): ``_id`` = ``{org_id}/{invoice_id}``;
     ``high_water``, the link (``tenant_id``, ``xero_invoice_id``, ``version``,
@@ -36,7 +39,7 @@ class MongoInvoiceRecords:
         self._collection = db["links"]
 
     async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, InvoiceRecord]:
-        docs = await find_by_ids(self._collection, (f"{org_id}/{i}" for i in invoice_ids))
+        docs = await find_by_ids(self._collection, (invoice_key(org_id, i) for i in invoice_ids))
         return {doc["invoice_id"]: _record(org_id, doc) for doc in docs.values()}
 
     async def intend(
@@ -47,7 +50,7 @@ class MongoInvoiceRecords:
         ids = list(intents)
         fresh = [
             {
-                "_id": f"{org_id}/{invoice_id}",
+                "_id": invoice_key(org_id, invoice_id),
                 "org_id": org_id,
                 "invoice_id": invoice_id,
                 "number": number,
@@ -55,17 +58,10 @@ class MongoInvoiceRecords:
             }
             for invoice_id, (number, url) in intents.items()
         ]
-        known: list[str] = []
-        try:
-            await self._collection.insert_many(fresh, ordered=False)
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            known = [ids[int(e["index"])] for e in errors]
+        known = [ids[i] for i in await insert_new(self._collection, fresh)]
         operations = [
             UpdateOne(
-                {"_id": f"{org_id}/{invoice_id}"},
+                {"_id": invoice_key(org_id, invoice_id)},
                 {
                     "$set": {"number": intents[invoice_id][0]},
                     "$addToSet": {
@@ -86,7 +82,7 @@ class MongoInvoiceRecords:
         behind never replaces a newer link."""
         operations: list[UpdateOne] = [
             UpdateOne(
-                {"_id": f"{org_id}/{invoice_id}"},
+                {"_id": invoice_key(org_id, invoice_id)},
                 {
                     "$set": {"org_id": org_id, "invoice_id": invoice_id},
                     "$max": {"high_water": version},
@@ -98,7 +94,7 @@ class MongoInvoiceRecords:
         operations += [
             UpdateOne(
                 {
-                    "_id": f"{org_id}/{invoice_id}",
+                    "_id": invoice_key(org_id, invoice_id),
                     "$or": [{"version": {"$lte": link.version}}, {"version": {"$exists": False}}],
                 },
                 {
@@ -120,7 +116,7 @@ class MongoInvoiceRecords:
 
     async def unlink(self, org_id: str, invoice_id: str) -> None:
         await self._collection.update_one(
-            {"_id": f"{org_id}/{invoice_id}"}, {"$unset": dict.fromkeys(_LINK_FIELDS, "")}
+            {"_id": invoice_key(org_id, invoice_id)}, {"$unset": dict.fromkeys(_LINK_FIELDS, "")}
         )
 
     async def forget_org(self, org_id: str) -> None:
@@ -165,6 +161,7 @@ def _record(org_id: str, doc: Doc) -> InvoiceRecord:
     )
 
 
+@retry_later_on(PyMongoError)
 class MongoContactCache:
     """``contacts``: ``_id`` = ``{org_id}/{tenant_id}/{customer_id}`` -> the Xero ContactID."""
 
@@ -202,6 +199,7 @@ class MongoContactCache:
         await self._collection.delete_many({"org_id": org_id})
 
 
+@retry_later_on(PyMongoError)
 class MongoProcessed:
     """``processed_events``: ``_id`` = the CloudEvents id of an event whose result is out."""
 
@@ -218,15 +216,10 @@ class MongoProcessed:
 
     async def mark(self, event_ids: Iterable[str], at: datetime) -> None:
         docs = [{"_id": e, "at": at} for e in dict.fromkeys(event_ids)]
-        if not docs:
-            return
-        try:
-            await self._collection.insert_many(docs, ordered=False)
-        except BulkWriteError as error:  # marked before (a redelivery): fine
-            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                raise
+        await insert_new(self._collection, docs)  # some marked before (a redelivery): fine
 
 
+@retry_later_on(PyMongoError)
 class MongoRetries:
     """``scheduled_retries``: ``_id`` = ``{org_id}/{invoice_id}``; the request to send again
     once ``due_at`` has passed (a small collection: only invoices that failed as
@@ -241,16 +234,7 @@ class MongoRetries:
         commands rather than a filtered upsert, whose duplicate-key answer FerretDB v1 shapes
         in a way PyMongo cannot read."""
         docs = [_retry_doc(r) for r in retries]
-        if not docs:
-            return
-        taken: list[int] = []
-        try:
-            await self._collection.insert_many(docs, ordered=False)
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            taken = [int(e["index"]) for e in errors]
+        taken = await insert_new(self._collection, docs)
         operations = [
             ReplaceOne(
                 {
@@ -305,7 +289,7 @@ class MongoRetries:
 
     async def drop_older(self, org_id: str, versions: Mapping[str, int]) -> None:
         operations = [
-            DeleteOne({"_id": f"{org_id}/{invoice_id}", "invoice.version": {"$lt": version}})
+            DeleteOne({"_id": invoice_key(org_id, invoice_id), "invoice.version": {"$lt": version}})
             for invoice_id, version in versions.items()
         ]
         await bulk_write_chunked(self._collection, operations)
@@ -315,7 +299,7 @@ class MongoRetries:
         may already have failed again and scheduled the next attempt under the same ``_id``."""
         await self._collection.delete_one(
             {
-                "_id": f"{retry.org_id}/{retry.invoice_id}",
+                "_id": invoice_key(retry.org_id, retry.invoice_id),
                 "attempt": retry.attempt,
                 "due_at": retry.due_at,
             }
@@ -324,7 +308,7 @@ class MongoRetries:
 
 def _retry_doc(r: ScheduledRetry) -> Doc:
     return {
-        "_id": f"{r.org_id}/{r.invoice_id}",
+        "_id": invoice_key(r.org_id, r.invoice_id),
         "org_id": r.org_id,
         "invoice_id": r.invoice_id,
         "due_at": r.due_at,
@@ -335,6 +319,7 @@ def _retry_doc(r: ScheduledRetry) -> Doc:
     }
 
 
+@retry_later_on(PyMongoError)
 class MongoWriterLeases:
     """``writer_leases``: ``_id`` = ``writer:{org}:{epoch}`` (made by insert, so one instance
     alone makes each epoch) and ``writer:{org}``, a hint of the newest epoch (the probe
@@ -356,11 +341,8 @@ class MongoWriterLeases:
         return epoch, str(doc["holder"]), doc["expires_at"]
 
     async def create(self, org_id: str, epoch: int, holder: str, expires_at: datetime) -> bool:
-        try:
-            await self._collection.insert_one(
-                {"_id": f"writer:{org_id}:{epoch}", "holder": holder, "expires_at": expires_at}
-            )
-        except DuplicateKeyError:
+        lease = {"_id": f"writer:{org_id}:{epoch}", "holder": holder, "expires_at": expires_at}
+        if not await insert_if_new(self._collection, lease):
             return False
         await self._collection.update_one(
             {"_id": f"writer:{org_id}"}, {"$max": {"epoch": epoch}}, upsert=True

@@ -21,11 +21,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
 
+from service_kit.clock import utc_now
 from sync_schemas import CloudEvent, ErrorCode, EventType, SyncOutcome
 from xero_connector.contacts import ContactResolver
 from xero_connector.domain import (
@@ -151,7 +152,7 @@ class SyncPipeline:
         if marks:
             await self._records.settle(org_id, marks, {})
         await self._retries.drop_older(org_id, {t.invoice_id: t.version for t in targets})
-        now = datetime.now(UTC)
+        now = utc_now()
         due = [
             ScheduledRetry(
                 org_id=org_id,
