@@ -37,7 +37,7 @@ _CHANNELS: dict[str, tuple[str, str]] = {
     topics.CONNECTIONS: (
         "xeroConnections",
         "Connection status changes of an organisation's Xero link. Produced by xero-connector; "
-        "consumed by sync-log and invoice-events (re-sync after Reconnect).",
+        "consumed by sync-log (the connector itself re-syncs what waited on the connection).",
     ),
     topics.INVOICE_EVENTS_DLQ: (
         "invoiceEventsDlq",

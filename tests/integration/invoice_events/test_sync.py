@@ -7,12 +7,10 @@ import httpx
 
 from sync_schemas import (
     CloudEvent,
-    ConnectionStatus,
     ErrorCode,
     EventType,
     InvoiceSyncFailed,
     SyncReason,
-    XeroConnectionChanged,
     new_event,
 )
 from tests.integration.invoice_events.support import (
@@ -209,53 +207,6 @@ async def test_resync_by_filter_pages_through_the_sync_log_and_requests_each_inv
     assert sorted(e.data.invoice_id for e in requests) == tax  # pages of 3: 3 pages, once each
     assert {e.data.batch_id for e in requests} == {answer["batch_id"]}
     assert {e.data.reason for e in requests} == {SyncReason.RESYNC}
-
-
-async def test_connection_event_triggers_the_reconnect_resync_once(
-    service: ServiceFactory, sync_log: str
-) -> None:
-    outcomes = {
-        "inv_exp": ErrorCode.CONNECTION_EXPIRED,
-        "inv_nc": ErrorCode.NOT_CONNECTED,
-        "inv_tax": ErrorCode.TAX_RATE_UNMAPPED,
-    }
-    connected = new_event(
-        EventType.XERO_CONNECTION_CHANGED,
-        XeroConnectionChanged(org_id="org_acme", status=ConnectionStatus.CONNECTED, reason="r"),
-        source="/xero-connector",
-    )
-    expired = new_event(
-        EventType.XERO_CONNECTION_CHANGED,
-        XeroConnectionChanged(org_id="org_acme", status=ConnectionStatus.EXPIRED, reason="r"),
-        source="/xero-connector",
-    )
-
-    async def requests_seen(bootstrap: str, topic: str) -> list[Any]:
-        events = await read_events(bootstrap, topic)
-        return [e for e in events if e.type is EventType.INVOICE_SYNC_REQUESTED]
-
-    async with service(sync_log_url=sync_log) as svc:
-        await record_failures(svc, sync_log, outcomes, expected_failed=3)
-        await produce(svc.bootstrap, svc.names.connections, expired)
-        await produce(svc.bootstrap, svc.names.connections, connected)
-        requests = await eventually(
-            lambda: requests_seen(svc.bootstrap, svc.names.invoice_events),
-            what="sync requests after the reconnect",
-            timeout=20,
-        )
-        await produce(svc.bootstrap, svc.names.connections, connected)  # delivered again
-        group, topic = svc.settings.consumer_group, svc.names.connections
-        await eventually(
-            lambda: committed(svc.bootstrap, group, topic, 3),
-            what=f"{group} to commit 3 records of {topic}",
-            timeout=20,
-        )
-        requests_after = await requests_seen(svc.bootstrap, svc.names.invoice_events)
-
-    assert sorted(e.data.invoice_id for e in requests) == ["inv_exp", "inv_nc"]
-    assert {e.data.reason for e in requests} == {SyncReason.RECONNECT}
-    assert len({e.data.batch_id for e in requests}) == 1
-    assert requests_after == requests  # the same connection event again changed nothing
 
 
 async def test_a_dry_run_resolves_like_a_run_publishes_nothing_and_the_filter_grew(

@@ -67,7 +67,6 @@ def wiring(settings: Settings) -> Wiring:
             subscribers.register(
                 broker,
                 invoices,
-                requests,
                 names=names,
                 group_id=settings.consumer_group,
                 max_attempts=settings.consumer_max_attempts,

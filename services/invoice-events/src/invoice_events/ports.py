@@ -113,7 +113,6 @@ class ResyncBatch:
     created_at: datetime
     invoice_ids: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
-    cause_event_id: str | None = None
     complete: bool = False
 
 

@@ -1,16 +1,15 @@
-"""Sync requests: manual sync of one invoice, bulk resync, and resync after Reconnect.
+"""Sync requests: manual sync of one invoice and bulk resync. (The re-sync after Reconnect is
+the connector's: it parks what waits on the connection and releases it on Connect.)
 
     requests = SyncRequests(snapshots, publisher, batches, sync_log)
     event = await requests.manual("org_acme", "inv_1", requested_by="ops@acme.example")
     query = InvoiceQuery("org_acme", "failed", "tax_rate_unmapped")
     batch = await requests.resync("org_acme", query)             # by filter, or a list of ids
     preview = await requests.preview("org_acme", query)          # the same, publishing nothing
-    await requests.after_connection_changed(event)   # connected -> reconnect resync
 
 Every request carries the invoice's latest snapshot. A batch's event ids are derived from
-``batch_id`` and the invoice id, and a reconnect batch's id from the connection event's id, so
-redelivering a connection event (or retrying a half-published batch) republishes the same
-events, which consumers deduplicate, and a completed reconnect batch is never run twice.
+``batch_id`` and the invoice id, so retrying a half-published batch republishes the same
+events, which consumers deduplicate.
 """
 
 import uuid
@@ -34,19 +33,15 @@ from invoice_events.service import SOURCE, bounded_gather
 from service_kit.clock import Clock, utc_now
 from sync_schemas import (
     CloudEvent,
-    ConnectionStatus,
-    ErrorCode,
     EventType,
     InvoiceSyncRequested,
     SyncReason,
-    XeroConnectionChanged,
     new_event,
 )
 
 _NAMESPACE = uuid.UUID("5f0b7a52-3c1e-4d43-9a55-2f1d0c7e9b61")
 _CHUNK = 500  # invoice ids per snapshot query
 PREVIEW_SAMPLE = 20
-RECONNECT_ERRORS = (ErrorCode.CONNECTION_EXPIRED, ErrorCode.NOT_CONNECTED)
 
 log = structlog.get_logger(__name__)
 
@@ -98,7 +93,7 @@ class SyncRequests:
         """One sync request per selected invoice, under a new batch id."""
         ids = await self._resolve(selection)
         return await self._run_batch(
-            org_id, ids, str(uuid.uuid4()), SyncReason.RESYNC, requested_by, cause=None
+            org_id, ids, str(uuid.uuid4()), SyncReason.RESYNC, requested_by
         )
 
     async def preview(
@@ -110,23 +105,6 @@ class SyncRequests:
         known = await self._known(org_id, ids)
         requested = [i for i in ids if i in known]
         return ResyncPreview(count=len(requested), sample=requested[:sample])
-
-    async def after_connection_changed(
-        self, event: CloudEvent[XeroConnectionChanged]
-    ) -> ResyncBatch | None:
-        """On ``connected``, re-request what waited for a connection, once per event."""
-        change = event.data
-        if change.status is not ConnectionStatus.CONNECTED:
-            return None
-        batch_id = derived_id("reconnect", event.id)
-        done = await self._batches.get(batch_id)
-        if done is not None and done.complete:
-            return None
-        queries = [InvoiceQuery(change.org_id, "failed", code.value) for code in RECONNECT_ERRORS]
-        ids = await self._resolve(queries)
-        return await self._run_batch(
-            change.org_id, ids, batch_id, SyncReason.RECONNECT, None, cause=event.id
-        )
 
     async def _resolve(
         self, selection: Sequence[str] | InvoiceQuery | list[InvoiceQuery]
@@ -149,7 +127,6 @@ class SyncRequests:
         batch_id: str,
         reason: SyncReason,
         requested_by: str | None,
-        cause: str | None,
     ) -> ResyncBatch:
         with structlog.contextvars.bound_contextvars(org_id=org_id, batch_id=batch_id):
             known = await self._known(org_id, invoice_ids)
@@ -161,7 +138,6 @@ class SyncRequests:
                 created_at=self._clock(),
                 invoice_ids=[i for i in invoice_ids if i in known],
                 not_found=[i for i in invoice_ids if i not in known],
-                cause_event_id=cause,
             )
             await self._batches.save(batch)
             events = [

@@ -1,9 +1,9 @@
 """Thin Kafka handlers: records in -> the shared consumer loop -> one service call -> ack.
 
-    register(broker, invoices, requests, names=Topics(), group_id="invoice-events", ...)
+    register(broker, invoices, names=Topics(), group_id="invoice-events", ...)
 
-Both subscribers run ``service_kit.consumer`` with manual acks: an undecodable record goes to
-the DLQ, an outage (:class:`RetryLater`: MongoDB, Kafka or the sync-log API down) is retried
+The subscriber runs ``service_kit.consumer`` with manual acks: an undecodable record goes to
+the DLQ, an outage (:class:`RetryLater`: MongoDB or Kafka down) is retried
 with exponential backoff ``max_attempts`` times and then nacked, a bug dead-letters the one
 record that hits it. The invoice events of a batch are applied together (one read, one write
 for the common case), so the consumer keeps up with the HTTP ingest.
@@ -12,11 +12,9 @@ for the common case), so the consumer keeps up with the HTTP ingest.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
 from faststream.kafka import KafkaBroker
 
 from invoice_events import metrics
-from invoice_events.resync import SyncRequests
 from invoice_events.service import InvoiceService
 from service_kit.consumer import Consumer, Count, Received, Retry, listen
 from service_kit.events import (
@@ -44,7 +42,6 @@ def _counter(topic: str) -> Count:
 def register(
     broker: KafkaBroker,
     invoices: InvoiceService,
-    requests: SyncRequests,
     *,
     names: Topics,
     group_id: str,
@@ -54,14 +51,6 @@ def register(
     async def on_invoice_events(received: Events) -> None:
         # sync requests carry no news for the snapshots
         await invoices.observe_many([e for _, e in received if e.type in _SNAPSHOT_TYPES])
-
-    async def on_connection_events(received: Events) -> None:
-        for _, event in received:
-            if event.type is EventType.XERO_CONNECTION_CHANGED:
-                with structlog.contextvars.bound_contextvars(
-                    event_id=event.id, org_id=event.org_id
-                ):
-                    await requests.after_connection_changed(event)
 
     async def to_dlq(record: RawRecord, error: EnvelopeError) -> None:
         await dead_letter(broker, record, error, names)
@@ -78,12 +67,4 @@ def register(
         group_id=group_id,
         max_records=500,
         title="invoice-events snapshots",
-    )
-    listen(
-        broker,
-        consumer(on_connection_events, topics.CONNECTIONS).consume,
-        names.connections,
-        group_id=group_id,
-        batch=False,
-        title="invoice-events connection changes",
     )

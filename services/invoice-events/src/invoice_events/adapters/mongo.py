@@ -192,7 +192,6 @@ class MongoBatchStore:
             created_at=doc["created_at"],
             invoice_ids=doc.get("invoice_ids", []),
             not_found=doc.get("not_found", []),
-            cause_event_id=doc.get("cause_event_id"),
             complete=doc.get("complete", False),
         )
 
@@ -204,7 +203,6 @@ class MongoBatchStore:
             "created_at": batch.created_at,
             "invoice_ids": batch.invoice_ids,
             "not_found": batch.not_found,
-            "cause_event_id": batch.cause_event_id,
             "complete": batch.complete,
         }
         with _translated:
