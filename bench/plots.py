@@ -86,9 +86,30 @@ def plot_pipeline(out: Path) -> Path | None:
     return path
 
 
+def plot_queries(out: Path) -> Path | None:
+    query = _load("queries")
+    if query is None:
+        return None
+    views = query["views"]
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    labels = list(views)
+    ax.bar(labels, [views[v]["p95_ms"] for v in labels], color="#d8693b", label="p95")
+    _bars(ax, labels, [views[v]["p50_ms"] for v in labels], "{:.0f}")
+    ax.axhline(query["target_p95_ms"], color="grey", linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_title(f"Operator views at {query['invoices']:,} invoices: p50 (blue), p95 ms (log)")
+    ax.tick_params(axis="x", labelsize=7, rotation=20)
+    fig.tight_layout()
+    path = out / "bench_queries.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def plot_all(out: Path = RESULTS) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    return [p for p in (plot_calls(out), plot_pipeline(out)) if p is not None]
+    plots = (plot_calls(out), plot_pipeline(out), plot_queries(out))
+    return [p for p in plots if p is not None]
 
 
 if __name__ == "__main__":
