@@ -43,13 +43,15 @@ def org_of(i: int) -> str:
 
 
 def state(i: int, start: datetime) -> InvoiceState:
-    """Invoice ``i``: mostly synced, some failed (three error codes), a few pending. Three
-    invoices share each ``status_at`` so keyset paging meets ties on the time field."""
-    status = Status.FAILED if i % 10 == 3 else Status.PENDING if i % 25 == 7 else Status.SYNCED
-    at = start + timedelta(seconds=i // 3)
+    """Invoice ``i``: in every organisation mostly synced, a tenth failed (three error codes),
+    a twenty-fifth pending. Three invoices share each ``status_at`` so keyset paging meets
+    ties on the time field."""
+    j = i // ORGS  # the invoice's rank within its organisation
+    status = Status.FAILED if j % 10 == 3 else Status.PENDING if j % 25 == 7 else Status.SYNCED
+    at = start + timedelta(seconds=j // 3)
     error = None
     if status is Status.FAILED:
-        code = CODES[(i // 10) % len(CODES)]
+        code = CODES[(j // 10) % len(CODES)]
         error = LastError(code.value, "bench failure", ("Xero said no",), "fix it", at)
     return InvoiceState(
         org_id=org_of(i),
