@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from service_kit.events import Topics, event_broker, publish_event
 from sync_log.adapters.mongo import MongoSyncLog
 from sync_log.domain import invoice_key
+from sync_log.queries import LOCAL_INVOICE_INDEXES
 from sync_log.retention import purge_once
 from sync_schemas import EventType, new_event
 from tests.integration.sync_log.conftest import API_KEY, serve, settings_for
@@ -59,6 +60,13 @@ async def test_main_queries_are_served_by_an_index(mongo_db: Db) -> None:
         for collection, key in (("invoices", invoice_key("o", "i")), ("entries", "e1")):
             plan = await explain(collection, {"_id": key})
             assert plan["filterPushdown"] is True, plan
+        # the project's build reads the operator's views through these (test_index_pushdown)
+        assert info["ferretdbFeatures"]["indexPushdown"] is True
+        indexes = await (await mongo_db.invoices.list_indexes()).to_list()
+        keys = [list(index["key"].items()) for index in indexes if index["name"] != "_id_"]
+        assert sorted(keys) == sorted(LOCAL_INVOICE_INDEXES)
+        entry_indexes = await (await mongo_db.entries.list_indexes()).to_list()
+        assert [index["name"] for index in entry_indexes] == ["_id_"]
         return
     main_queries = [
         ("entries", {"org_id": "o"}, {"occurred_at": -1, "_id": -1}),
