@@ -86,9 +86,41 @@ def plot_pipeline(out: Path) -> Path | None:
     return path
 
 
+def plot_queries(out: Path) -> Path | None:
+    query = _load("queries")
+    if query is None:
+        return None
+    views = query["views"]
+    labels = list(views)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for offset, key, colour in ((-0.2, "p50_ms", "#3b7dd8"), (0.2, "p95_ms", "#d8693b")):
+        values = [views[v][key] for v in labels]
+        positions = [i + offset for i in range(len(labels))]
+        bars = ax.bar(positions, values, width=0.4, color=colour, label=key[:3])
+        for bar, value in zip(bars, values, strict=True):
+            ax.annotate(
+                f"{value:.0f}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+    ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=20)
+    ax.axhline(query["target_p95_ms"], color="grey", linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Operator views at {query['invoices']:,} invoices, ms (log; dashed: p95 goal)")
+    fig.tight_layout()
+    path = out / "bench_queries.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def plot_all(out: Path = RESULTS) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    return [p for p in (plot_calls(out), plot_pipeline(out)) if p is not None]
+    plots = (plot_calls(out), plot_pipeline(out), plot_queries(out))
+    return [p for p in plots if p is not None]
 
 
 if __name__ == "__main__":

@@ -1,24 +1,27 @@
-"""``make bench``: every measurement of issue 9 on one private Kafka + MongoDB-wire server,
-the results files, the plots and a summary table.
+"""``make bench``: every measurement of issues 9 and 18 on one private Kafka + MongoDB-wire
+server, the results files, the plots and a summary table.
 
-    .venv/bin/python -m bench.run_all [--only calls,drain,pipeline] [sizes...]
+    .venv/bin/python -m bench.run_all [--only calls,drain,pipeline,queries] [sizes...]
 
-Defaults finish in about 10-15 minutes on a 2-core machine; every size is a flag.
+Defaults finish in about 10-15 minutes on a 2-core machine, plus the operator queries at a
+million invoices (seeding dominates); every size is a flag.
 """
 
 import argparse
 import json
 import logging
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import connector_calls, drain, pipeline
+from bench import connector_calls, drain, pipeline, queries
 from bench.common import RESULTS, machine, write_result
 from bench.plots import plot_all
 from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
@@ -28,18 +31,20 @@ MEASUREMENTS: dict[str, tuple[str, Measure]] = {
     "calls": ("connector_calls", connector_calls.measure),
     "drain": ("drain", drain.measure),
     "pipeline": ("pipeline", pipeline.measure),
+    "queries": ("queries", queries.measure),
 }
 TARGETS = {
     "calls_per_invoice": "<= 0.03",
     "drain_vs_lower_bound": "<= 1.1",
     "responses_429": "0",
     "pipeline_invoices_per_s": ">= 0.5 x slowest part",
+    "worst_p95_ms": f"<= {queries.TARGET_P95_MS:g}",
 }
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="calls,drain,pipeline")
+    parser.add_argument("--only", default="calls,drain,pipeline,queries")
     calls = parser.add_argument_group("calls (1) and single-org drain (2)")
     connector_calls.add_arguments(calls)  # type: ignore[arg-type]
     many = parser.add_argument_group("many-org drain (2)")
@@ -49,7 +54,27 @@ def parse() -> argparse.Namespace:
     pipe.add_argument("--pipeline-orgs", type=int, default=6)
     pipe.add_argument("--rate", type=float, default=200.0)
     pipe.add_argument("--steady-seconds", type=float, default=20.0)
+    query = parser.add_argument_group("operator queries (issue 18)")
+    query.add_argument(
+        "--query-invoices",
+        type=int,
+        default=None,
+        help="invoices seeded (default 1,000,000; with --only queries, --invoices sets it too)",
+    )
+    query.add_argument("--query-repeats", type=int, default=20)
+    query.add_argument("--seed-batch", type=int, default=5000)
     return parser.parse_args()
+
+
+def query_invoices(args: argparse.Namespace, wanted: list[str]) -> int:
+    """The queries benchmark's size: ``--query-invoices``, else ``--invoices`` when the
+    connector benchmark (whose flag it is) does not run, else a million."""
+    if args.query_invoices is not None:
+        return int(args.query_invoices)
+    given = any(a == "--invoices" or a.startswith("--invoices=") for a in sys.argv[1:])
+    if given and "calls" not in wanted:
+        return int(args.invoices)
+    return 1_000_000
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -86,6 +111,11 @@ def summary(console: Console) -> None:
     ]
     for service, mb in pipe.get("peak_rss_mb", {}).items():
         rows.append(("4 memory", f"peak_rss_mb.{service}", mb))
+    query = _load("queries")
+    size = f"{query.get('invoices', 0):,} invoices"
+    for view, timing in query.get("views", {}).items():
+        rows.append((f"5 queries, {size}", f"p95_ms.{view}", timing["p95_ms"]))
+    rows.append((f"5 queries, {size}", "worst_p95_ms", query.get("worst_p95_ms")))
     for measure, key, value in rows:
         target = TARGETS.get(key, "")
         if key == "pipeline_vs_slowest":
@@ -103,7 +133,8 @@ def main() -> None:
     timings: dict[str, float] = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
-        kafka_endpoint(Path(tmp)) as kafka,
+        # the query benchmark reads the store only: no broker when it runs alone
+        kafka_endpoint(Path(tmp)) if wanted != ["queries"] else nullcontext("") as kafka,
         mongodb_endpoint(Path(tmp)) as mongo,
     ):
         for key in wanted:
@@ -118,6 +149,12 @@ def main() -> None:
                     instances=args.instances,
                     rate=args.rate,
                     steady_seconds=args.steady_seconds,
+                )
+            if key == "queries":
+                margs = argparse.Namespace(
+                    invoices=query_invoices(args, wanted),
+                    repeats=args.query_repeats,
+                    seed_batch=args.seed_batch,
                 )
             result = measure(kafka, mongo, margs)
             timings[name] = round(time.monotonic() - began, 1)

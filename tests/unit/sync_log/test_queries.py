@@ -12,6 +12,7 @@ from sync_log.queries import (
     ENTRY_TIME,
     INVOICE_INDEXES,
     INVOICE_TIME,
+    LOCAL_INVOICE_INDEXES,
     Cursor,
     Filters,
     InvalidCursor,
@@ -92,3 +93,26 @@ def test_the_timeline_query_is_served_in_time_order() -> None:
     index = serving_index({"org_id": "o", "invoice_id": "i"}, ENTRY_TIME, ENTRY_INDEXES)
     assert index is not None
     assert [name for name, _ in index][:3] == ["invoice_id", "org_id", ENTRY_TIME]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        Filters(org_id="o"),
+        Filters(org_id="o", status=Status.FAILED),
+        Filters(org_id="o", error_codes=("contact_missing",)),
+        Filters(org_id="o", status=Status.FAILED, error_codes=("contact_missing",)),
+        Filters(org_id="o", invoice_number="INV-1"),
+    ],
+)
+def test_the_operator_views_have_a_serving_index_on_the_local_server(view: Filters) -> None:
+    assert serving_index(invoice_filter(view, None), INVOICE_TIME, LOCAL_INVOICE_INDEXES)
+
+
+def test_the_local_indexes_are_few_and_cover_the_health_counts() -> None:
+    assert len(LOCAL_INVOICE_INDEXES) == 5
+    assert all(index in INVOICE_INDEXES for index in LOCAL_INVOICE_INDEXES)
+    # the counts by status and error code of one organisation: equality, then the groups
+    assert [("org_id", 1), ("status", 1), ("error_code", 1)] in [
+        index[:3] for index in LOCAL_INVOICE_INDEXES
+    ]

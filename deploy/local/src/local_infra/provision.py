@@ -92,7 +92,8 @@ def mongo_command() -> list[str]:
 
 def ferretdb_binary() -> Path:
     """The FerretDB wrapper binary, built from the Go module proxy on first use, against a
-    copy of FerretDB whose SQLite backend reads ``_id`` conditions through the index (see
+    copy of FerretDB whose SQLite backend reads ``_id`` conditions, and equality, sort and
+    count queries on indexed fields, through SQLite's indexes (see
     ``deploy/local/ferretdb/sqlite-patch``)."""
     target = cache_dir() / "ferretdb"
     binary = target / "ferretdb-local"
@@ -129,10 +130,77 @@ _ID_PUSHDOWN = re.compile(
 )
 
 
+# Where each file of sqlite-patch goes in FerretDB's module.
+_PATCH_FILES = {
+    "id_pushdown.go": "internal/backends/sqlite",
+    "index_pushdown.go": "internal/backends/sqlite",
+    "index_hints.go": "internal/backends",
+    "index_handler.go": "internal/handler",
+}
+_FIND_DEBUG = (
+    '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n'
+)
+# Exact edits of FerretDB's own files (file, text, replacement), each text found exactly once:
+# the hints travel from the handler to the SQLite backend and back (see index_pushdown.go).
+_EDITS = [
+    (
+        "internal/backends/collection.go",
+        "\tOnlyRecordIDs bool\n\tComment       string\n}\n",
+        "\tOnlyRecordIDs bool\n\tComment       string\n\n\tIndex *IndexHint // ferretdb-local\n}\n",
+    ),
+    (
+        "internal/backends/collection.go",
+        "type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n",
+        "type QueryResult struct {\n\tIter types.DocumentsIterator\n\n"
+        "\tIndexOrdered bool // ferretdb-local: Iter is ordered by Index.Sort's first field\n"
+        "\tIndexCounted bool // ferretdb-local: Iter holds the $group's output\n}\n",
+    ),
+    (
+        "internal/backends/sqlite/collection.go",
+        "func (c *collection) Query(ctx context.Context, params *backends.QueryParams) "
+        "(*backends.QueryResult, error) {\n",
+        "func (c *collection) queryScan(ctx context.Context, params *backends.QueryParams) "
+        "(*backends.QueryResult, error) {\n",
+    ),
+    (
+        "internal/handler/msg_find.go",
+        _FIND_DEBUG,
+        "\tif !h.DisablePushdown {\n\t\tqp.Index = findIndexHint(params)\n\t}\n\n" + _FIND_DEBUG,
+    ),
+    (
+        "internal/handler/msg_find.go",
+        "\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n",
+        "\titer, err := h.makeFindIter(indexBounded(queryRes, params), closer, params)\n",
+    ),
+    (
+        "internal/handler/msg_aggregate.go",
+        "\t\titer, err = processStagesDocuments(ctx, closer, "
+        "&stagesDocumentsParams{c, qp, stagesDocuments})\n",
+        "\t\tif !h.DisablePushdown {\n"
+        "\t\t\tqp.Index = countIndexHint(document, aggregationStages)\n\t\t}\n\n"
+        "\t\titer, err = processStagesDocuments(ctx, closer, "
+        "&stagesDocumentsParams{c, qp, stagesDocuments})\n",
+    ),
+    (
+        "internal/handler/msg_aggregate.go",
+        "\tcloser.Add(queryRes.Iter)\n\n\titer := queryRes.Iter\n",
+        "\tcloser.Add(queryRes.Iter)\n\n\tif queryRes.IndexCounted {\n"
+        "\t\treturn queryRes.Iter, nil\n\t}\n\n\titer := queryRes.Iter\n",
+    ),
+    (
+        "internal/handler/msg_buildinfo.go",
+        '\t\t\t\t"aggregationStages", aggregationStages,\n',
+        '\t\t\t\t"aggregationStages", aggregationStages,\n'
+        '\t\t\t\t"indexPushdown", indexPushdownOn(), // ferretdb-local\n',
+    ),
+]
+
+
 def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
-    """A writable copy of the FerretDB module the recipe requires, its two ``_id`` pushdown
-    blocks calling ``idWhere`` from ``sqlite-patch/id_pushdown.go``. Fails if FerretDB's code
-    is no longer the one the patch was written for."""
+    """A writable copy of the FerretDB module the recipe requires, patched with
+    ``sqlite-patch``: its two ``_id`` pushdown blocks call ``idWhere``, and its find and
+    aggregate commands pass index hints to the SQLite backend (``_EDITS``). Fails if
+    FerretDB's code is no longer the one the patch was written for."""
     version = _required_version(FERRETDB_RECIPE / "go.mod", FERRETDB_MODULE)
     download = _run(
         [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{version}"],
@@ -142,8 +210,7 @@ def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
     _remove(copy)
     shutil.copytree(json.loads(download)["Dir"], copy)
     _make_writable(copy)  # the module cache is read-only
-    backend = copy / "internal" / "backends" / "sqlite"
-    collection = backend / "collection.go"
+    collection = copy / "internal" / "backends" / "sqlite" / "collection.go"
 
     def use_id_where(match: re.Match[str]) -> str:
         call = "\twhereClause, args = idWhere(params.Filter)\n"
@@ -158,8 +225,26 @@ def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
             f"({count} of 2 blocks found in {collection}); update the patch for this version"
         )
     collection.write_text(text)
-    shutil.copyfile(PATCH_DIR / "id_pushdown.go", backend / "id_pushdown.go")
+    apply_edits(copy, _EDITS, version)
+    for name, where in _PATCH_FILES.items():
+        shutil.copyfile(PATCH_DIR / name, copy / where / name)
     return copy
+
+
+def apply_edits(tree: Path, edits: list[tuple[str, str, str]], version: str) -> None:
+    """Each edit's text replaced in its file under ``tree``; a ``ProvisionError`` naming the
+    file when a text is not found exactly once (FerretDB changed: update the patch)."""
+    for relative, old, new in edits:
+        file = tree / relative
+        text = file.read_text()
+        found = text.count(old)
+        if found != 1:
+            raise ProvisionError(
+                f"FerretDB {version}'s {relative} is not the code sqlite-patch expects "
+                f"(found {found} times, wanted once: {old.strip()[:80]!r}); "
+                "update the patch for this version"
+            )
+        file.write_text(text.replace(old, new))
 
 
 def _required_version(go_mod: Path, module: str) -> str:

@@ -130,6 +130,24 @@ def _indexes(time_field: str, batch_field: str) -> list[list[tuple[str, int]]]:
 ENTRY_INDEXES = _indexes(ENTRY_TIME, "batch_id")
 INVOICE_INDEXES = _indexes(INVOICE_TIME, "batch_ids")
 
+# On the project's FerretDB build (the default local store), only the indexes of the operator's
+# invoice views: one organisation's newest, by status, by error code, by invoice number, and
+# the health counts (a covering index for counts by status and error code). That build reads
+# equality and sort through them (deploy/local/ferretdb/sqlite-patch); each index costs every
+# write, so the rest are left to MongoDB.
+LOCAL_INVOICE_INDEXES = [
+    index
+    for index in INVOICE_INDEXES
+    if [name for name, _ in index][:-2]
+    in (
+        ["org_id"],
+        ["org_id", "status"],
+        ["org_id", "error_code"],
+        ["org_id", "status", "error_code"],
+        ["invoice_number"],
+    )
+]
+
 
 def serving_index(
     query: dict[str, Any], time_field: str, indexes: list[list[tuple[str, int]]]

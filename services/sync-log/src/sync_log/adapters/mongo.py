@@ -17,12 +17,19 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from service_kit.errors import retry_later_on
-from service_kit.mongo import BULK_CHUNK, find_by_ids, insert_new, reads_by_secondary_indexes
+from service_kit.mongo import (
+    BULK_CHUNK,
+    find_by_ids,
+    insert_new,
+    pushes_down_indexes,
+    reads_by_secondary_indexes,
+)
 from sync_log.domain import ConnectionChange, InvoiceState, LastError, Status
 from sync_log.queries import (
     ENTRY_INDEXES,
     ENTRY_TIME,
     INVOICE_INDEXES,
+    LOCAL_INVOICE_INDEXES,
 )
 
 Doc = dict[str, Any]
@@ -38,14 +45,18 @@ class MongoSyncLog:
         self._connections = db["connections"]
 
     async def ensure_indexes(self) -> None:
-        """The indexes of the read API's queries, on servers that read through them."""
-        if not await reads_by_secondary_indexes(self._db):
+        """The indexes of the read API's queries, on servers that read through them: all of
+        them on MongoDB, those of the operator's invoice views on the project's FerretDB."""
+        if await reads_by_secondary_indexes(self._db):
+            for index in ENTRY_INDEXES:
+                await self._entries.create_index(index)
+            for index in INVOICE_INDEXES:
+                await self._invoices.create_index(index)
+        elif await pushes_down_indexes(self._db):
+            for index in LOCAL_INVOICE_INDEXES:
+                await self._invoices.create_index(index)
+        else:
             log.info("secondary indexes skipped: the server reads by _id only")
-            return
-        for index in ENTRY_INDEXES:
-            await self._entries.create_index(index)
-        for index in INVOICE_INDEXES:
-            await self._invoices.create_index(index)
 
     # -- writes ---------------------------------------------------------------------------
 
