@@ -7,7 +7,6 @@ real services over real Kafka and MongoDB, Xero played by the sandbox.
 """
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from local_infra.demo import Demo
 from local_infra.stack import Stack
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Set to write docs/console/*.png from the tests (the README shows them).
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS") == "1"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "console"

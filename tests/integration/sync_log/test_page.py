@@ -1,7 +1,6 @@
 """The Sync Log page in headless Chromium (Debian's, driven by Playwright): an operator filters
 to failed invoices and sees the failure with what to do, then opens its timeline."""
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,19 +10,9 @@ from playwright.async_api import async_playwright, expect
 from sync_schemas import ErrorCode, EventType, new_event
 from tests.integration.sync_log.conftest import API_KEY, SyncLog
 from tests.integration.sync_log.test_recording import failed, succeeded
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.support.eventually import eventually
 from tests.support.samples import invoice
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 async def test_operator_finds_a_failed_invoice_and_what_to_do(
