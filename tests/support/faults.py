@@ -309,7 +309,27 @@ class FaultStack(Stack):
                 seen = repr(exc)
             time.sleep(0.5)
         tails = "\n\n".join(f"{p.name}:\n" + "\n".join(list(p.tail)[-15:]) for p in self.processes)
-        raise AssertionError(f"not settled in {timeout_s:.0f}s: {seen}\n\n{tails}")
+        raise AssertionError(
+            f"not settled in {timeout_s:.0f}s: {seen}\n{self.not_done(orgs)}\n\n{tails}"
+        )
+
+    def not_done(self, orgs: list[Org]) -> str:
+        """What the sync log and Xero say of the invoices that are not synced, to tell a lost
+        result from a lost write when a test fails."""
+        lines = []
+        for org in orgs:
+            try:
+                rows = [r for r in self.sync_log_rows(org) if r["status"] != "synced"]
+                in_xero = {i["InvoiceNumber"] for i in self.xero_invoices(org)}
+            except (httpx.TransportError, AssertionError) as exc:
+                lines.append(f"{org.org_id}: {exc!r}")
+                continue
+            kinds = Counter(
+                (r["status"], error_code(r), r["invoice_number"] in in_xero) for r in rows
+            )
+            lines.append(f"{org.org_id}: (status, error, in Xero) -> {dict(kinds)}")
+            lines += [f"  e.g. {r}" for r in rows[:2]]
+        return "\n".join(lines)
 
     def wait_progress(self, orgs: list[Org], at_least: int, timeout_s: float = 120) -> None:
         """Wait until at least ``at_least`` invoices of the organisations are in Xero."""

@@ -359,7 +359,7 @@ def test_no_secret_in_logs_answers_metrics_or_kafka_over_a_whole_flow(
             ("GET", f"{log}/v1/stats", 200, {}),
             ("GET", f"{log}/v1/batches/{batch}", 200, {}),
             ("GET", f"{log}/v1/connections", 200, {}),
-            ("GET", f"{log}/", 200, {}),
+            ("GET", f"{log}/", 307, {}),  # the old page sends the browser to the console
             ("GET", f"{s.sandbox_url}/_sandbox/requests", 200, {}),
             (
                 "GET",
