@@ -28,7 +28,7 @@ from tests.integration.xero_connector.pipeline_support import (
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
 from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import MongoInvoiceRecords, MongoRetries
-from xero_connector.domain import Link, ScheduledRetry
+from xero_connector.domain import PARKED_UNTIL, Link, ScheduledRetry
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
 
@@ -207,6 +207,24 @@ async def test_a_retry_of_an_older_version_never_replaces_a_newer_ones(
     later = replace(newer, attempt=3, due_at=now + timedelta(seconds=1))
     await retries.schedule([later])  # the same version moves on as before
     assert await retries.due(now + timedelta(seconds=2)) == [later]
+
+
+async def test_parked_syncs_are_released_once_and_the_sweep_sees_only_those_still_parked(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    retries = MongoRetries(mongo_db)
+    now = datetime.now(UTC).replace(microsecond=0)
+    parked = [
+        ScheduledRetry(org, f"inv_{n}", PARKED_UNTIL, 1, None, {"invoice_id": f"inv_{n}"}, True)
+        for org, n in (("org_p", 1), ("org_p", 2), ("org_q", 3))
+    ]
+    await retries.schedule(parked)
+    assert await retries.orgs_still_parked() == ["org_p", "org_q"]
+    assert await retries.release_parked("org_p", now) == 2
+    assert await retries.release_parked("org_p", now) == 0  # released already: not counted
+    assert await retries.orgs_still_parked() == ["org_q"]
+    assert {r.invoice_id for r in await retries.due(now)} == {"inv_1", "inv_2"}
+    assert await retries.parked_count("org_p") == 2  # waiting until requested
 
 
 async def test_links_never_go_back_to_an_older_version_and_high_water_only_rises(

@@ -26,6 +26,7 @@ from service_kit.clock import utc_now
 from service_kit.events import Topics, ensure_topics, event_broker
 from service_kit.periodic import every
 from service_kit.runtime import Wiring
+from sync_schemas import ConnectionStatus
 from xero_connector.adapters.kafka import KafkaConnectionEvents
 from xero_connector.adapters.mongo import (
     Doc,
@@ -57,7 +58,7 @@ from xero_connector.limiter import Limits, RateLimiter
 from xero_connector.links import LinkService
 from xero_connector.org_data import OrgDataCache
 from xero_connector.orgs import OrgDirectory
-from xero_connector.retries import RetryLoop
+from xero_connector.retries import PARKED_SWEEP_SECONDS, ParkedSweep, RetryLoop
 from xero_connector.service import ConnectionService, OAuthClient
 from xero_connector.subscribers import SyncConsumer, kafka_ports, subscribe
 from xero_connector.sync.pipeline import SyncPipeline
@@ -250,6 +251,12 @@ def wiring(settings: Settings) -> Wiring:
                     max_poll_interval_ms=int(settings.max_poll_interval_seconds * 1000),
                 )
             retries = RetryLoop(stores.retries, publish)
+
+            async def connected(org_id: str) -> bool:
+                connection = await stores.connections.get(org_id)
+                return bool(connection and connection.status is ConnectionStatus.CONNECTED)
+
+            sweep = ParkedSweep(stores.retries, connected)
             cutoff = timedelta(days=settings.processed_events_days)
 
             async def forget_processed() -> None:
@@ -260,6 +267,9 @@ def wiring(settings: Settings) -> Wiring:
                     every(settings.retry_poll_seconds, retries.run_once, name="retries")
                 ),
                 asyncio.create_task(every(3600, forget_processed, name="processed_events")),
+                asyncio.create_task(
+                    every(PARKED_SWEEP_SECONDS, sweep.run_once, name="parked_sweep")
+                ),
             ]
             await broker.start()
             try:

@@ -7,6 +7,8 @@ only these retries set: that is what tells an automatic retry from an operator's
 
     loop = RetryLoop(store, publish)
     task = asyncio.create_task(every(30, loop.run_once, name="retries"))
+    sweep = ParkedSweep(store, connected)          # parked syncs of a connected organisation
+    task = asyncio.create_task(every(10, sweep.run_once, name="parked_sweep"))
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,12 +23,41 @@ from xero_connector.domain import ScheduledRetry
 
 log = structlog.get_logger(__name__)
 RETRY_REQUESTER = "xero-connector"
+PARKED_SWEEP_SECONDS = 10.0
 
 
 class DueRetries(Protocol):
     async def due(self, now: datetime, limit: int = 500) -> list[ScheduledRetry]: ...
 
     async def done(self, retry: ScheduledRetry) -> None: ...
+
+
+class Parked(Protocol):
+    async def orgs_still_parked(self) -> list[str]: ...
+
+    async def release_parked(self, org_id: str, now: datetime) -> int: ...
+
+
+class ParkedSweep:
+    """Releases what waits on a connection that is back. A Connect releases its organisation's
+    parked syncs at once, but a batch that was still failing on the old connection when the
+    Connect came parks its invoices after that release; without the sweep they would wait
+    for the next Connect. ``connected(org_id)`` says whether the organisation is connected
+    now; only syncs still parked (not yet released) are counted."""
+
+    def __init__(self, parked: Parked, connected: Callable[[str], Awaitable[bool]]) -> None:
+        self._parked = parked
+        self._connected = connected
+
+    async def run_once(self) -> int:
+        released = 0
+        for org_id in await self._parked.orgs_still_parked():
+            if await self._connected(org_id):
+                count = await self._parked.release_parked(org_id, utc_now())
+                if count:
+                    log.warning("retries.parked_after_connect", org_id=org_id, count=count)
+                released += count
+        return released
 
 
 class RetryLoop:

@@ -22,7 +22,14 @@ from service_kit.errors import retry_later_on
 from service_kit.keys import invoice_key
 from service_kit.mongo import bulk_write_chunked, find_by_ids, insert_if_new, insert_new
 from xero_connector.adapters.mongo import Doc
-from xero_connector.domain import LEGACY_TENANT, Intent, InvoiceRecord, Link, ScheduledRetry
+from xero_connector.domain import (
+    LEGACY_TENANT,
+    PARKED_UNTIL,
+    Intent,
+    InvoiceRecord,
+    Link,
+    ScheduledRetry,
+)
 from xero_connector.ports import XeroScope
 
 
@@ -269,9 +276,14 @@ class MongoRetries:
         """The organisation is connected again: its parked syncs are due now (a scan of
         the organisation's few waiting syncs, on a Connect only)."""
         result = await self._collection.update_many(
-            {"org_id": org_id, "parked": True}, {"$set": {"due_at": now}}
+            {"org_id": org_id, "parked": True, "due_at": PARKED_UNTIL}, {"$set": {"due_at": now}}
         )
         return result.modified_count
+
+    async def orgs_still_parked(self) -> list[str]:
+        """The organisations with syncs parked and not yet released by a Connect."""
+        found = await self._collection.distinct("org_id", {"parked": True, "due_at": PARKED_UNTIL})
+        return sorted(str(org_id) for org_id in found)
 
     async def parked_count(self, org_id: str) -> int:
         """How many of the organisation's invoices wait on its connection."""
