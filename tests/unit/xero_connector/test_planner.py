@@ -10,16 +10,16 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import LEGACY_TENANT, Intent, InvoiceRecord, Link
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed
+from xero_connector.sync.model import Outcome, SyncAsk, Target, Write, failed
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
 T1, T2 = "tenant-1", "tenant-2"
 OUR_URL = "https://console.example/orgs/org_acme/invoices/inv_1"
 
 
-def request(version: int, event: str, attempt: int = 1) -> SyncRequest:
+def request(version: int, event: str, attempt: int = 1) -> SyncAsk:
     inv = invoice(invoice_id="inv_1", version=version)
-    return SyncRequest(event, EventType.INVOICE_UPDATED, inv, attempt=attempt)
+    return SyncAsk(event, EventType.INVOICE_UPDATED, inv, attempt=attempt)
 
 
 def target(version: int = 2, **changes: Any) -> Target:
@@ -44,7 +44,7 @@ def test_collapse_keeps_the_newest_version_and_every_event() -> None:
     targets = planner.collapse([request(1, "a"), request(3, "b"), request(2, "c", attempt=4)])
     [only] = targets
     assert only.version == 3
-    assert [r.event_id for r in only.requests] == ["a", "b", "c"]
+    assert [r.event_id for r in only.asks] == ["a", "b", "c"]
     # an older version's spent retries count for nothing against the newest one
     assert only.attempt == 1
     again = planner.collapse([request(3, "d", attempt=2), request(3, "e")])

@@ -12,7 +12,7 @@ from xero_connector.domain import LastSeen, Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroScope
 from xero_connector.seen import Seen, seen_codes
-from xero_connector.sync.model import Outcome, SyncRequest, Target
+from xero_connector.sync.model import Outcome, SyncAsk, Target
 from xero_connector.sync.prepare import Preparer
 
 T1 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -176,7 +176,7 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
         for n in range(1, 41)
     ]
     targets = [
-        Target(i, [SyncRequest(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
+        Target(i, [SyncAsk(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
     ]
     outcomes: dict[str, Outcome] = {}
     writes = await preparer.writes(XeroScope("org_a", "t1"), OrgSettings(), targets, {}, outcomes)

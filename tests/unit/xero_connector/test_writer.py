@@ -9,7 +9,7 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.ports import XeroScope
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write
+from xero_connector.sync.model import Outcome, SyncAsk, Target, Write
 from xero_connector.sync.writer import Writer
 from xero_connector.xero_errors import XeroUnavailable
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
@@ -85,7 +85,7 @@ class Records:
 
 def create(number: str = "INV-1") -> Write:
     inv = invoice(invoice_id="inv_1", invoice_number=number)
-    target = Target(inv, [SyncRequest("e1", EventType.INVOICE_CREATED, inv)])
+    target = Target(inv, [SyncAsk("e1", EventType.INVOICE_CREATED, inv)])
     return Write(target, {"InvoiceNumber": number, "Url": URL}, "digest")
 
 

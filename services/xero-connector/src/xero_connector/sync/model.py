@@ -8,7 +8,7 @@ from xero_connector.ports import Payload
 
 
 @dataclass(frozen=True, slots=True)
-class SyncRequest:
+class SyncAsk:
     """One consumed event that asks for an invoice to be in Xero. ``attempt`` is above 1
     only for the connector's own scheduled retries (the event's typed ``attempt`` field)."""
 
@@ -24,7 +24,7 @@ class Target:
     """An invoice's newest version in the batch, with every event that asked for it."""
 
     invoice: Invoice
-    requests: list[SyncRequest]
+    asks: list[SyncAsk]
 
     @property
     def invoice_id(self) -> str:
@@ -37,7 +37,7 @@ class Target:
     @property
     def attempt(self) -> int:
         """The try of the newest version (an older version's retries count for nothing)."""
-        return max(r.attempt for r in self.requests if r.invoice.version == self.version)
+        return max(r.attempt for r in self.asks if r.invoice.version == self.version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 Every decision is the planner's (``sync/planner.py``); this module gathers what it needs
 through the ports, in order, and carries it out.
 
-    results = await pipeline.sync(requests)     # [CloudEvent of sync_succeeded | sync_failed]
+    results = await pipeline.sync(asks)     # [CloudEvent of sync_succeeded | sync_failed]
 
 Per organisation (organisations run concurrently):
 1. events of one invoice collapse to its newest version (each event still gets a result);
@@ -41,7 +41,7 @@ from xero_connector.limiter import DailyLimitSpent
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import InvoiceRecords, RetryStore, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncRequest, Target, failed
+from xero_connector.sync.model import Outcome, SyncAsk, Target, failed
 from xero_connector.sync.prepare import Config, Preparer
 from xero_connector.sync.results import result
 from xero_connector.sync.writer import Writer, unavailable
@@ -87,10 +87,10 @@ class SyncPipeline:
         self._deadline_s = batch_deadline_s
         self._writers = writers
 
-    async def sync(self, requests: Sequence[SyncRequest]) -> list[CloudEvent[Any]]:
-        by_org: dict[str, list[SyncRequest]] = {}
-        for request in requests:
-            by_org.setdefault(request.invoice.org_id, []).append(request)
+    async def sync(self, asks: Sequence[SyncAsk]) -> list[CloudEvent[Any]]:
+        by_org: dict[str, list[SyncAsk]] = {}
+        for ask in asks:
+            by_org.setdefault(ask.invoice.org_id, []).append(ask)
         started = time.monotonic()
         self.writer.deadline = started + self._deadline_s
         tasks = [asyncio.create_task(self._org(org, rs, started)) for org, rs in by_org.items()]
@@ -106,36 +106,30 @@ class SyncPipeline:
             raise
         return [event for group in groups for event in group]
 
-    async def answer_bug(self, request: SyncRequest, message: str) -> CloudEvent[Any]:
+    async def answer_bug(self, ask: SyncAsk, message: str) -> CloudEvent[Any]:
         """A valid event whose handling hit a bug is answered ``internal_error`` at its real
         version, and that is an outcome like any other: the high-water mark rises and older
         scheduled retries are dropped (a v1 retry must not resurrect a voided v2)."""
-        target = Target(request.invoice, [request])
+        target = Target(ask.invoice, [ask])
         outcome = failed(ErrorCode.INTERNAL_ERROR, message)
-        await self._settle(request.invoice.org_id, [target], {target.invoice_id: outcome})
-        return result(request, outcome, time.monotonic())
+        await self._settle(ask.invoice.org_id, [target], {target.invoice_id: outcome})
+        return result(ask, outcome, time.monotonic())
 
-    async def _org(
-        self, org_id: str, requests: list[SyncRequest], started: float
-    ) -> list[CloudEvent[Any]]:
+    async def _org(self, org_id: str, asks: list[SyncAsk], started: float) -> list[CloudEvent[Any]]:
         with structlog.contextvars.bound_contextvars(org_id=org_id):
             settings = await self._config.settings(org_id)
             if settings.sync_mode is SyncMode.MANUAL:
-                requests = [r for r in requests if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
-            if not requests:
+                asks = [r for r in asks if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
+            if not asks:
                 return []
-            targets = planner.collapse(requests)
+            targets = planner.collapse(asks)
             outcomes = await self._outcomes(org_id, settings, targets)
             outcomes = {
                 t.invoice_id: planner.plan_retry(t.attempt, outcomes[t.invoice_id], self._policy)
                 for t in targets
             }
             await self._settle(org_id, targets, outcomes)
-            return [
-                result(request, outcomes[t.invoice_id], started)
-                for t in targets
-                for request in t.requests
-            ]
+            return [result(ask, outcomes[t.invoice_id], started) for t in targets for ask in t.asks]
 
     async def _settle(
         self, org_id: str, targets: list[Target], outcomes: dict[str, Outcome]
@@ -159,7 +153,7 @@ class SyncPipeline:
                 invoice_id=t.invoice_id,
                 due_at=now + timedelta(seconds=retry_after),
                 attempt=planner.next_attempt(t.attempt, outcomes[t.invoice_id]),
-                batch_id=t.requests[-1].batch_id,
+                batch_id=t.asks[-1].batch_id,
                 invoice=t.invoice.model_dump(mode="json"),
             )
             for t in targets
@@ -173,7 +167,7 @@ class SyncPipeline:
                 invoice_id=t.invoice_id,
                 due_at=PARKED_UNTIL,
                 attempt=t.attempt,
-                batch_id=t.requests[-1].batch_id,
+                batch_id=t.asks[-1].batch_id,
                 invoice=t.invoice.model_dump(mode="json"),
                 parked=True,
             )
@@ -188,7 +182,7 @@ class SyncPipeline:
     ) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
         records = await self._records.get_many(org_id, [t.invoice_id for t in targets])
-        for t in targets:  # the version guard first: a stale request never waits on Xero
+        for t in targets:  # the version guard first: a stale ask never waits on Xero
             record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
             stale = planner.guard(t, record, None)
             if stale is not None:

@@ -2,7 +2,7 @@
 tests/unit/xero_connector/test_planner.py). The orchestrator (``sync/pipeline.py``) gathers
 the inputs through the ports and carries the decisions out.
 
-    targets = collapse(requests)                       # newest version per invoice
+    targets = collapse(asks)                       # newest version per invoice
     guard(target, record, tenant_id)                   # stale: an outcome, nothing written
     cancel_status(link, xero_invoice)                  # DELETED / VOIDED / nothing / refusal
     owner = ownership(number, intent, found)           # Adopt(...) | Taken(...) | None
@@ -15,25 +15,25 @@ from urllib.parse import quote
 from sync_schemas import ErrorCode, SyncOutcome
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.mapping import classify, is_duplicate_number
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed, succeeded
+from xero_connector.sync.model import Outcome, SyncAsk, Target, Write, failed, succeeded
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
 CANCEL_STATUS = {"DRAFT": "DELETED", "SUBMITTED": "DELETED", "AUTHORISED": "VOIDED"}
 CANCELLED = frozenset({"VOIDED", "DELETED"})
 
 
-def collapse(requests: list[SyncRequest]) -> list[Target]:
+def collapse(asks: list[SyncAsk]) -> list[Target]:
     """Several events of one invoice become one target: its newest version, answered once
     per event. Order of first appearance is kept."""
     targets: dict[str, Target] = {}
-    for request in requests:
-        target = targets.get(request.invoice.invoice_id)
+    for ask in asks:
+        target = targets.get(ask.invoice.invoice_id)
         if target is None:
-            targets[request.invoice.invoice_id] = Target(request.invoice, [request])
+            targets[ask.invoice.invoice_id] = Target(ask.invoice, [ask])
             continue
-        target.requests.append(request)
-        if request.invoice.version >= target.invoice.version:
-            target.invoice = request.invoice
+        target.asks.append(ask)
+        if ask.invoice.version >= target.invoice.version:
+            target.invoice = ask.invoice
     return list(targets.values())
 
 

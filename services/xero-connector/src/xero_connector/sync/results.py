@@ -12,13 +12,13 @@ from sync_schemas import (
     new_event,
 )
 from xero_connector.metrics import INVOICES_FAILED, INVOICES_SYNCED
-from xero_connector.sync.model import Outcome, SyncRequest
+from xero_connector.sync.model import Outcome, SyncAsk
 
 SOURCE = "/xero-connector"
 
 
-def result(request: SyncRequest, outcome: Outcome, started: float) -> CloudEvent[Any]:
-    invoice = request.invoice
+def result(ask: SyncAsk, outcome: Outcome, started: float) -> CloudEvent[Any]:
+    invoice = ask.invoice
     org_id = invoice.org_id
     if outcome.code is None:
         assert outcome.outcome is not None and outcome.xero_id is not None
@@ -30,21 +30,21 @@ def result(request: SyncRequest, outcome: Outcome, started: float) -> CloudEvent
             version=invoice.version,
             xero_invoice_id=outcome.xero_id,
             outcome=outcome.outcome,
-            attempt=request.attempt,
-            batch_id=request.batch_id,
-            cause_event_id=request.event_id,
+            attempt=ask.attempt,
+            batch_id=ask.batch_id,
+            cause_event_id=ask.event_id,
             duration_ms=int((time.monotonic() - started) * 1000),
             xero_total=outcome.total,
             message=outcome.message or None,
         )
         return new_event(EventType.INVOICE_SYNC_SUCCEEDED, data, source=SOURCE, subject=org_id)
-    return failure(request, outcome.code, outcome.message, outcome.xero_messages)
+    return failure(ask, outcome.code, outcome.message, outcome.xero_messages)
 
 
 def failure(
-    request: SyncRequest, code: ErrorCode, message: str, xero_messages: tuple[str, ...] = ()
+    ask: SyncAsk, code: ErrorCode, message: str, xero_messages: tuple[str, ...] = ()
 ) -> CloudEvent[Any]:
-    invoice = request.invoice
+    invoice = ask.invoice
     INVOICES_FAILED.labels(code.value).inc()
     data = InvoiceSyncFailed(
         org_id=invoice.org_id,
@@ -56,8 +56,8 @@ def failure(
         xero_messages=list(xero_messages),
         retryable=code.retryable,
         remediation=code.remediation(invoice.org_id, invoice.invoice_id),
-        attempt=request.attempt,
-        batch_id=request.batch_id,
-        cause_event_id=request.event_id,
+        attempt=ask.attempt,
+        batch_id=ask.batch_id,
+        cause_event_id=ask.event_id,
     )
     return new_event(EventType.INVOICE_SYNC_FAILED, data, source=SOURCE, subject=invoice.org_id)

@@ -255,7 +255,7 @@ class Writer:
                 str(w.target.version),
                 w.digest,
                 w.xero_id or "",
-                *sorted(r.event_id for r in w.target.requests),
+                *sorted(r.event_id for r in w.target.asks),
             )
             for w in chunk
         ]
