@@ -10,7 +10,7 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import LEGACY_TENANT, Intent, InvoiceRecord, Link
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncAsk, Target, Write, failed
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write, failed
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
 T1, T2 = "tenant-1", "tenant-2"
@@ -160,22 +160,22 @@ def test_cancel_follows_the_status_xero_holds(
 ) -> None:
     decision = planner.cancel_status(stored, current)
     if isinstance(expected, SyncOutcome):
-        assert isinstance(decision, Outcome) and decision.outcome is expected
+        assert isinstance(decision, SyncResult) and decision.outcome is expected
     elif isinstance(expected, ErrorCode):
-        assert isinstance(decision, Outcome) and decision.code is expected
+        assert isinstance(decision, SyncResult) and decision.code is expected
     else:
         assert decision == expected
 
 
 def test_nothing_to_void_says_so() -> None:
     decision = planner.cancel_status(None, None)
-    assert isinstance(decision, Outcome) and decision.xero_id == ""
+    assert isinstance(decision, SyncResult) and decision.xero_id == ""
     assert "nothing to void" in decision.message
 
 
 def test_paid_says_what_to_do() -> None:
     decision = planner.cancel_status(link(), xero(status="PAID"))
-    assert isinstance(decision, Outcome) and "payments" in decision.message
+    assert isinstance(decision, SyncResult) and "payments" in decision.message
 
 
 @pytest.mark.parametrize(
@@ -230,19 +230,19 @@ DOWN = failed(ErrorCode.XERO_UNAVAILABLE, "Xero is unavailable: 503")
         (1, failed(ErrorCode.CONTACT_MISSING, "no contact"), None, "no contact"),
         (
             1,
-            Outcome(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600),
+            SyncResult(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600),
             3600,
             "spent",
         ),
     ],
 )
-def test_retries(attempt: int, outcome: Outcome, retry_after: float | None, note: str) -> None:
+def test_retries(attempt: int, outcome: SyncResult, retry_after: float | None, note: str) -> None:
     planned = planner.plan_retry(attempt, outcome, POLICY)
     assert planned.retry_after == retry_after and note in planned.message
 
 
 def test_only_tries_that_found_xero_away_count_as_attempts() -> None:
-    limited = Outcome(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600)
+    limited = SyncResult(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600)
     attempt = 2
     for _ in range(5):  # five daily resets waited out
         attempt = planner.next_attempt(attempt, limited)
@@ -276,14 +276,14 @@ def test_the_planner_imports_no_io() -> None:
     [
         (link(version=2), failed(ErrorCode.CONNECTION_EXPIRED, "gone"), True),
         (link(version=2), failed(ErrorCode.TAX_RATE_UNMAPPED, "no GST15"), True),
-        (link(version=2), Outcome(code=ErrorCode.RATE_LIMITED, message="spent"), True),
+        (link(version=2), SyncResult(code=ErrorCode.RATE_LIMITED, message="spent"), True),
         (link(version=1), failed(ErrorCode.CONNECTION_EXPIRED, "gone"), False),  # v2 to write
         (None, failed(ErrorCode.NOT_CONNECTED, "none"), False),
         (link(version=2), failed(ErrorCode.XERO_VALIDATION, "Xero said no"), False),
     ],
 )
 def test_a_resync_at_the_written_version_is_not_failed_by_outside_causes(
-    stored: Link | None, outcome: Outcome, kept: bool
+    stored: Link | None, outcome: SyncResult, kept: bool
 ) -> None:
     record = InvoiceRecord("org_acme", "inv_1", link=stored)
     planned = planner.keep_written(target(version=2), record, outcome)

@@ -12,7 +12,7 @@ from xero_connector.domain import LastSeen, Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroScope
 from xero_connector.seen import Seen, seen_codes
-from xero_connector.sync.model import Outcome, SyncAsk, Target
+from xero_connector.sync.model import SyncAsk, SyncResult, Target
 from xero_connector.sync.prepare import Preparer
 
 T1 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -178,7 +178,7 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     targets = [
         Target(i, [SyncAsk(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
     ]
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, SyncResult] = {}
     writes = await preparer.writes(XeroScope("org_a", "t1"), OrgSettings(), targets, {}, outcomes)
     assert writes == [] and len(outcomes) == 40  # unmapped: refused before Xero
     assert config.recorded == [("org_a", Used.by(invoices))]

@@ -9,7 +9,7 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.ports import XeroScope
-from xero_connector.sync.model import Outcome, SyncAsk, Target, Write
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write
 from xero_connector.sync.writer import Writer
 from xero_connector.xero_errors import XeroUnavailable
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
@@ -99,8 +99,8 @@ def writer(xero: FakeXero, records: Records, attempts: int = 4) -> Writer:
 
 async def run(
     w: Writer, writes: list[Write], records: dict[str, InvoiceRecord]
-) -> tuple[dict[str, Outcome], dict[str, Link]]:
-    outcomes: dict[str, Outcome] = {}
+) -> tuple[dict[str, SyncResult], dict[str, Link]]:
+    outcomes: dict[str, SyncResult] = {}
     links = await w.write(SCOPE, writes, records, outcomes)
     return outcomes, links
 

@@ -41,8 +41,9 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one invoice's sync ended: a success (``outcome`` set) or a failure (``code``)."""
+class SyncResult:
+    """How one invoice's sync ended, before it becomes a result event: a success (its
+    ``outcome`` set: created, updated or unchanged) or a failure (``code``)."""
 
     xero_id: str | None = None
     outcome: SyncOutcome | None = None
@@ -59,12 +60,12 @@ def succeeded(
     *,
     message: str = "",
     total: Decimal | None = None,
-) -> Outcome:
-    return Outcome(xero_id=xero_id, outcome=outcome, message=message, total=total)
+) -> SyncResult:
+    return SyncResult(xero_id=xero_id, outcome=outcome, message=message, total=total)
 
 
-def failed(code: ErrorCode, message: str, xero_messages: tuple[str, ...] = ()) -> Outcome:
-    return Outcome(code=code, message=message, xero_messages=tuple(xero_messages))
+def failed(code: ErrorCode, message: str, xero_messages: tuple[str, ...] = ()) -> SyncResult:
+    return SyncResult(code=code, message=message, xero_messages=tuple(xero_messages))
 
 
 @dataclass

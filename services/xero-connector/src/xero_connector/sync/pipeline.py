@@ -41,7 +41,7 @@ from xero_connector.limiter import DailyLimitSpent
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import InvoiceRecords, RetryStore, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncAsk, Target, failed
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, failed
 from xero_connector.sync.prepare import Config, Preparer
 from xero_connector.sync.results import result
 from xero_connector.sync.writer import Writer, unavailable
@@ -132,7 +132,7 @@ class SyncPipeline:
             return [result(ask, outcomes[t.invoice_id], started) for t in targets for ask in t.asks]
 
     async def _settle(
-        self, org_id: str, targets: list[Target], outcomes: dict[str, Outcome]
+        self, org_id: str, targets: list[Target], outcomes: dict[str, SyncResult]
     ) -> None:
         """Every outcome raises the high-water mark and drops older scheduled retries; the
         retries promised are stored before the results go out."""
@@ -179,8 +179,8 @@ class SyncPipeline:
 
     async def _outcomes(
         self, org_id: str, settings: OrgSettings, targets: list[Target]
-    ) -> dict[str, Outcome]:
-        outcomes: dict[str, Outcome] = {}
+    ) -> dict[str, SyncResult]:
+        outcomes: dict[str, SyncResult] = {}
         records = await self._records.get_many(org_id, [t.invoice_id for t in targets])
         for t in targets:  # the version guard first: a stale ask never waits on Xero
             record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
@@ -208,7 +208,7 @@ class SyncPipeline:
                     outcomes[t.invoice_id] = failed(ErrorCode.INTERNAL_ERROR, "no outcome reached")
         except DailyLimitSpent as error:
             message = f"{error}; retry scheduled in {round(error.retry_after)} s"
-            spent = Outcome(
+            spent = SyncResult(
                 code=ErrorCode.RATE_LIMITED, message=message, retry_after=error.retry_after
             )
             _fail_rest(targets, outcomes, spent)
@@ -226,8 +226,8 @@ class SyncPipeline:
 
     @staticmethod
     def _kept(
-        targets: list[Target], records: dict[str, InvoiceRecord], outcomes: dict[str, Outcome]
-    ) -> dict[str, Outcome]:
+        targets: list[Target], records: dict[str, InvoiceRecord], outcomes: dict[str, SyncResult]
+    ) -> dict[str, SyncResult]:
         return {
             t.invoice_id: planner.keep_written(t, records[t.invoice_id], outcomes[t.invoice_id])
             for t in targets
@@ -239,7 +239,7 @@ class SyncPipeline:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
     ) -> None:
         """Outcomes land in ``outcomes`` as they are reached, so an error later in the batch
         fails only what is left."""
@@ -248,6 +248,6 @@ class SyncPipeline:
         await self._preparer.after(scope, targets, outcomes)
 
 
-def _fail_rest(targets: list[Target], outcomes: dict[str, Outcome], outcome: Outcome) -> None:
+def _fail_rest(targets: list[Target], outcomes: dict[str, SyncResult], outcome: SyncResult) -> None:
     for target in targets:
         outcomes.setdefault(target.invoice_id, outcome)

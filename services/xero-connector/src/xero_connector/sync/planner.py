@@ -15,7 +15,7 @@ from urllib.parse import quote
 from sync_schemas import ErrorCode, SyncOutcome
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.mapping import classify, is_duplicate_number
-from xero_connector.sync.model import Outcome, SyncAsk, Target, Write, failed, succeeded
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write, failed, succeeded
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
 CANCEL_STATUS = {"DRAFT": "DELETED", "SUBMITTED": "DELETED", "AUTHORISED": "VOIDED"}
@@ -44,7 +44,7 @@ def source_url(template: str, org_id: str, invoice_id: str) -> str:
 # -- before Xero ----------------------------------------------------------------------------
 
 
-def guard(target: Target, record: InvoiceRecord, tenant_id: str | None) -> Outcome | None:
+def guard(target: Target, record: InvoiceRecord, tenant_id: str | None) -> SyncResult | None:
     """The high-water mark: a version older than one that already had an outcome is never
     written (a late event, or a retry scheduled before upstream moved on). Decided before
     the connection is even looked at; ``tenant_id``, when known, names the Xero invoice."""
@@ -71,7 +71,7 @@ _CIRCUMSTANTIAL = frozenset(
 )
 
 
-def keep_written(target: Target, record: InvoiceRecord, outcome: Outcome) -> Outcome:
+def keep_written(target: Target, record: InvoiceRecord, outcome: SyncResult) -> SyncResult:
     """A re-sync of an invoice already in Xero at this very version never turns it failed
     for a cause outside the invoice (the connection, the day's budget, a mapping changed
     since): nothing would be written, and Xero still holds what was synced."""
@@ -82,13 +82,13 @@ def keep_written(target: Target, record: InvoiceRecord, outcome: Outcome) -> Out
     return succeeded(link.xero_invoice_id, SyncOutcome.UNCHANGED, message=why)
 
 
-def unchanged(link: Link | None, digest: str) -> Outcome | None:
+def unchanged(link: Link | None, digest: str) -> SyncResult | None:
     if link is not None and link.payload_hash == digest:
         return succeeded(link.xero_invoice_id, SyncOutcome.UNCHANGED)
     return None
 
 
-def cancel_status(link: Link | None, current: XeroInvoice | None) -> str | Outcome:
+def cancel_status(link: Link | None, current: XeroInvoice | None) -> str | SyncResult:
     """Void upstream → Xero deletes a DRAFT or SUBMITTED invoice and voids an AUTHORISED one;
     a PAID one cannot be cancelled until its payments are removed (XERO.md, "Cancelling")."""
     if current is None:
@@ -149,7 +149,7 @@ def ownership(number: str, intent: Intent, found: list[XeroInvoice]) -> Adopt | 
     return Taken(holder) if holder is not None else None
 
 
-def number_taken(number: str, holder: XeroInvoice) -> Outcome:
+def number_taken(number: str, holder: XeroInvoice) -> SyncResult:
     return failed(
         ErrorCode.INVOICE_NUMBER_TAKEN,
         f"invoice number {number} is already used in Xero by invoice {holder.invoice_id} "
@@ -160,7 +160,7 @@ def number_taken(number: str, holder: XeroInvoice) -> Outcome:
 # -- after a write ----------------------------------------------------------------------------
 
 
-def written(write: Write, element: WrittenInvoice) -> Outcome | None:
+def written(write: Write, element: WrittenInvoice) -> SyncResult | None:
     """The outcome of one element; None for a create refused as a duplicate number (look it
     up: it may be ours from a write whose answer was lost)."""
     if element.invoice is not None:
@@ -196,7 +196,7 @@ class RetryPolicy:
     unavailable_retry_s: float = 60.0
 
 
-def plan_retry(attempt: int, outcome: Outcome, policy: RetryPolicy) -> Outcome:
+def plan_retry(attempt: int, outcome: SyncResult, policy: RetryPolicy) -> SyncResult:
     """Xero being away is usually brief: ``xero_unavailable`` is tried again by itself after
     ``unavailable_retry_s``, then twice that, ``unavailable_retries`` times; after that it
     waits for an operator's re-sync. ``rate_limited`` already carries its delay (the reset)."""
@@ -210,7 +210,7 @@ def plan_retry(attempt: int, outcome: Outcome, policy: RetryPolicy) -> Outcome:
     return replace(outcome, message=outcome.message + note, retry_after=delay)
 
 
-def next_attempt(attempt: int, outcome: Outcome) -> int:
+def next_attempt(attempt: int, outcome: SyncResult) -> int:
     """The attempt number a scheduled retry carries: only tries that found Xero away count
     against ``unavailable_retries``; waiting out the daily limit (however many resets it
     takes) or the connection uses none of them."""

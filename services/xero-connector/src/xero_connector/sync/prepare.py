@@ -21,7 +21,7 @@ from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, preva
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, Target, Write, failed
+from xero_connector.sync.model import SyncResult, Target, Write, failed
 
 # Codes that mean the cached organisation settings may be stale.
 _CACHE_CODES = frozenset(
@@ -62,7 +62,7 @@ class Preparer:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
     ) -> list[Write]:
         voids = [t for t in targets if t.invoice.status is InvoiceStatus.VOID]
         others = [t for t in targets if t.invoice.status is not InvoiceStatus.VOID]
@@ -70,12 +70,12 @@ class Preparer:
         return cancels + await self._prepare(scope, settings, others, records, outcomes)
 
     async def after(
-        self, scope: XeroScope, targets: list[Target], outcomes: dict[str, Outcome]
+        self, scope: XeroScope, targets: list[Target], outcomes: dict[str, SyncResult]
     ) -> None:
         """What Xero refused says what is stale here: the customer's contact, the cached
         organisation settings."""
         for t in targets:
-            code = outcomes.get(t.invoice_id, Outcome()).code
+            code = outcomes.get(t.invoice_id, SyncResult()).code
             if code is ErrorCode.CONTACT_MISSING:
                 await self._contacts.forget(scope, t.invoice.customer.id)
             if code in _CACHE_CODES:
@@ -86,7 +86,7 @@ class Preparer:
         scope: XeroScope,
         voids: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
     ) -> list[Write]:
         """Void upstream: read the current status in Xero of what we created, then plan."""
         if not voids:
@@ -107,7 +107,7 @@ class Preparer:
                 owner = planner.ownership(t.invoice.invoice_number, intents[t.invoice_id], found)
                 current = owner.invoice if isinstance(owner, planner.Adopt) else None
             decision = planner.cancel_status(link, current)
-            if isinstance(decision, Outcome):
+            if isinstance(decision, SyncResult):
                 outcomes[t.invoice_id] = decision
                 continue
             assert current is not None
@@ -121,7 +121,7 @@ class Preparer:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
     ) -> list[Write]:
         if not targets:
             return []
@@ -159,7 +159,7 @@ class Preparer:
         settings: OrgSettings,
         mappings: Mappings,
         targets: list[Target],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
     ) -> list[Target]:
         """What Xero would refuse, known without asking it; the cached org settings are read
         again once when they would reject an invoice (they may be stale)."""

@@ -27,7 +27,7 @@ from xero_connector.mapping import classify, idempotency_key, unit_decimals
 from xero_connector.metrics import BATCH_SIZE
 from xero_connector.ports import InvoiceRecords, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, Write, failed
+from xero_connector.sync.model import SyncResult, Write, failed
 from xero_connector.xero_errors import (
     XeroBadRequest,
     XeroError,
@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def unavailable(error: XeroError) -> Outcome:
+def unavailable(error: XeroError) -> SyncResult:
     return failed(ErrorCode.XERO_UNAVAILABLE, f"Xero is unavailable: {error.message}")
 
 
@@ -70,7 +70,7 @@ class Writer:
         scope: XeroScope,
         writes: list[Write],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
     ) -> dict[str, Link]:
         """Each write's outcome goes into ``outcomes`` as soon as Xero answers it (an error
         later leaves it there); returns the links stored."""
@@ -96,7 +96,7 @@ class Writer:
             await self._updates(scope, chunk, outcomes, links)
         return links
 
-    def _past_deadline(self, chunk: list[Write], outcomes: dict[str, Outcome]) -> bool:
+    def _past_deadline(self, chunk: list[Write], outcomes: dict[str, SyncResult]) -> bool:
         """Past the batch deadline no new chunk is sent: the batch must end well inside
         Kafka's poll interval, or its partitions move while it still writes. What is left
         fails xero_unavailable, which retries by itself."""
@@ -114,7 +114,7 @@ class Writer:
         self,
         scope: XeroScope,
         chunk: list[Write],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
         links: dict[str, Link],
     ) -> None:
         for attempt in range(1, self._attempts + 1):
@@ -139,7 +139,7 @@ class Writer:
         scope: XeroScope,
         chunk: list[Write],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
         links: dict[str, Link],
     ) -> list[Write]:
         """Creates of one chunk; returns the writes that turned into updates (adopted)."""
@@ -192,7 +192,7 @@ class Writer:
         scope: XeroScope,
         pending: list[Write],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
         adopted: list[Write],
     ) -> list[Write]:
         """Decide each create by what Xero holds under every number we ever sent for it."""
@@ -232,7 +232,7 @@ class Writer:
         scope: XeroScope,
         w: Write,
         answer: WrittenInvoice,
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
         links: dict[str, Link],
     ) -> bool:
         """Record one element's outcome; False for a create refused as a duplicate number."""
@@ -272,7 +272,7 @@ class Writer:
         scope: XeroScope,
         chunk: list[Write],
         error: XeroError,
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, SyncResult],
         links: dict[str, Link],
         records: dict[str, InvoiceRecord] | None,
     ) -> None:
