@@ -144,10 +144,14 @@ async def test_a_waiter_uses_the_token_another_instance_stored(world: World) -> 
     assert not waiting.done()
     tokens = connected("o", world.clock).tokens
     assert tokens is not None
-    from xero_connector.domain import Tokens
+    from xero_connector.domain import TokenPair
 
     await world.connections.put_tokens(
-        "o", 1, Tokens("theirs", "their-refresh"), world.clock.now.replace(year=2027), world.clock()
+        "o",
+        1,
+        TokenPair("theirs", "their-refresh"),
+        world.clock.now.replace(year=2027),
+        world.clock(),
     )
     access = await asyncio.wait_for(waiting, 1)
     assert access.access_token == "theirs"

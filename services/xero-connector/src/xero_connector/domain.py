@@ -96,14 +96,14 @@ class LastSeen:
 
 
 @dataclass(frozen=True, slots=True)
-class Tokens:
+class TokenPair:
     """A connection's secrets. Never logged, never returned by the API."""
 
     access_token: str
     refresh_token: str
 
     def __repr__(self) -> str:
-        return "Tokens(***)"
+        return "TokenPair(***)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ class Connection:
     xero_connection_id: str | None = None
     connected_at: datetime | None = None
     access_expires_at: datetime | None = None
-    tokens: Tokens | None = None
+    tokens: TokenPair | None = None
 
     def with_status(self, status: ConnectionStatus, reason: str, at: datetime) -> "Connection":
         """The same connection, tokens dropped unless it stays connected."""

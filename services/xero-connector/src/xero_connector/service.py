@@ -13,7 +13,7 @@ import structlog
 from service_kit.clock import Clock, utc_now
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector import oauth
-from xero_connector.domain import Connection, PendingAuthorization, Tokens
+from xero_connector.domain import Connection, PendingAuthorization, TokenPair
 from xero_connector.errors import (
     AuthorizationFailed,
     ConnectorError,
@@ -167,7 +167,7 @@ class ConnectionService:
             xero_connection_id=tenant.id,
             connected_at=now,
             access_expires_at=now + timedelta(seconds=grant.expires_in),
-            tokens=Tokens(grant.access_token, grant.refresh_token),
+            tokens=TokenPair(grant.access_token, grant.refresh_token),
         )
         await self._connections.put(connection)
         log.info("xero.connected", org_id=org_id, tenant_id=tenant.tenant_id, reconnect=reconnect)

@@ -37,7 +37,7 @@ import structlog
 from service_kit.clock import Clock, utc_now
 from service_kit.periodic import every
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
-from xero_connector.domain import Connection, Tokens
+from xero_connector.domain import Connection, TokenPair
 from xero_connector.errors import ConnectionExpired, NotConnected
 from xero_connector.metrics import TOKEN_REFRESHES
 from xero_connector.ports import (
@@ -172,7 +172,9 @@ class TokenManager:
         log.info("xero.token.refresh", org_id=org_id, generation=connection.generation)
         grant = await self._call_refresh(connection)
         now = self._clock()
-        tokens = Tokens(grant.access_token, grant.refresh_token or connection.tokens.refresh_token)
+        tokens = TokenPair(
+            grant.access_token, grant.refresh_token or connection.tokens.refresh_token
+        )
         expires_at = now + timedelta(seconds=grant.expires_in)
         stored = await self._connections.put_tokens(
             org_id, connection.generation, tokens, expires_at, now

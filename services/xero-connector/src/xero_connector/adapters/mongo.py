@@ -38,7 +38,7 @@ from xero_connector.domain import (
     Mappings,
     OrgSettings,
     PendingAuthorization,
-    Tokens,
+    TokenPair,
     Used,
 )
 
@@ -73,7 +73,7 @@ class MongoConnections:
         )
 
     async def put_tokens(
-        self, org_id: str, generation: int, tokens: Tokens, expires_at: datetime, at: datetime
+        self, org_id: str, generation: int, tokens: TokenPair, expires_at: datetime, at: datetime
     ) -> Connection | None:
         current = await self.get(org_id)
         if (
@@ -116,7 +116,7 @@ class MongoConnections:
             return None
         return await self.get(org_id)
 
-    def _seal(self, tokens: Tokens) -> Binary:
+    def _seal(self, tokens: TokenPair) -> Binary:
         return Binary(
             self._cipher.encrypt_json(
                 {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
@@ -144,7 +144,7 @@ class MongoConnections:
         if doc.get("tokens"):
             try:
                 secret = self._cipher.decrypt_json(bytes(doc["tokens"]))
-                tokens = Tokens(secret["access_token"], secret["refresh_token"])
+                tokens = TokenPair(secret["access_token"], secret["refresh_token"])
             except UndecryptableTokens:
                 # A key retired too early. Fail closed, and not stuck: the connection reads as
                 # expired (no token is used; a Reconnect replaces them), nothing is written, so
