@@ -94,10 +94,10 @@ async def test_a_zombie_whose_lease_was_taken_writes_nothing_more(
 ) -> None:
     short = {
         "writer_lease_seconds": 8,
-        "http_read_timeout": 2,
-        "http_write_timeout": 1,
-        "http_connect_timeout": 1,
-        "http_pool_timeout": 1,
+        "http_read_timeout_seconds": 2,
+        "http_write_timeout_seconds": 1,
+        "http_connect_timeout_seconds": 1,
+        "http_pool_timeout_seconds": 1,
     }
     async with connector(consume=False) as setup:
         tenant = await setup_org(setup, sandbox, "org_z")
