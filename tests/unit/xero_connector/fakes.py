@@ -43,7 +43,7 @@ class FakeConnections:
             tokens=tokens,
             access_expires_at=expires_at,
             generation=generation + 1,
-            updated_at=at,
+            written_at=at,
         )
         self.docs[org_id] = stored
         return stored
@@ -139,7 +139,7 @@ def connected(org_id: str, clock: FakeClock, expires_in_s: float = 1800) -> Conn
         org_id=org_id,
         status=ConnectionStatus.CONNECTED,
         generation=1,
-        updated_at=clock(),
+        written_at=clock(),
         reason="connected",
         tenant_id="tenant-1",
         tenant_name="Acme Ltd",

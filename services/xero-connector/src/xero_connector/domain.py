@@ -116,7 +116,7 @@ class Connection:
     org_id: str
     status: ConnectionStatus
     generation: int
-    updated_at: datetime
+    written_at: datetime  # the last write: a status change or a token write
     reason: str
     tenant_id: str | None = None
     tenant_name: str | None = None
@@ -132,7 +132,7 @@ class Connection:
             self,
             status=status,
             reason=reason,
-            updated_at=at,
+            written_at=at,
             tokens=self.tokens if keep else None,
             access_expires_at=self.access_expires_at if keep else None,
         )

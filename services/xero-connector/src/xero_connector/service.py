@@ -160,7 +160,7 @@ class ConnectionService:
             status=ConnectionStatus.CONNECTED,
             # A new generation: a refresh still running on the old tokens cannot store them.
             generation=(previous.generation + 1) if previous else 1,
-            updated_at=now,
+            written_at=now,
             reason="reconnected" if reconnect else "connected",
             tenant_id=tenant.tenant_id,
             tenant_name=tenant.tenant_name,

@@ -89,7 +89,7 @@ class MongoConnections:
                     "tokens": self._seal(tokens),
                     "access_expires_at": expires_at,
                     "generation": generation + 1,
-                    "updated_at": at,
+                    "written_at": at,
                 }
             },
         )
@@ -106,7 +106,7 @@ class MongoConnections:
                 "$set": {
                     "status": ConnectionStatus.EXPIRED.value,
                     "reason": reason,
-                    "updated_at": at,
+                    "written_at": at,
                     "tokens": None,
                     "access_expires_at": None,
                 }
@@ -128,7 +128,7 @@ class MongoConnections:
             "org_id": c.org_id,
             "status": c.status.value,
             "generation": c.generation,
-            "updated_at": c.updated_at,
+            "written_at": c.written_at,
             "reason": c.reason,
             "tenant_id": c.tenant_id,
             "tenant_name": c.tenant_name,
@@ -155,7 +155,8 @@ class MongoConnections:
             org_id=doc["_id"],
             status=status,
             generation=int(doc.get("generation", 0)),
-            updated_at=doc["updated_at"],
+            # "updated_at": the same time, in a document written before issue 16's rename
+            written_at=doc["written_at"] if "written_at" in doc else doc["updated_at"],
             reason=reason,
             tenant_id=doc.get("tenant_id"),
             tenant_name=doc.get("tenant_name"),
