@@ -76,15 +76,18 @@ async def test_one_holder_per_epoch_on_the_real_server(
     mongo_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     store = MongoWriterLeases(mongo_db)
-    many = [WriterLeases(store, f"i{n}", ttl_s=30, poll_s=0.05, clock=utc_now) for n in range(6)]
+    many = [
+        WriterLeases(store, f"i{n}", ttl_seconds=30, poll_seconds=0.05, clock=utc_now)
+        for n in range(6)
+    ]
     got = await asyncio.gather(
-        *(w.acquire("org_e", wait_s=0) for w in many), return_exceptions=True
+        *(w.acquire("org_e", wait_seconds=0) for w in many), return_exceptions=True
     )
     assert got.count(1) == 1 and all(isinstance(g, Fenced) for g in got if g != 1)
     winner = many[got.index(1)]
     await winner.release_all()
     successor = next(w for w in many if w is not winner)
-    assert await successor.acquire("org_e", wait_s=0) == 2
+    assert await successor.acquire("org_e", wait_seconds=0) == 2
     with pytest.raises(Fenced):
         await winner.check("org_e", 1)
 

@@ -69,7 +69,7 @@ class FakeLeases:
         self.extended: list[str] = []
 
     async def acquire(
-        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+        self, org_id: str, generation: int, holder: str, ttl_seconds: float, now: datetime
     ) -> str | None:
         key = (org_id, generation)
         if key in self.held:

@@ -216,7 +216,7 @@ def test_a_written_element_is_linked_with_its_status() -> None:
     assert planner.link_after(write, WrittenInvoice(None, ("no",)), T1) is None
 
 
-POLICY = planner.RetryPolicy(unavailable_retries=3, unavailable_retry_s=60)
+POLICY = planner.RetryPolicy(unavailable_retries=3, unavailable_retry_seconds=60)
 DOWN = failed(ErrorCode.XERO_UNAVAILABLE, "Xero is unavailable: 503")
 
 

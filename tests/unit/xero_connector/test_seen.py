@@ -167,7 +167,7 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     preparer = Preparer(
         StubXero(),  # type: ignore[arg-type]
         config,
-        OrgDataCache(StubXero(), ttl_s=60),  # type: ignore[arg-type]
+        OrgDataCache(StubXero(), ttl_seconds=60),  # type: ignore[arg-type]
         NoContacts(),  # type: ignore[arg-type]
         "http://console/{org_id}/{invoice_id}",
     )

@@ -40,12 +40,12 @@ def wiring(settings: Settings) -> Wiring:
         )
         stores = await MongoStores.open(app.state.mongo[settings.mongodb_database])
         broker = event_broker(settings.kafka_bootstrap_servers, client_id="invoice-events")
-        publisher = KafkaPublisher(broker, names, timeout_s=settings.publish_timeout_seconds)
+        publisher = KafkaPublisher(broker, names, timeout_seconds=settings.publish_timeout_seconds)
         lease = timedelta(seconds=settings.claim_lease_seconds)
         async with SyncLogClient(
             str(settings.sync_log_url),
             settings.sync_log_api_key,
-            timeout_s=settings.sync_log_timeout_seconds,
+            timeout_seconds=settings.sync_log_timeout_seconds,
             page_size=settings.sync_log_page_size,
         ) as sync_log:
             invoices = InvoiceService(
@@ -72,7 +72,7 @@ def wiring(settings: Settings) -> Wiring:
                 names=names,
                 group_id=settings.consumer_group,
                 max_attempts=settings.consumer_max_attempts,
-                backoff_s=settings.consumer_backoff_seconds,
+                backoff_seconds=settings.consumer_backoff_seconds,
             )
             await broker.start()
 

@@ -62,7 +62,7 @@ class RefreshLeases(Protocol):
     """One refresh per connection at a time, across instances."""
 
     async def acquire(
-        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+        self, org_id: str, generation: int, holder: str, ttl_seconds: float, now: datetime
     ) -> str | None:
         """A lease id when this holder may refresh ``generation``; None when another holds it."""
         ...

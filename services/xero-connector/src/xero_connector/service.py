@@ -40,7 +40,7 @@ class OAuthClient:
     login_url: str
     redirect_uri: str
     scopes: tuple[str, ...]
-    state_ttl_s: float
+    state_ttl_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class ConnectionService:
             org_id=org_id,
             code_verifier=verifier,
             redirect_uri=self._client.redirect_uri,
-            expires_at=self._clock() + timedelta(seconds=self._client.state_ttl_s),
+            expires_at=self._clock() + timedelta(seconds=self._client.state_ttl_seconds),
             return_to=return_to,
         )
         await self._authorizations.put(pending)

@@ -87,7 +87,7 @@ class SyncConsumer:
             self.handle,
             to_dlq,
             decode=decode_record,
-            retry=Retry(attempts=1, pause_s=_PAUSE_BEFORE_REDELIVERY_S),
+            retry=Retry(attempts=1, pause_seconds=_PAUSE_BEFORE_REDELIVERY_S),
             count=_count,
             guard=self._fenced,
             on_poison=self._answer_bug,

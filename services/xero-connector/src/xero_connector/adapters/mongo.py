@@ -181,7 +181,7 @@ class MongoRefreshLeases:
         return f"refresh:{org_id}:{generation}:{attempt}"
 
     async def acquire(
-        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+        self, org_id: str, generation: int, holder: str, ttl_seconds: float, now: datetime
     ) -> str | None:
         attempt = 0
         while attempt < MAX_LEASE_ATTEMPTS:
@@ -190,7 +190,7 @@ class MongoRefreshLeases:
                 "_id": lease_id,
                 "holder": holder,
                 "acquired_at": now,
-                "expires_at": now + timedelta(seconds=ttl_s),
+                "expires_at": now + timedelta(seconds=ttl_seconds),
             }
             if await insert_if_new(self._collection, lease):
                 return lease_id

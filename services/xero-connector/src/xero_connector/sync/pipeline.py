@@ -70,21 +70,26 @@ class SyncPipeline:
         writer: Writer,
         url_template: str,
         policy: planner.RetryPolicy | None = None,
-        refresh_interval_s: float = 30.0,
-        batch_deadline_s: float = 240.0,
+        refresh_interval_seconds: float = 30.0,
+        batch_deadline_seconds: float = 240.0,
         writers: WriterLeases | None = None,
     ) -> None:
         self.xero = xero
         self._tokens = tokens
         self._config = config
         self._preparer = Preparer(
-            xero, config, org_data, contacts, url_template, refresh_interval_s=refresh_interval_s
+            xero,
+            config,
+            org_data,
+            contacts,
+            url_template,
+            refresh_interval_seconds=refresh_interval_seconds,
         )
         self._records = records
         self._retries = retries
         self.writer = writer
         self._policy = policy or planner.RetryPolicy()
-        self._deadline_s = batch_deadline_s
+        self._deadline_seconds = batch_deadline_seconds
         self._writers = writers
 
     async def sync(self, asks: Sequence[SyncAsk]) -> list[CloudEvent[Any]]:
@@ -92,7 +97,7 @@ class SyncPipeline:
         for ask in asks:
             by_org.setdefault(ask.invoice.org_id, []).append(ask)
         started = time.monotonic()
-        self.writer.deadline = started + self._deadline_s
+        self.writer.deadline = started + self._deadline_seconds
         tasks = [asyncio.create_task(self._org(org, rs, started)) for org, rs in by_org.items()]
         try:
             groups = await asyncio.gather(*tasks)

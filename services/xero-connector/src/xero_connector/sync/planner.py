@@ -193,19 +193,19 @@ def link_after(write: Write, element: WrittenInvoice, tenant_id: str) -> Link | 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     unavailable_retries: int = 3
-    unavailable_retry_s: float = 60.0
+    unavailable_retry_seconds: float = 60.0
 
 
 def plan_retry(attempt: int, outcome: SyncResult, policy: RetryPolicy) -> SyncResult:
     """Xero being away is usually brief: ``xero_unavailable`` is tried again by itself after
-    ``unavailable_retry_s``, then twice that, ``unavailable_retries`` times; after that it
+    ``unavailable_retry_seconds``, then twice that, ``unavailable_retries`` times; after that it
     waits for an operator's re-sync. ``rate_limited`` already carries its delay (the reset)."""
     if outcome.code is not ErrorCode.XERO_UNAVAILABLE:
         return outcome
     if attempt > policy.unavailable_retries:
         note = f"; no automatic retry left after {attempt} attempts"
         return replace(outcome, message=outcome.message + note, retry_after=None)
-    delay = policy.unavailable_retry_s * 2 ** (attempt - 1)
+    delay = policy.unavailable_retry_seconds * 2 ** (attempt - 1)
     note = f"; retry {attempt} of {policy.unavailable_retries} scheduled in {delay:g} s"
     return replace(outcome, message=outcome.message + note, retry_after=delay)
 

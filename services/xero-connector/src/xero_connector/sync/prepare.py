@@ -46,14 +46,14 @@ class Preparer:
         contacts: ContactResolver,
         url_template: str,
         *,
-        refresh_interval_s: float = 30.0,
+        refresh_interval_seconds: float = 30.0,
     ) -> None:
         self.xero = xero
         self._config = config
         self._org_data = org_data
         self._contacts = contacts
         self._url_template = url_template
-        self._refresh_interval = refresh_interval_s
+        self._refresh_interval = refresh_interval_seconds
         self._refreshed_at: dict[XeroScope, float] = {}
 
     async def writes(

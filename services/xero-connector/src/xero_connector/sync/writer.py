@@ -52,7 +52,7 @@ class Writer:
         *,
         chunk_size: int = 50,
         write_attempts: int = 4,
-        backoff_s: float = 0.5,
+        backoff_seconds: float = 0.5,
         lookup_always: bool = False,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -60,7 +60,7 @@ class Writer:
         self._records = records
         self.chunk_size = chunk_size
         self._attempts = write_attempts
-        self._backoff = backoff_s
+        self._backoff = backoff_seconds
         self._lookup_always = lookup_always
         self._sleep = sleep
         self.deadline = float("inf")  # monotonic time after which no new write is sent
