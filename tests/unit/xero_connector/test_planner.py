@@ -1,5 +1,5 @@
 """The sync core's decisions as tables: collapse, the version guard, unchanged, ownership,
-cancels, outcomes of a write, retries. Pure: no port, no fake."""
+cancels, results of a write, retries. Pure: no port, no fake."""
 
 from decimal import Decimal
 from typing import Any

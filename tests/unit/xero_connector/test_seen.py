@@ -178,9 +178,11 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     targets = [
         Target(i, [SyncAsk(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
     ]
-    outcomes: dict[str, SyncResult] = {}
-    writes = await preparer.writes(XeroScope("org_a", "t1"), OrgSettings(), targets, {}, outcomes)
-    assert writes == [] and len(outcomes) == 40  # unmapped: refused before Xero
+    sync_results: dict[str, SyncResult] = {}
+    writes = await preparer.writes(
+        XeroScope("org_a", "t1"), OrgSettings(), targets, {}, sync_results
+    )
+    assert writes == [] and len(sync_results) == 40  # unmapped: refused before Xero
     assert config.recorded == [("org_a", Used.by(invoices))]
     assert config.recorded[0][1].tax_codes == {"T0", "T1", "T2"}
 

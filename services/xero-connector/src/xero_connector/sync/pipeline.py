@@ -128,16 +128,20 @@ class SyncPipeline:
             if not asks:
                 return []
             targets = planner.collapse(asks)
-            outcomes = await self._outcomes(org_id, settings, targets)
-            outcomes = {
-                t.invoice_id: planner.plan_retry(t.attempt, outcomes[t.invoice_id], self._policy)
+            sync_results = await self._outcomes(org_id, settings, targets)
+            sync_results = {
+                t.invoice_id: planner.plan_retry(
+                    t.attempt, sync_results[t.invoice_id], self._policy
+                )
                 for t in targets
             }
-            await self._settle(org_id, targets, outcomes)
-            return [result(ask, outcomes[t.invoice_id], started) for t in targets for ask in t.asks]
+            await self._settle(org_id, targets, sync_results)
+            return [
+                result(ask, sync_results[t.invoice_id], started) for t in targets for ask in t.asks
+            ]
 
     async def _settle(
-        self, org_id: str, targets: list[Target], outcomes: dict[str, SyncResult]
+        self, org_id: str, targets: list[Target], sync_results: dict[str, SyncResult]
     ) -> None:
         """Every outcome raises the high-water mark and drops older scheduled retries; the
         retries promised are stored before the results go out."""
@@ -146,7 +150,7 @@ class SyncPipeline:
         marks = {
             t.invoice_id: t.version
             for t in targets
-            if outcomes[t.invoice_id].outcome not in written
+            if sync_results[t.invoice_id].outcome not in written
         }
         if marks:
             await self._records.settle(org_id, marks, {})
@@ -157,12 +161,12 @@ class SyncPipeline:
                 org_id=org_id,
                 invoice_id=t.invoice_id,
                 due_at=now + timedelta(seconds=retry_after),
-                attempt=planner.next_attempt(t.attempt, outcomes[t.invoice_id]),
+                attempt=planner.next_attempt(t.attempt, sync_results[t.invoice_id]),
                 batch_id=t.asks[-1].batch_id,
                 invoice=t.invoice.model_dump(mode="json"),
             )
             for t in targets
-            if (retry_after := outcomes[t.invoice_id].retry_after) is not None
+            if (retry_after := sync_results[t.invoice_id].retry_after) is not None
         ]
         # Waiting on the connection: parked until a Connect releases them (service.py), so
         # nothing depends on the sync log having folded these failures.
@@ -177,7 +181,7 @@ class SyncPipeline:
                 parked=True,
             )
             for t in targets
-            if outcomes[t.invoice_id].code in _WAITS_FOR_CONNECTION
+            if sync_results[t.invoice_id].code in _WAITS_FOR_CONNECTION
         ]
         if due:
             await self._retries.schedule(due)
@@ -185,56 +189,60 @@ class SyncPipeline:
     async def _outcomes(
         self, org_id: str, settings: OrgSettings, targets: list[Target]
     ) -> dict[str, SyncResult]:
-        outcomes: dict[str, SyncResult] = {}
+        sync_results: dict[str, SyncResult] = {}
         records = await self._records.get_many(org_id, [t.invoice_id for t in targets])
         for t in targets:  # the version guard first: a stale ask never waits on Xero
             record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
             stale = planner.guard(t, record, None)
             if stale is not None:
-                outcomes[t.invoice_id] = stale
-        live = [t for t in targets if t.invoice_id not in outcomes]
+                sync_results[t.invoice_id] = stale
+        live = [t for t in targets if t.invoice_id not in sync_results]
         if not live:
-            return outcomes
+            return sync_results
         try:
             scope = await self.xero.scope(org_id)
         except (NotConnected, ConnectionExpired) as error:
-            _fail_rest(live, outcomes, failed(error.error_code, str(error)))
-            return self._kept(targets, records, outcomes)
+            _fail_rest(live, sync_results, failed(error.error_code, str(error)))
+            return self._kept(targets, records, sync_results)
         except XeroError as error:
-            _fail_rest(live, outcomes, unavailable(error))
-            return outcomes
+            _fail_rest(live, sync_results, unavailable(error))
+            return sync_results
         if self._writers is not None:  # Fenced, when another instance writes it, ends the batch
             scope = replace(scope, epoch=await self._writers.acquire(org_id))
         try:
-            await self._run(scope, settings, live, records, outcomes)
+            await self._run(scope, settings, live, records, sync_results)
             for t in targets:  # every invoice gets an answer, whatever happened above
-                if t.invoice_id not in outcomes:
+                if t.invoice_id not in sync_results:
                     log.error("sync.no_outcome", invoice_id=t.invoice_id)
-                    outcomes[t.invoice_id] = failed(ErrorCode.INTERNAL_ERROR, "no outcome reached")
+                    sync_results[t.invoice_id] = failed(
+                        ErrorCode.INTERNAL_ERROR, "no outcome reached"
+                    )
         except DailyLimitSpent as error:
             message = f"{error}; retry scheduled in {round(error.retry_after)} s"
             spent = SyncResult(
                 code=ErrorCode.RATE_LIMITED, message=message, retry_after=error.retry_after
             )
-            _fail_rest(targets, outcomes, spent)
+            _fail_rest(targets, sync_results, spent)
         except TenantForbidden as error:
             await self._tokens.mark_expired(
                 org_id, f"Xero refused the tenant: {error.message}", generation=scope.generation
             )
             expired = ConnectionExpired(org_id)
-            _fail_rest(targets, outcomes, failed(expired.error_code, str(expired)))
+            _fail_rest(targets, sync_results, failed(expired.error_code, str(expired)))
         except (NotConnected, ConnectionExpired) as error:
-            _fail_rest(targets, outcomes, failed(error.error_code, str(error)))
+            _fail_rest(targets, sync_results, failed(error.error_code, str(error)))
         except XeroError as error:  # TenantChanged included: planned for the old tenant
-            _fail_rest(targets, outcomes, unavailable(error))
-        return self._kept(targets, records, outcomes)
+            _fail_rest(targets, sync_results, unavailable(error))
+        return self._kept(targets, records, sync_results)
 
     @staticmethod
     def _kept(
-        targets: list[Target], records: dict[str, InvoiceRecord], outcomes: dict[str, SyncResult]
+        targets: list[Target],
+        records: dict[str, InvoiceRecord],
+        sync_results: dict[str, SyncResult],
     ) -> dict[str, SyncResult]:
         return {
-            t.invoice_id: planner.keep_written(t, records[t.invoice_id], outcomes[t.invoice_id])
+            t.invoice_id: planner.keep_written(t, records[t.invoice_id], sync_results[t.invoice_id])
             for t in targets
         }
 
@@ -244,15 +252,17 @@ class SyncPipeline:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, SyncResult],
+        sync_results: dict[str, SyncResult],
     ) -> None:
-        """Outcomes land in ``outcomes`` as they are reached, so an error later in the batch
+        """Results land in ``sync_results`` as they are reached, so an error later in the batch
         fails only what is left."""
-        writes = await self._preparer.writes(scope, settings, targets, records, outcomes)
-        await self.writer.write(scope, writes, records, outcomes)
-        await self._preparer.after(scope, targets, outcomes)
+        writes = await self._preparer.writes(scope, settings, targets, records, sync_results)
+        await self.writer.write(scope, writes, records, sync_results)
+        await self._preparer.after(scope, targets, sync_results)
 
 
-def _fail_rest(targets: list[Target], outcomes: dict[str, SyncResult], outcome: SyncResult) -> None:
+def _fail_rest(
+    targets: list[Target], sync_results: dict[str, SyncResult], outcome: SyncResult
+) -> None:
     for target in targets:
-        outcomes.setdefault(target.invoice_id, outcome)
+        sync_results.setdefault(target.invoice_id, outcome)
