@@ -1,5 +1,5 @@
 """A connection stored before issue 16's rename (``updated_at``, now ``written_at``) still
-reads, and a token write leaves it readable."""
+reads, and what is written now is readable under both names."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -42,3 +42,7 @@ async def test_a_connection_written_under_the_old_field_name_reads_back(
     after = await store.put_tokens("org_old", 3, TokenPair("a2", "r2"), LATER, LATER)
     assert after is not None and after.written_at == LATER
     assert after.tokens == TokenPair("a2", "r2")
+    stored = await mongo_db["connections"].find_one({"_id": "org_old"})
+    assert stored is not None
+    # both names, so an instance still on the old code reads it (rolling deploy, rollback)
+    assert stored["written_at"] == stored["updated_at"] == LATER

@@ -53,6 +53,12 @@ log = structlog.get_logger(__name__)
 _CURRENCY = re.compile(r"^[A-Z0-9]{3}$")
 
 
+# A connection's write time was stored as "updated_at" before issue 16 named it "written_at".
+# Both are written for now, so an instance still on the old code (a rolling deploy, a
+# rollback) reads what this one writes; reads take "written_at" and fall back.
+OLD_WRITE_TIME = "updated_at"
+
+
 @retry_later_on(PyMongoError)
 class MongoConnections:
     def __init__(self, db: AsyncDatabase[Doc], cipher: TokenCipher) -> None:
@@ -90,6 +96,7 @@ class MongoConnections:
                     "access_expires_at": expires_at,
                     "generation": generation + 1,
                     "written_at": at,
+                    OLD_WRITE_TIME: at,
                 }
             },
         )
@@ -107,6 +114,7 @@ class MongoConnections:
                     "status": ConnectionStatus.EXPIRED.value,
                     "reason": reason,
                     "written_at": at,
+                    OLD_WRITE_TIME: at,
                     "tokens": None,
                     "access_expires_at": None,
                 }
@@ -129,6 +137,7 @@ class MongoConnections:
             "status": c.status.value,
             "generation": c.generation,
             "written_at": c.written_at,
+            OLD_WRITE_TIME: c.written_at,
             "reason": c.reason,
             "tenant_id": c.tenant_id,
             "tenant_name": c.tenant_name,
@@ -155,8 +164,7 @@ class MongoConnections:
             org_id=doc["_id"],
             status=status,
             generation=int(doc.get("generation", 0)),
-            # "updated_at": the same time, in a document written before issue 16's rename
-            written_at=doc["written_at"] if "written_at" in doc else doc["updated_at"],
+            written_at=doc["written_at"] if "written_at" in doc else doc[OLD_WRITE_TIME],
             reason=reason,
             tenant_id=doc.get("tenant_id"),
             tenant_name=doc.get("tenant_name"),
