@@ -89,7 +89,7 @@ async def bulk_run(
     overrides: dict[str, Any] = {
         "xero_time_scale": limits["time_scale"],
         "baseline_mode": baseline,
-        "http_read_timeout": 30,
+        "http_read_timeout_seconds": 30,
         "log_level": "WARNING",
         "topic_partitions": PARTITIONS,
     }

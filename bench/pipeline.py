@@ -5,7 +5,7 @@
 
 Every service runs as its own process, as deployed (the sandbox unthrottled): invoices go in
 by HTTP (``POST /v1/invoices/batch``) and count once the sync log stores them as synced
-(its ``invoices`` document's ``updated_at``). Throughput is measured with 1 and with
+(its ``invoices`` document's ``written_at``). Throughput is measured with 1 and with
 ``--instances`` connector instances; end-to-end latency at a steady ``--rate`` (or, when the
 pipeline's measured ceiling is below it, at 80% of that ceiling; the result says which).
 Beside them, in the same run: the raw ceilings of the parts, Kafka produce+consume of the same
@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -163,7 +164,7 @@ async def post_batches(
 
 async def stored(s: Stack, keys: set[str], within: float) -> dict[str, float]:
     """Wait until every invoice of ``keys`` is synced in the sync log; when each was stored
-    (its ``updated_at``, which stays once synced). Measuring must cost the server little: each
+    (its ``written_at``, which stays once synced). Measuring must cost the server little: each
     second reads a sample of the invoices not yet seen synced, by ``_id``, and all of them
     only once the whole sample is."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(s.mongo, tz_aware=True)
@@ -192,7 +193,14 @@ async def synced_at(
     invoices: AsyncCollection[dict[str, Any]], keys: Iterable[str]
 ) -> dict[str, float]:
     docs = await find_by_ids(invoices, sorted(keys))
-    return {k: d["updated_at"].timestamp() for k, d in docs.items() if d["status"] == "synced"}
+    return {k: written_at(d).timestamp() for k, d in docs.items() if d["status"] == "synced"}
+
+
+def written_at(doc: dict[str, Any]) -> datetime:
+    """When sync-log wrote ``doc``: ``written_at``, or ``updated_at`` in a document written
+    before the field was renamed (issue 16)."""
+    value: datetime = doc["written_at"] if "written_at" in doc else doc["updated_at"]
+    return value
 
 
 def batches_of(orgs: list[str], first: int, count: int, size: int) -> list[list[dict[str, Any]]]:

@@ -534,10 +534,10 @@ def fault_stack(
             # A killed connector's organisations are taken over when its writer lease ends:
             # 20 s here (time runs fast), with calls bounded to fit inside it.
             "XERO_CONNECTOR_WRITER_LEASE_SECONDS": "20",
-            "XERO_CONNECTOR_HTTP_POOL_TIMEOUT": "3",
-            "XERO_CONNECTOR_HTTP_CONNECT_TIMEOUT": "2",
-            "XERO_CONNECTOR_HTTP_WRITE_TIMEOUT": "3",
-            "XERO_CONNECTOR_HTTP_READ_TIMEOUT": "8",
+            "XERO_CONNECTOR_HTTP_POOL_TIMEOUT_SECONDS": "3",
+            "XERO_CONNECTOR_HTTP_CONNECT_TIMEOUT_SECONDS": "2",
+            "XERO_CONNECTOR_HTTP_WRITE_TIMEOUT_SECONDS": "3",
+            "XERO_CONNECTOR_HTTP_READ_TIMEOUT_SECONDS": "8",
         },
     }
     for name, values in (extra_env or {}).items():

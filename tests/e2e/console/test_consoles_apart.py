@@ -99,7 +99,7 @@ def session_cookie(session: dict[str, object]) -> str:
 def test_a_session_expires_after_its_max_age(browser: Browser, e2e_stack: Stack) -> None:
     max_age = 3600
     with second_console(
-        e2e_stack, CONSOLE_SESSION_SECRET=SECRET, CONSOLE_SESSION_MAX_AGE_S=str(max_age)
+        e2e_stack, CONSOLE_SESSION_SECRET=SECRET, CONSOLE_SESSION_MAX_AGE_SECONDS=str(max_age)
     ) as url:
         context = browser.new_context(base_url=url)
         try:

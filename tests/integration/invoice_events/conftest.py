@@ -38,8 +38,8 @@ def service(kafka_bootstrap: str, mongodb_uri: str, unique: str) -> ServiceFacto
                 "topic_partitions": 3,
                 "consumer_group": unique,
                 "sync_log_api_key": SYNC_LOG_KEY,
-                "sweep_interval_s": 0.5,
-                "consumer_backoff_s": 0.05,
+                "sweep_interval_seconds": 0.5,
+                "consumer_backoff_seconds": 0.05,
                 **overrides,
             }
         )

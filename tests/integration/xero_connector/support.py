@@ -81,7 +81,7 @@ def connector_factory(kafka: str, mongodb: str, unique: str, sandbox_url: str) -
             "xero_identity_url": sandbox_url,
             "xero_login_url": sandbox_url,
             "token_keys": TOKEN_KEY,
-            "http_read_timeout": 10,
+            "http_read_timeout_seconds": 10,
         }
         settings = Settings(**(values | overrides))
         app = create_app(settings)

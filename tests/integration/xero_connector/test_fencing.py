@@ -76,15 +76,18 @@ async def test_one_holder_per_epoch_on_the_real_server(
     mongo_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     store = MongoWriterLeases(mongo_db)
-    many = [WriterLeases(store, f"i{n}", ttl_s=30, poll_s=0.05, clock=utc_now) for n in range(6)]
+    many = [
+        WriterLeases(store, f"i{n}", ttl_seconds=30, poll_seconds=0.05, clock=utc_now)
+        for n in range(6)
+    ]
     got = await asyncio.gather(
-        *(w.acquire("org_e", wait_s=0) for w in many), return_exceptions=True
+        *(w.acquire("org_e", wait_seconds=0) for w in many), return_exceptions=True
     )
     assert got.count(1) == 1 and all(isinstance(g, Fenced) for g in got if g != 1)
     winner = many[got.index(1)]
     await winner.release_all()
     successor = next(w for w in many if w is not winner)
-    assert await successor.acquire("org_e", wait_s=0) == 2
+    assert await successor.acquire("org_e", wait_seconds=0) == 2
     with pytest.raises(Fenced):
         await winner.check("org_e", 1)
 
@@ -94,10 +97,10 @@ async def test_a_zombie_whose_lease_was_taken_writes_nothing_more(
 ) -> None:
     short = {
         "writer_lease_seconds": 8,
-        "http_read_timeout": 2,
-        "http_write_timeout": 1,
-        "http_connect_timeout": 1,
-        "http_pool_timeout": 1,
+        "http_read_timeout_seconds": 2,
+        "http_write_timeout_seconds": 1,
+        "http_connect_timeout_seconds": 1,
+        "http_pool_timeout_seconds": 1,
     }
     async with connector(consume=False) as setup:
         tenant = await setup_org(setup, sandbox, "org_z")

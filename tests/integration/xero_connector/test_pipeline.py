@@ -321,7 +321,7 @@ async def test_crash_after_xero_accepted_before_commit_makes_no_duplicate(
 async def test_unknown_outcome_is_looked_up_before_sending_again(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:
-    async with connector(**FAST, http_read_timeout=0.5) as c:
+    async with connector(**FAST, http_read_timeout_seconds=0.5) as c:
         tenant = await setup_org(c, sandbox, "org_slow")
         topic = c.names.invoice_events
         await publish(kafka_bootstrap, topic, [created(invoice("org_slow", 9))])

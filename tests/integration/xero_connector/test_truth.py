@@ -131,7 +131,7 @@ async def test_a_hand_made_invoice_with_our_number_is_untouched_until_linked(
 async def test_a_bill_with_our_number_found_after_a_timeout_is_untouched(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:
-    async with connector(**FAST, http_read_timeout=0.5) as c:
+    async with connector(**FAST, http_read_timeout_seconds=0.5) as c:
         tenant = await setup_org(c, sandbox, "org_b")
         topic = c.names.invoice_events
         await publish(kafka_bootstrap, topic, [created(invoice("org_b", 9))])

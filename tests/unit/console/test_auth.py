@@ -46,7 +46,7 @@ def test_pages_need_a_session(console: Console) -> None:
 
 
 def test_a_session_expires_after_its_max_age(monkeypatch: pytest.MonkeyPatch) -> None:
-    made = make_console(session_max_age_s=600)
+    made = make_console(session_max_age_seconds=600)
     with made.client:
         made.sign_in("viewer")
         assert made.client.get("/", follow_redirects=False).status_code == 200

@@ -8,7 +8,7 @@ import pytest
 
 from invoice_events import ingest
 from invoice_events.ingest import MAX_INVOICE_BYTES, InvoiceTooLarge, ItemRefused
-from invoice_events.service import IngestResult, InvoiceService, Outcome
+from invoice_events.service import IngestOutcome, IngestResult, InvoiceService
 from service_kit.errors import RetryLater
 from sync_schemas import Invoice
 from tests.support.samples import invoice
@@ -37,7 +37,7 @@ async def test_each_item_is_answered_in_order_valid_invalid_and_too_large_alike(
     answers = await ingest.batch(service(), items)
 
     a, bad, big, b = answers
-    assert isinstance(a, IngestResult) and a.outcome is Outcome.PUBLISHED
+    assert isinstance(a, IngestResult) and a.outcome is IngestOutcome.PUBLISHED
     assert isinstance(b, IngestResult) and b.invoice_id == "inv_b"
     assert isinstance(bad, ItemRefused) and bad.code == "invalid_request"
     assert bad.invoice_id == "inv_bad"

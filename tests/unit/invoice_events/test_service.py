@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from invoice_events.decisions import PublishState, Snapshot
-from invoice_events.service import InvoiceService, Outcome
+from invoice_events.service import IngestOutcome, InvoiceService
 from service_kit.errors import RetryLater
 from sync_schemas import EventType, new_event
 from tests.support.samples import invoice
@@ -51,16 +51,20 @@ async def test_a_crashed_claim_is_left_alone_within_its_lease_then_taken_over(
     await snapshots.insert(crashed)
 
     early = await service.ingest(invoice())
-    assert (early.outcome, early.event_id, publisher.events) == (Outcome.IN_FLIGHT, "evt-1", [])
+    assert (early.outcome, early.event_id, publisher.events) == (
+        IngestOutcome.IN_FLIGHT,
+        "evt-1",
+        [],
+    )
     assert await service.complete_stale() == 0
 
     clock.advance(LEASE.total_seconds())
     retried = await service.ingest(invoice())
-    assert (retried.outcome, retried.event_id) == (Outcome.PUBLISHED, "evt-1")
+    assert (retried.outcome, retried.event_id) == (IngestOutcome.PUBLISHED, "evt-1")
     assert [e.id for e in publisher.events] == ["evt-1"]  # the same event, not a new one
-    assert (await service.ingest(invoice())).outcome is Outcome.IN_FLIGHT  # not marked yet
+    assert (await service.ingest(invoice())).outcome is IngestOutcome.IN_FLIGHT  # not marked yet
     assert await service.flush_marks() == 1
-    assert (await service.ingest(invoice())).outcome is Outcome.DUPLICATE
+    assert (await service.ingest(invoice())).outcome is IngestOutcome.DUPLICATE
 
 
 async def test_ingest_publishes_created_then_updated_and_ignores_older(parts: Parts) -> None:
@@ -68,8 +72,9 @@ async def test_ingest_publishes_created_then_updated_and_ignores_older(parts: Pa
     results = [await service.ingest(invoice(version=v)) for v in (2, 1, 2)]
     await service.flush_marks()
     results += [await service.ingest(invoice(version=v)) for v in (2, 3)]
+    o = IngestOutcome
     assert [r.outcome for r in results] == [
-        Outcome.PUBLISHED, Outcome.STALE, Outcome.IN_FLIGHT, Outcome.DUPLICATE, Outcome.PUBLISHED
+        o.PUBLISHED, o.STALE, o.IN_FLIGHT, o.DUPLICATE, o.PUBLISHED
     ]  # fmt: skip
     assert [(e.type, e.data.version) for e in publisher.events] == [
         (EventType.INVOICE_CREATED, 2),
@@ -112,10 +117,10 @@ async def test_ingest_many_inserts_first_sights_together_and_handles_repeats_in_
     ]
     results = await service.ingest_many(batch)
     assert [(r.invoice_id, r.outcome, r.version) for r in results] == [  # type: ignore[union-attr]
-        ("inv_a", Outcome.PUBLISHED, 1),
-        ("inv_known", Outcome.PUBLISHED, 2),
-        ("inv_a", Outcome.PUBLISHED, 2),
-        ("inv_known", Outcome.STALE, 2),
+        ("inv_a", IngestOutcome.PUBLISHED, 1),
+        ("inv_known", IngestOutcome.PUBLISHED, 2),
+        ("inv_a", IngestOutcome.PUBLISHED, 2),
+        ("inv_known", IngestOutcome.STALE, 2),
     ]
     assert [(e.data.invoice_id, e.type, e.data.version) for e in publisher.events] == [
         ("inv_known", EventType.INVOICE_CREATED, 1),

@@ -12,7 +12,7 @@ QUERY = InvoiceQuery("org_acme", "failed", "not_connected")
 
 def client(transport: httpx.MockTransport) -> SyncLogClient:
     return SyncLogClient(
-        "http://sync-log", SecretStr("k"), timeout_s=1, page_size=2, transport=transport
+        "http://sync-log", SecretStr("k"), timeout_seconds=1, page_size=2, transport=transport
     )
 
 

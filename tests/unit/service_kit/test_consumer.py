@@ -66,7 +66,9 @@ class Service:
         self.counts[outcome] = self.counts.get(outcome, 0) + records
 
     def consumer(self, **options: Any) -> Consumer[CloudEvent[Any]]:
-        retry = options.pop("retry", Retry(attempts=3, backoff_s=0.001, max_backoff_s=0.001))
+        retry = options.pop(
+            "retry", Retry(attempts=3, backoff_seconds=0.001, max_backoff_seconds=0.001)
+        )
         return Consumer(
             self.handle,
             self.dead_letter,
@@ -104,7 +106,9 @@ async def test_a_lasting_outage_sends_the_batch_back_after_the_bounded_attempts(
 
 async def test_an_outage_is_retried_within_a_time_limit_when_attempts_are_unbounded() -> None:
     service = Service([RetryLater("mongo")] * 1000)
-    retry = Retry(attempts=None, within_s=0.05, backoff_s=0.001, max_backoff_s=0.001)
+    retry = Retry(
+        attempts=None, within_seconds=0.05, backoff_seconds=0.001, max_backoff_seconds=0.001
+    )
     message = Message(good(offset=0))
     await service.consumer(retry=retry).consume(message)
     assert message.acks == ["nack"] and len(service.batches) > 1

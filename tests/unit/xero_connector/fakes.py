@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
-from xero_connector.domain import Connection, Tokens
+from xero_connector.domain import Connection, TokenPair
 from xero_connector.xero_errors import InvalidGrant, XeroTransportError
 from xero_connector.xero_models import TokenGrant, XeroConnection
 
@@ -33,7 +33,7 @@ class FakeConnections:
         self.docs[connection.org_id] = connection
 
     async def put_tokens(
-        self, org_id: str, generation: int, tokens: Tokens, expires_at: datetime, at: datetime
+        self, org_id: str, generation: int, tokens: TokenPair, expires_at: datetime, at: datetime
     ) -> Connection | None:
         current = self.docs.get(org_id)
         if current is None or current.generation != generation:
@@ -43,7 +43,7 @@ class FakeConnections:
             tokens=tokens,
             access_expires_at=expires_at,
             generation=generation + 1,
-            updated_at=at,
+            written_at=at,
         )
         self.docs[org_id] = stored
         return stored
@@ -69,7 +69,7 @@ class FakeLeases:
         self.extended: list[str] = []
 
     async def acquire(
-        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+        self, org_id: str, generation: int, holder: str, ttl_seconds: float, now: datetime
     ) -> str | None:
         key = (org_id, generation)
         if key in self.held:
@@ -139,11 +139,11 @@ def connected(org_id: str, clock: FakeClock, expires_in_s: float = 1800) -> Conn
         org_id=org_id,
         status=ConnectionStatus.CONNECTED,
         generation=1,
-        updated_at=clock(),
+        written_at=clock(),
         reason="connected",
         tenant_id="tenant-1",
         tenant_name="Acme Ltd",
         connected_at=clock(),
         access_expires_at=clock() + timedelta(seconds=expires_in_s),
-        tokens=Tokens("access-0", "refresh-0"),
+        tokens=TokenPair("access-0", "refresh-0"),
     )

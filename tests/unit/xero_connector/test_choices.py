@@ -114,7 +114,7 @@ class NoStore:
 
 async def test_choices_come_from_the_cache_and_refresh_reads_xero_again() -> None:
     xero, clock = CountingXero(), FakeClock()
-    cache = OrgDataCache(xero, ttl_s=300, clock=clock)  # type: ignore[arg-type]
+    cache = OrgDataCache(xero, ttl_seconds=300, clock=clock)  # type: ignore[arg-type]
     config = ConfigService(NoStore(), cache, xero, clock=clock)  # type: ignore[arg-type]
 
     first = await config.choices("org_a")
@@ -149,7 +149,7 @@ class StoredMappings(NoStore):
 async def test_a_proposal_is_checked_instead_of_the_stored_mappings_and_not_saved() -> None:
     xero, clock = CountingXero(), FakeClock()
     store = StoredMappings(Mappings(tax_rates={"GST15": "OUTPUT2"}))
-    cache = OrgDataCache(xero, ttl_s=300, clock=clock)  # type: ignore[arg-type]
+    cache = OrgDataCache(xero, ttl_seconds=300, clock=clock)  # type: ignore[arg-type]
     config = ConfigService(store, cache, xero, clock=clock)  # type: ignore[arg-type]
 
     stored = await config.check("org_a")

@@ -16,7 +16,7 @@ from sync_schemas import (
     new_event,
 )
 from tests.support.samples import invoice
-from xero_connector.subscribers import SyncConsumer, to_request
+from xero_connector.subscribers import SyncConsumer, to_ask
 from xero_connector.sync.results import failure
 
 
@@ -110,8 +110,8 @@ def test_no_free_text_field_changes_the_attempt() -> None:
     )
     retry = asked.model_copy(update={"attempt": 3, "requested_by": None})
     event = new_event(EventType.INVOICE_SYNC_REQUESTED, asked, source="/t")
-    assert to_request(event).attempt == 1
-    assert to_request(new_event(EventType.INVOICE_SYNC_REQUESTED, retry, source="/t")).attempt == 3
+    assert to_ask(event).attempt == 1
+    assert to_ask(new_event(EventType.INVOICE_SYNC_REQUESTED, retry, source="/t")).attempt == 3
 
 
 async def test_an_outage_is_redelivered_not_dead_lettered() -> None:

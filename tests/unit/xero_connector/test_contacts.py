@@ -101,7 +101,7 @@ class MemoryCache:
 
 
 def resolver(xero: FakeXero, cache: MemoryCache | None = None) -> ContactResolver:
-    return ContactResolver(xero, cache or MemoryCache(), directory_ttl_s=300)  # type: ignore[arg-type]
+    return ContactResolver(xero, cache or MemoryCache(), directory_ttl_seconds=300)  # type: ignore[arg-type]
 
 
 async def test_a_contact_made_in_xero_after_a_miss_is_found_without_waiting_for_the_ttl() -> None:

@@ -15,7 +15,7 @@ P0, P1 = TopicPartition("invoices.events", 0), TopicPartition("invoices.events",
 
 
 async def test_a_revoke_cancels_the_batches_of_those_partitions_only() -> None:
-    fence = Fence(grace_s=1)
+    fence = Fence(grace_seconds=1)
     started = asyncio.Event()
 
     async def forever() -> None:

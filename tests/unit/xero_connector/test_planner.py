@@ -1,5 +1,5 @@
 """The sync core's decisions as tables: collapse, the version guard, unchanged, ownership,
-cancels, outcomes of a write, retries. Pure: no port, no fake."""
+cancels, results of a write, retries. Pure: no port, no fake."""
 
 from decimal import Decimal
 from typing import Any
@@ -10,16 +10,16 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import LEGACY_TENANT, Intent, InvoiceRecord, Link
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write, failed
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
 T1, T2 = "tenant-1", "tenant-2"
 OUR_URL = "https://console.example/orgs/org_acme/invoices/inv_1"
 
 
-def request(version: int, event: str, attempt: int = 1) -> SyncRequest:
+def request(version: int, event: str, attempt: int = 1) -> SyncAsk:
     inv = invoice(invoice_id="inv_1", version=version)
-    return SyncRequest(event, EventType.INVOICE_UPDATED, inv, attempt=attempt)
+    return SyncAsk(event, EventType.INVOICE_UPDATED, inv, attempt=attempt)
 
 
 def target(version: int = 2, **changes: Any) -> Target:
@@ -44,7 +44,7 @@ def test_collapse_keeps_the_newest_version_and_every_event() -> None:
     targets = planner.collapse([request(1, "a"), request(3, "b"), request(2, "c", attempt=4)])
     [only] = targets
     assert only.version == 3
-    assert [r.event_id for r in only.requests] == ["a", "b", "c"]
+    assert [r.event_id for r in only.asks] == ["a", "b", "c"]
     # an older version's spent retries count for nothing against the newest one
     assert only.attempt == 1
     again = planner.collapse([request(3, "d", attempt=2), request(3, "e")])
@@ -160,22 +160,22 @@ def test_cancel_follows_the_status_xero_holds(
 ) -> None:
     decision = planner.cancel_status(stored, current)
     if isinstance(expected, SyncOutcome):
-        assert isinstance(decision, Outcome) and decision.outcome is expected
+        assert isinstance(decision, SyncResult) and decision.outcome is expected
     elif isinstance(expected, ErrorCode):
-        assert isinstance(decision, Outcome) and decision.code is expected
+        assert isinstance(decision, SyncResult) and decision.code is expected
     else:
         assert decision == expected
 
 
 def test_nothing_to_void_says_so() -> None:
     decision = planner.cancel_status(None, None)
-    assert isinstance(decision, Outcome) and decision.xero_id == ""
+    assert isinstance(decision, SyncResult) and decision.xero_id == ""
     assert "nothing to void" in decision.message
 
 
 def test_paid_says_what_to_do() -> None:
     decision = planner.cancel_status(link(), xero(status="PAID"))
-    assert isinstance(decision, Outcome) and "payments" in decision.message
+    assert isinstance(decision, SyncResult) and "payments" in decision.message
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_a_written_element_is_linked_with_its_status() -> None:
     assert planner.link_after(write, WrittenInvoice(None, ("no",)), T1) is None
 
 
-POLICY = planner.RetryPolicy(unavailable_retries=3, unavailable_retry_s=60)
+POLICY = planner.RetryPolicy(unavailable_retries=3, unavailable_retry_seconds=60)
 DOWN = failed(ErrorCode.XERO_UNAVAILABLE, "Xero is unavailable: 503")
 
 
@@ -230,19 +230,19 @@ DOWN = failed(ErrorCode.XERO_UNAVAILABLE, "Xero is unavailable: 503")
         (1, failed(ErrorCode.CONTACT_MISSING, "no contact"), None, "no contact"),
         (
             1,
-            Outcome(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600),
+            SyncResult(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600),
             3600,
             "spent",
         ),
     ],
 )
-def test_retries(attempt: int, outcome: Outcome, retry_after: float | None, note: str) -> None:
+def test_retries(attempt: int, outcome: SyncResult, retry_after: float | None, note: str) -> None:
     planned = planner.plan_retry(attempt, outcome, POLICY)
     assert planned.retry_after == retry_after and note in planned.message
 
 
 def test_only_tries_that_found_xero_away_count_as_attempts() -> None:
-    limited = Outcome(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600)
+    limited = SyncResult(code=ErrorCode.RATE_LIMITED, message="spent", retry_after=3600)
     attempt = 2
     for _ in range(5):  # five daily resets waited out
         attempt = planner.next_attempt(attempt, limited)
@@ -276,14 +276,14 @@ def test_the_planner_imports_no_io() -> None:
     [
         (link(version=2), failed(ErrorCode.CONNECTION_EXPIRED, "gone"), True),
         (link(version=2), failed(ErrorCode.TAX_RATE_UNMAPPED, "no GST15"), True),
-        (link(version=2), Outcome(code=ErrorCode.RATE_LIMITED, message="spent"), True),
+        (link(version=2), SyncResult(code=ErrorCode.RATE_LIMITED, message="spent"), True),
         (link(version=1), failed(ErrorCode.CONNECTION_EXPIRED, "gone"), False),  # v2 to write
         (None, failed(ErrorCode.NOT_CONNECTED, "none"), False),
         (link(version=2), failed(ErrorCode.XERO_VALIDATION, "Xero said no"), False),
     ],
 )
 def test_a_resync_at_the_written_version_is_not_failed_by_outside_causes(
-    stored: Link | None, outcome: Outcome, kept: bool
+    stored: Link | None, outcome: SyncResult, kept: bool
 ) -> None:
     record = InvoiceRecord("org_acme", "inv_1", link=stored)
     planned = planner.keep_written(target(version=2), record, outcome)

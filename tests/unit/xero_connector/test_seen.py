@@ -12,7 +12,7 @@ from xero_connector.domain import LastSeen, Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroScope
 from xero_connector.seen import Seen, seen_codes
-from xero_connector.sync.model import Outcome, SyncRequest, Target
+from xero_connector.sync.model import SyncAsk, SyncResult, Target
 from xero_connector.sync.prepare import Preparer
 
 T1 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -167,7 +167,7 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     preparer = Preparer(
         StubXero(),  # type: ignore[arg-type]
         config,
-        OrgDataCache(StubXero(), ttl_s=60),  # type: ignore[arg-type]
+        OrgDataCache(StubXero(), ttl_seconds=60),  # type: ignore[arg-type]
         NoContacts(),  # type: ignore[arg-type]
         "http://console/{org_id}/{invoice_id}",
     )
@@ -176,11 +176,13 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
         for n in range(1, 41)
     ]
     targets = [
-        Target(i, [SyncRequest(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
+        Target(i, [SyncAsk(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
     ]
-    outcomes: dict[str, Outcome] = {}
-    writes = await preparer.writes(XeroScope("org_a", "t1"), OrgSettings(), targets, {}, outcomes)
-    assert writes == [] and len(outcomes) == 40  # unmapped: refused before Xero
+    sync_results: dict[str, SyncResult] = {}
+    writes = await preparer.writes(
+        XeroScope("org_a", "t1"), OrgSettings(), targets, {}, sync_results
+    )
+    assert writes == [] and len(sync_results) == 40  # unmapped: refused before Xero
     assert config.recorded == [("org_a", Used.by(invoices))]
     assert config.recorded[0][1].tax_codes == {"T0", "T1", "T2"}
 

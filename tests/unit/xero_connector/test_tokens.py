@@ -59,7 +59,7 @@ async def test_a_fresh_token_is_handed_out_without_refresh(world: World) -> None
 
 async def test_a_token_close_to_expiry_is_refreshed_ahead(world: World) -> None:
     world.connections.docs["o"] = connected("o", world.clock, expires_in_s=119)
-    access = await world.manager(refresh_ahead_s=120).access("o")
+    access = await world.manager(refresh_ahead_seconds=120).access("o")
     assert access.access_token == "access-1"
     assert world.identity.refreshed_with == ["refresh-0"]
     stored = world.connections.docs["o"]
@@ -144,10 +144,14 @@ async def test_a_waiter_uses_the_token_another_instance_stored(world: World) -> 
     assert not waiting.done()
     tokens = connected("o", world.clock).tokens
     assert tokens is not None
-    from xero_connector.domain import Tokens
+    from xero_connector.domain import TokenPair
 
     await world.connections.put_tokens(
-        "o", 1, Tokens("theirs", "their-refresh"), world.clock.now.replace(year=2027), world.clock()
+        "o",
+        1,
+        TokenPair("theirs", "their-refresh"),
+        world.clock.now.replace(year=2027),
+        world.clock(),
     )
     access = await asyncio.wait_for(waiting, 1)
     assert access.access_token == "theirs"

@@ -9,7 +9,7 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.ports import XeroScope
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write
 from xero_connector.sync.writer import Writer
 from xero_connector.xero_errors import XeroUnavailable
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
@@ -85,7 +85,7 @@ class Records:
 
 def create(number: str = "INV-1") -> Write:
     inv = invoice(invoice_id="inv_1", invoice_number=number)
-    target = Target(inv, [SyncRequest("e1", EventType.INVOICE_CREATED, inv)])
+    target = Target(inv, [SyncAsk("e1", EventType.INVOICE_CREATED, inv)])
     return Write(target, {"InvoiceNumber": number, "Url": URL}, "digest")
 
 
@@ -99,67 +99,67 @@ def writer(xero: FakeXero, records: Records, attempts: int = 4) -> Writer:
 
 async def run(
     w: Writer, writes: list[Write], records: dict[str, InvoiceRecord]
-) -> tuple[dict[str, Outcome], dict[str, Link]]:
-    outcomes: dict[str, Outcome] = {}
-    links = await w.write(SCOPE, writes, records, outcomes)
-    return outcomes, links
+) -> tuple[dict[str, SyncResult], dict[str, Link]]:
+    sync_results: dict[str, SyncResult] = {}
+    links = await w.write(SCOPE, writes, records, sync_results)
+    return sync_results, links
 
 
 async def test_a_create_is_a_put_after_its_intent_is_stored() -> None:
     xero, records = FakeXero(), Records()
-    outcomes, links = await run(writer(xero, records), [create()], {})
+    sync_results, links = await run(writer(xero, records), [create()], {})
     assert xero.calls == ["PUT"]
     assert records.intents == {"inv_1": [("INV-1", URL)]}
-    assert outcomes["inv_1"].outcome is SyncOutcome.CREATED
+    assert sync_results["inv_1"].outcome is SyncOutcome.CREATED
     assert records.links["inv_1"] == links["inv_1"]  # stored as soon as Xero answered
 
 
 async def test_a_lost_answer_is_looked_up_and_adopted_not_created_twice() -> None:
     xero, records = FakeXero(lose_next_answer=True), Records()
-    outcomes, _ = await run(writer(xero, records), [create()], {})
+    sync_results, _ = await run(writer(xero, records), [create()], {})
     assert xero.calls == ["PUT", "GET", "POST"]
     assert [len(u) for u in xero.updated] == [1]  # the adopted invoice, sent once
     assert len(xero.invoices) == 1
-    assert outcomes["inv_1"].outcome is SyncOutcome.UPDATED
+    assert sync_results["inv_1"].outcome is SyncOutcome.UPDATED
 
 
 async def test_our_own_earlier_create_is_adopted_even_with_a_single_write_attempt() -> None:
     ours = XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL)
     record = InvoiceRecord("org_acme", "inv_1", intents={"tenant-1": Intent(("INV-1",), (URL,))})
     xero, records = FakeXero(ours), Records()
-    outcomes, _ = await run(writer(xero, records, attempts=1), [create()], {"inv_1": record})
+    sync_results, _ = await run(writer(xero, records, attempts=1), [create()], {"inv_1": record})
     assert xero.calls == ["GET", "POST"]  # tried before without a link: looked up first
-    assert outcomes["inv_1"].xero_id == "x-ours"
+    assert sync_results["inv_1"].xero_id == "x-ours"
     # Without the stored intent, the PUT's refusal leads to the same lookup.
     xero = FakeXero(XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL))
-    outcomes, _ = await run(writer(xero, Records(), attempts=1), [create()], {})
-    assert xero.calls == ["PUT", "GET", "POST"] and outcomes["inv_1"].xero_id == "x-ours"
+    sync_results, _ = await run(writer(xero, Records(), attempts=1), [create()], {})
+    assert xero.calls == ["PUT", "GET", "POST"] and sync_results["inv_1"].xero_id == "x-ours"
 
 
 async def test_someone_elses_invoice_with_our_number_is_never_written() -> None:
     theirs = XeroInvoice("x-hand", "INV-1", "ACCREC", "AUTHORISED", None)
     xero, records = FakeXero(theirs), Records()
-    outcomes, links = await run(writer(xero, records), [create()], {})
+    sync_results, links = await run(writer(xero, records), [create()], {})
     assert xero.calls == ["PUT", "GET"]
-    assert outcomes["inv_1"].code is ErrorCode.INVOICE_NUMBER_TAKEN
-    assert "x-hand" in outcomes["inv_1"].message and links == {}
+    assert sync_results["inv_1"].code is ErrorCode.INVOICE_NUMBER_TAKEN
+    assert "x-hand" in sync_results["inv_1"].message and links == {}
 
 
 async def test_a_renumbered_invoice_finds_its_create_under_the_old_number() -> None:
     ours = XeroInvoice("x-old", "INV-OLD", "ACCREC", "AUTHORISED", URL)
     record = InvoiceRecord("org_acme", "inv_1", intents={"tenant-1": Intent(("INV-OLD",), (URL,))})
     xero, records = FakeXero(ours), Records()
-    outcomes, _ = await run(writer(xero, records), [create("INV-NEW")], {"inv_1": record})
+    sync_results, _ = await run(writer(xero, records), [create("INV-NEW")], {"inv_1": record})
     # The first create's outcome was never known: the lookup covers the old number too, finds
     # ours there and renumbers it by InvoiceID instead of creating a second invoice.
     assert xero.calls == ["GET", "POST"] and len(xero.invoices) == 1
-    assert outcomes["inv_1"].xero_id == "x-old"
+    assert sync_results["inv_1"].xero_id == "x-old"
 
 
 async def test_past_the_batch_deadline_no_new_write_is_sent() -> None:
     xero, records = FakeXero(), Records()
     late = writer(xero, records)
     late.deadline = 0.0  # long past: the batch must end inside Kafka's poll interval
-    outcomes, links = await run(late, [create()], {})
+    sync_results, links = await run(late, [create()], {})
     assert xero.calls == [] and links == {}
-    assert outcomes["inv_1"].code is ErrorCode.XERO_UNAVAILABLE  # retried by itself
+    assert sync_results["inv_1"].code is ErrorCode.XERO_UNAVAILABLE  # retried by itself

@@ -41,8 +41,8 @@ def two(clock: FakeClock) -> tuple[WriterLeases, WriterLeases, MemoryLeases]:
     async def tick(seconds: float) -> None:
         clock.advance(seconds)
 
-    a = WriterLeases(store, "a", ttl_s=60, poll_s=5, clock=clock, sleep=tick)
-    b = WriterLeases(store, "b", ttl_s=60, poll_s=5, clock=clock, sleep=tick)
+    a = WriterLeases(store, "a", ttl_seconds=60, poll_seconds=5, clock=clock, sleep=tick)
+    b = WriterLeases(store, "b", ttl_seconds=60, poll_seconds=5, clock=clock, sleep=tick)
     return a, b, store
 
 
@@ -58,7 +58,7 @@ async def test_a_successor_waits_out_a_live_lease_then_takes_over_and_fences_the
     a, b, _ = two(clock)
     await a.acquire("org")
     with pytest.raises(Fenced):
-        await b.acquire("org", wait_s=10)  # a's lease is live for 60 s
+        await b.acquire("org", wait_seconds=10)  # a's lease is live for 60 s
     assert await b.acquire("org") == 2  # waited it out (a stopped renewing)
     with pytest.raises(Fenced):  # a wakes up and would write: refused
         await a.check("org", 1)
@@ -73,7 +73,7 @@ async def test_renewing_keeps_a_busy_writer_in_place() -> None:
         clock.advance(50)
         await a.check("org", 1)  # every write renews
     with pytest.raises(Fenced):
-        await b.acquire("org", wait_s=30)
+        await b.acquire("org", wait_seconds=30)
 
 
 async def test_a_release_lets_the_successor_in_at_once() -> None:
@@ -81,4 +81,4 @@ async def test_a_release_lets_the_successor_in_at_once() -> None:
     a, b, _ = two(clock)
     await a.acquire("org")
     await a.release_all()
-    assert await b.acquire("org", wait_s=0) == 2
+    assert await b.acquire("org", wait_seconds=0) == 2

@@ -53,7 +53,9 @@ class Recorded:
         return XeroResponse(200, answer, RateLimits(), {})
 
 
-class Tokens:
+class StubAccessTokens:
+    """The `AccessTokens` port as the client sees it, without a token manager."""
+
     async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess:
         return XeroAccess(org_id, "tenant-1", "tok", datetime.now(UTC), 1)
 
@@ -65,7 +67,7 @@ async def no_wait(seconds: float) -> None:
 def port(client: Recorded) -> tuple[GatewayAccounting, RateLimiter]:
     limiter = RateLimiter(Limits(per_minute=1000, concurrent=5))
     gateway = XeroGateway(client, limiter, sleep=no_wait)
-    return GatewayAccounting(gateway, Tokens()), limiter
+    return GatewayAccounting(gateway, StubAccessTokens()), limiter
 
 
 def minute_429() -> XeroRateLimited:

@@ -21,7 +21,9 @@ ORGS = {"Organisations": [{"OrganisationID": "o", "Name": "Acme", "BaseCurrency"
 LIMITS = {"X-DayLimit-Remaining": "4999", "X-MinLimit-Remaining": "59"}
 
 
-class Tokens:
+class StubAccessTokens:
+    """The `AccessTokens` port as the client sees it, without a token manager."""
+
     def __init__(self) -> None:
         self.current = "tok-1"
         self.asked: list[str | None] = []
@@ -33,7 +35,9 @@ class Tokens:
         return XeroAccess(org_id, "tenant-9", self.current, datetime.now(UTC), 1)
 
 
-def client(handler: httpx.MockTransport, tokens: Tokens, calls: list[ApiCall]) -> XeroApiClient:
+def client(
+    handler: httpx.MockTransport, tokens: StubAccessTokens, calls: list[ApiCall]
+) -> XeroApiClient:
     http = httpx.AsyncClient(transport=handler)
     return XeroApiClient(http, tokens, api_url="https://api.test", observer=calls.append)
 
@@ -48,7 +52,7 @@ async def test_an_expired_token_is_refreshed_and_the_request_sent_again() -> Non
             return httpx.Response(401, json=detail)
         return httpx.Response(200, json=ORGS, headers=LIMITS)
 
-    tokens, calls = Tokens(), list[ApiCall]()
+    tokens, calls = StubAccessTokens(), list[ApiCall]()
     answer_ = await client(httpx.MockTransport(answer), tokens, calls).request(
         "org_a", "GET", "/Organisation"
     )
@@ -65,7 +69,7 @@ async def test_another_401_is_not_retried() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"Detail": "AuthorizationUnsuccessful"})
 
-    tokens = Tokens()
+    tokens = StubAccessTokens()
     with pytest.raises(Unauthorized):
         await client(httpx.MockTransport(answer), tokens, []).request(
             "org_a", "GET", "/Organisation"
@@ -80,7 +84,7 @@ async def test_a_429_raises_with_its_wait() -> None:
 
     calls: list[ApiCall] = []
     with pytest.raises(XeroRateLimited) as caught:
-        await client(httpx.MockTransport(answer), Tokens(), calls).request(
+        await client(httpx.MockTransport(answer), StubAccessTokens(), calls).request(
             "org_a", "GET", "/Currencies"
         )
     assert caught.value.retry_after == 3 and caught.value.problem == "minute"
@@ -92,7 +96,9 @@ async def test_no_answer_is_a_transport_error_that_names_no_secret() -> None:
         raise httpx.ReadTimeout("timed out", request=request)
 
     with pytest.raises(XeroTransportError) as caught:
-        await client(httpx.MockTransport(answer), Tokens(), []).request("org_a", "GET", "/Accounts")
+        await client(httpx.MockTransport(answer), StubAccessTokens(), []).request(
+            "org_a", "GET", "/Accounts"
+        )
     assert caught.value.sent is True
     assert "tok-1" not in str(caught.value)
 
@@ -105,7 +111,7 @@ async def test_decimals_are_sent_as_exact_json_numbers() -> None:
         return httpx.Response(200, json={"Invoices": []})
 
     amounts = {"UnitAmount": Decimal("123456789012345.123456"), "Quantity": Decimal("0.1")}
-    await client(httpx.MockTransport(answer), Tokens(), []).request(
+    await client(httpx.MockTransport(answer), StubAccessTokens(), []).request(
         "org_a", "PUT", "/Invoices", json={"Invoices": [amounts]}
     )
     assert bodies == [b'{"Invoices": [{"UnitAmount": 123456789012345.123456, "Quantity": 0.1}]}']
@@ -119,7 +125,7 @@ async def test_a_call_for_another_tenant_is_refused_before_it_is_sent() -> None:
         return httpx.Response(200, json={})
 
     with pytest.raises(TenantChanged):
-        await client(httpx.MockTransport(answer), Tokens(), []).request(
+        await client(httpx.MockTransport(answer), StubAccessTokens(), []).request(
             "org_a", "POST", "/Invoices", json={}, tenant_id="tenant-of-before"
         )
     assert sent == []

@@ -68,12 +68,12 @@ COMMON: dict[str, str] = {
 
 # Descriptions for one section's fields, where the class has none.
 SPECIFIC: dict[str, dict[str, str]] = {
-    "invoice-events": {"sync_log_timeout_s": "Timeout of a call to sync-log, seconds"},
+    "invoice-events": {"sync_log_timeout_seconds": "Timeout of a call to sync-log, seconds"},
     "xero-connector": {
-        "http_connect_timeout": "Connect timeout of calls to Xero, seconds",
-        "http_read_timeout": "Read timeout of calls to Xero, seconds",
-        "http_write_timeout": "Write timeout of calls to Xero, seconds",
-        "http_pool_timeout": "Wait for a free connection to Xero, seconds",
+        "http_connect_timeout_seconds": "Connect timeout of calls to Xero, seconds",
+        "http_read_timeout_seconds": "Read timeout of calls to Xero, seconds",
+        "http_write_timeout_seconds": "Write timeout of calls to Xero, seconds",
+        "http_pool_timeout_seconds": "Wait for a free connection to Xero, seconds",
         "http_max_connections": "Connections to Xero per process",
         "oauth_state_ttl_seconds": "How long a Connect link (OAuth state) stays valid",
         "org_cache_ttl_seconds": "How long Xero's currencies, tax rates and accounts are cached",
@@ -112,7 +112,7 @@ SPECIFIC: dict[str, dict[str, str]] = {
         "database_prefix": "Prepended to every database name",
         "topic_partitions": "Partitions of the topics make run creates",
         "run_dir": "Where make run keeps its state (default .cache/infra/run)",
-        "ready_timeout_s": "How long each process may take to become ready",
+        "ready_timeout_seconds": "How long each process may take to become ready",
     },
 }
 
@@ -125,6 +125,16 @@ def env_name(model: type[BaseModel], name: str, field: FieldInfo) -> str:
         return alias.upper()
     prefix = str(model.model_config.get("env_prefix", ""))
     return f"{prefix}{name}".upper()
+
+
+def old_names(field: FieldInfo) -> list[str]:
+    """The environment names a renamed setting still reads (upper-case alias choices after
+    the first; lower-case choices are keyword-argument names, not environment variables)."""
+    alias = field.validation_alias
+    if not isinstance(alias, AliasChoices):
+        return []
+    names = [c for c in alias.choices[1:] if isinstance(c, str) and c.isupper()]
+    return [f"`{name}`" for name in names]
 
 
 def type_name(annotation: Any) -> str:
@@ -175,6 +185,8 @@ def table(model: type[BaseModel], title: str = "") -> str:
     specific = SPECIFIC.get(title, {})
     for name, field in model.model_fields.items():
         description = field.description or specific.get(name) or COMMON.get(name, "")
+        if formerly := old_names(field):
+            description = f"{description} (old name, still read: {', '.join(formerly)})".strip()
         lines.append(
             f"| `{env_name(model, name, field)}` | {type_name(field.annotation)} "
             f"| {default_text(field)} | {_cell(description)} |"

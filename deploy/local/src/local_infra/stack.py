@@ -265,7 +265,7 @@ class Stack:
 
     def _wait_ready(self, name: str, url: str) -> None:
         process = next(p for p in self.processes if p.name == name)
-        deadline = time.monotonic() + self.settings.ready_timeout_s
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
         last = "no answer"
         while time.monotonic() < deadline:
             if (code := process.exit_code()) is not None:
@@ -281,7 +281,7 @@ class Stack:
                 last = type(exc).__name__
             time.sleep(0.25)
         raise StackError(
-            f"{name} was not ready at {url} in {self.settings.ready_timeout_s:.0f}s: {last}"
+            f"{name} was not ready at {url} in {self.settings.ready_timeout_seconds:.0f}s: {last}"
         )
 
     # -- while running -------------------------------------------------------------------

@@ -66,8 +66,16 @@ class StackSettings(BaseSettings):
         default_factory=lambda: state_dir() / "run",
         validation_alias=_alias("XERO_SYNC_RUN_DIR", "run_dir"),
     )
-    ready_timeout_s: float = Field(
-        default=120.0, gt=0, validation_alias=_alias("XERO_SYNC_READY_TIMEOUT", "ready_timeout_s")
+    ready_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        # XERO_SYNC_READY_TIMEOUT and ready_timeout_s are the old names, still read.
+        validation_alias=AliasChoices(
+            "XERO_SYNC_READY_TIMEOUT_SECONDS",
+            "XERO_SYNC_READY_TIMEOUT",
+            "ready_timeout_seconds",
+            "ready_timeout_s",
+        ),
     )
 
     def url(self, port: int) -> str:

@@ -80,15 +80,15 @@ Guard = Callable[[Sequence[RawRecord], Coroutine[Any, Any, None]], Awaitable[Non
 class Retry:
     """How long an outage is waited out in place before the batch is sent back.
 
-    ``attempts`` tries (None: unbounded), no new one after ``within_s`` seconds (None: no
-    limit), waits from ``backoff_s`` doubling (jittered) up to ``max_backoff_s``; then
-    ``pause_s`` before the nack, so that a redelivery does not spin on an outage."""
+    ``attempts`` tries (None: unbounded), no new one after ``within_seconds`` seconds (None: no
+    limit), waits from ``backoff_seconds`` doubling (jittered) up to ``max_backoff_seconds``; then
+    ``pause_seconds`` before the nack, so that a redelivery does not spin on an outage."""
 
     attempts: int | None = 1
-    within_s: float | None = None
-    backoff_s: float = 0.2
-    max_backoff_s: float = 5.0
-    pause_s: float = 0.0
+    within_seconds: float | None = None
+    backoff_seconds: float = 0.2
+    max_backoff_seconds: float = 5.0
+    pause_seconds: float = 0.0
 
 
 def records_of(message: Ackable) -> tuple[RawRecord, ...]:
@@ -141,7 +141,7 @@ class Consumer(Generic[T]):
         except RetryLater as error:
             log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
             self._count(error.outcome, len(records))
-            await asyncio.sleep(self._retry.pause_s)
+            await asyncio.sleep(self._retry.pause_seconds)
             # Partitions revoked meanwhile cannot be sought back: their new owner reads them.
             with contextlib.suppress(Exception):
                 await message.nack()
@@ -208,11 +208,13 @@ class Consumer(Generic[T]):
         stop: stop_base = (
             stop_never if policy.attempts is None else stop_after_attempt(policy.attempts)
         )
-        if policy.within_s is not None:
-            stop = stop | stop_after_delay(policy.within_s)
+        if policy.within_seconds is not None:
+            stop = stop | stop_after_delay(policy.within_seconds)
         async for attempt in AsyncRetrying(
             stop=stop,
-            wait=wait_exponential_jitter(multiplier=policy.backoff_s, max=policy.max_backoff_s),
+            wait=wait_exponential_jitter(
+                multiplier=policy.backoff_seconds, max=policy.max_backoff_seconds
+            ),
             retry=retry_if_exception_type(RetryLater),
             reraise=True,
         ):

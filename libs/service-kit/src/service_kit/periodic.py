@@ -18,17 +18,17 @@ log = structlog.get_logger(__name__)
 
 
 async def every(
-    interval_s: float,
+    interval_seconds: float,
     job: Callable[[], Awaitable[object]],
     *,
     name: str,
     quiet: tuple[type[Exception], ...] = (RetryLater,),
-    first_delay_s: float | None = None,
+    first_delay_seconds: float | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Run ``job`` every ``interval_s`` seconds, the first time after ``first_delay_s``
+    """Run ``job`` every ``interval_seconds`` seconds, the first time after ``first_delay_seconds``
     (by default one interval). ``sleep`` is the test seam."""
-    await sleep(interval_s if first_delay_s is None else first_delay_s)
+    await sleep(interval_seconds if first_delay_seconds is None else first_delay_seconds)
     while True:
         try:
             await job()
@@ -36,4 +36,4 @@ async def every(
             log.warning("periodic.unavailable", job=name, error=str(error))
         except Exception:
             log.exception("periodic.failed", job=name)
-        await sleep(interval_s)
+        await sleep(interval_seconds)

@@ -6,12 +6,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 
-async def kafka_reachable(bootstrap_servers: list[str], timeout_s: float = 3.0) -> bool:
+async def kafka_reachable(bootstrap_servers: list[str], timeout_seconds: float = 3.0) -> bool:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000)
     )
     try:
-        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.start(), timeout_seconds)
         return True
     except Exception:  # any failure means "not ready"; the reason is not the probe's business
         return False
@@ -20,10 +20,10 @@ async def kafka_reachable(bootstrap_servers: list[str], timeout_s: float = 3.0) 
 
 
 async def mongo_reachable(
-    client: AsyncMongoClient[dict[str, object]], timeout_s: float = 3.0
+    client: AsyncMongoClient[dict[str, object]], timeout_seconds: float = 3.0
 ) -> bool:
     try:
-        await asyncio.wait_for(client.admin.command("ping"), timeout_s)
+        await asyncio.wait_for(client.admin.command("ping"), timeout_seconds)
         return True
     except Exception:
         return False

@@ -2,8 +2,16 @@
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def env_names(prefix: str, name: str, *old_names: str) -> AliasChoices:
+    """The environment variables of a renamed setting: ``prefix + name`` first (the one the
+    configuration reference shows, and the one that wins when both are set), then each old
+    name, still read so a deployment that sets it keeps working. Keyword arguments use the
+    field name (``populate_by_name``)."""
+    return AliasChoices(*(f"{prefix}{n}".upper() for n in (name, *old_names)))
 
 
 def split_csv(value: object) -> object:
@@ -15,7 +23,7 @@ def split_csv(value: object) -> object:
 class ServiceSettings(BaseSettings):
     """Common settings. Comma-separated lists are accepted for list fields."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)

@@ -3,7 +3,7 @@
 The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, ``Secure`` when configured);
 it holds the user's name, when they signed in and the CSRF token, never a role: the role is
 read from the settings on every request, so changing a user's role takes effect at once.
-A session is good for ``session_max_age_s`` from sign-in, however active it is.
+A session is good for ``session_max_age_seconds`` from sign-in, however active it is.
 
 Behind an auth proxy (``CONSOLE_AUTH_PROXY_HEADER``) the header names the user instead; the
 user must still be one of ``CONSOLE_USERS``, whose role applies.
@@ -74,7 +74,7 @@ def principal(request: Request, settings: Settings) -> Principal | None:
         return Principal(user.name, user.role) if user else None
     name = request.session.get("user")
     signed_in_at = request.session.get("signed_in_at", 0)
-    if not isinstance(name, str) or time.time() - signed_in_at > settings.session_max_age_s:
+    if not isinstance(name, str) or time.time() - signed_in_at > settings.session_max_age_seconds:
         return None
     user = settings.user(name)
     return Principal(user.name, user.role) if user else None

@@ -11,6 +11,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service_kit.settings import env_names
+
+PREFIX = "CONSOLE_"
+
 
 class Role(IntEnum):
     """Ordered: each role can do everything the ones below it can."""
@@ -32,7 +36,9 @@ class User(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="ignore", frozen=True, populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8005, ge=1, le=65535)
@@ -47,13 +53,23 @@ class Settings(BaseSettings):
     xero_connector_api_key: SecretStr = SecretStr("")
     sync_log_url: HttpUrl = HttpUrl("http://127.0.0.1:8003")
     sync_log_api_key: SecretStr = SecretStr("")
-    service_timeout_s: float = Field(default=10.0, gt=0)
+    service_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=env_names(PREFIX, "service_timeout_seconds", "service_timeout_s"),
+        description="Timeout of a call to a backend service",
+    )
 
     users: list[User] = Field(default_factory=list)
     session_secret: SecretStr = Field(
         default=SecretStr(""), description="Signs the session cookie; empty: a random one"
     )
-    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    session_max_age_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        validation_alias=env_names(PREFIX, "session_max_age_seconds", "session_max_age_s"),
+        description="A session is good this long from sign-in",
+    )
     secure_cookies: bool = Field(default=False, description="Cookies only over HTTPS")
     auth_proxy_header: str = Field(
         default="",

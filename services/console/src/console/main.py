@@ -51,7 +51,7 @@ def create_app(
             settings.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=5000, tz_aware=True
         )
         app.state.audit = audit or AuditStore(app.state.mongo[settings.mongodb_database]["audit"])
-        timeout = settings.service_timeout_s
+        timeout = settings.service_timeout_seconds
         app.state.connector = ConnectorClient(
             str(settings.xero_connector_url),
             settings.xero_connector_api_key,
@@ -121,7 +121,7 @@ def create_app(
         SessionMiddleware,
         secret_key=secret,
         session_cookie="console_session",
-        max_age=settings.session_max_age_s,
+        max_age=settings.session_max_age_seconds,
         same_site="lax",
         https_only=settings.secure_cookies,
     )

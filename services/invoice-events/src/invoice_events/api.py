@@ -20,10 +20,10 @@ from invoice_events.api_models import (
     Accepted,
     BatchAccepted,
     InvoiceBatch,
+    ManualSyncBody,
     Resync,
     ResyncAccepted,
     ResyncPreviewOut,
-    SyncRequest,
     SyncRequested,
 )
 from invoice_events.config import Settings
@@ -104,7 +104,7 @@ async def sync_invoice(
     invoice_id: PathId,
     requests: RequestsDep,
     who: CallerDep,
-    body: SyncRequest | None = None,
+    body: ManualSyncBody | None = None,
 ) -> SyncRequested:
     """Manual sync: publishes ``invoice.sync_requested.v1`` (reason ``manual``) with the
     latest snapshot."""

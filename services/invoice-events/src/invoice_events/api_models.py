@@ -99,7 +99,9 @@ def _item(index: int, item: BatchItem) -> dict[str, Any]:
     return {"index": index, **Accepted.of(item).model_dump(mode="json")}
 
 
-class SyncRequest(BaseModel):
+class ManualSyncBody(BaseModel):
+    """The optional body of a manual sync: who asked, carried into the sync request."""
+
     model_config = ConfigDict(extra="forbid")
 
     requested_by: str | None = Field(default=None, min_length=1, max_length=255)

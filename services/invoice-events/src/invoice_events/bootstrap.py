@@ -40,12 +40,12 @@ def wiring(settings: Settings) -> Wiring:
         )
         stores = await MongoStores.open(app.state.mongo[settings.mongodb_database])
         broker = event_broker(settings.kafka_bootstrap_servers, client_id="invoice-events")
-        publisher = KafkaPublisher(broker, names, timeout_s=settings.publish_timeout_s)
-        lease = timedelta(seconds=settings.claim_lease_s)
+        publisher = KafkaPublisher(broker, names, timeout_seconds=settings.publish_timeout_seconds)
+        lease = timedelta(seconds=settings.claim_lease_seconds)
         async with SyncLogClient(
             str(settings.sync_log_url),
             settings.sync_log_api_key,
-            timeout_s=settings.sync_log_timeout_s,
+            timeout_seconds=settings.sync_log_timeout_seconds,
             page_size=settings.sync_log_page_size,
         ) as sync_log:
             invoices = InvoiceService(
@@ -59,7 +59,9 @@ def wiring(settings: Settings) -> Wiring:
                 concurrency=settings.publish_concurrency,
             )
             idempotency = IdempotentRequests(
-                stores.idempotency, ttl=timedelta(seconds=settings.idempotency_ttl_s), lease=lease
+                stores.idempotency,
+                ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+                lease=lease,
             )
             app.state.invoices = invoices
             app.state.sync_requests = requests
@@ -70,7 +72,7 @@ def wiring(settings: Settings) -> Wiring:
                 names=names,
                 group_id=settings.consumer_group,
                 max_attempts=settings.consumer_max_attempts,
-                backoff_s=settings.consumer_backoff_s,
+                backoff_seconds=settings.consumer_backoff_seconds,
             )
             await broker.start()
 
@@ -80,10 +82,10 @@ def wiring(settings: Settings) -> Wiring:
                 await idempotency.purge()
 
             tasks = [
-                asyncio.create_task(every(settings.sweep_interval_s, sweep, name="sweep")),
+                asyncio.create_task(every(settings.sweep_interval_seconds, sweep, name="sweep")),
                 # The marks of published events, behind the requests (step 4 of service.py).
                 asyncio.create_task(
-                    every(settings.mark_interval_s, invoices.flush_marks, name="flush_marks")
+                    every(settings.mark_interval_seconds, invoices.flush_marks, name="flush_marks")
                 ),
             ]
             try:

@@ -65,7 +65,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Outcome(StrEnum):
+class IngestOutcome(StrEnum):
     PUBLISHED = "published"  # this request published the event
     IN_FLIGHT = "in_flight"  # another request is publishing this very version
     DUPLICATE = "duplicate"  # this version was published before
@@ -79,7 +79,7 @@ class IngestResult:
     invoice_id: str
     event_id: str
     event_type: EventType
-    outcome: Outcome
+    outcome: IngestOutcome
     version: int
 
 
@@ -144,11 +144,11 @@ class InvoiceService:
                     won = await self._snapshots.replace_if(current.claim, claimed)
                 if won:
                     await self._publish(claimed)
-                    return _result(claimed, Outcome.PUBLISHED)
+                    return _result(claimed, IngestOutcome.PUBLISHED)
             elif decision.action is IngestAction.TAKE_OVER:
                 assert current is not None
                 if await self._take_over(current, now):
-                    return _result(current, Outcome.PUBLISHED)
+                    return _result(current, IngestOutcome.PUBLISHED)
             else:
                 assert current is not None
                 return _result(current, _OUTCOMES[decision.action])
@@ -185,7 +185,7 @@ class InvoiceService:
 
         async def publish(item: tuple[int, Snapshot]) -> IngestResult:
             await self._publish(item[1])
-            return _result(item[1], Outcome.PUBLISHED)
+            return _result(item[1], IngestOutcome.PUBLISHED)
 
         async def one(i: int) -> IngestResult:
             if i in lost:
@@ -313,9 +313,9 @@ class InvoiceService:
 
 
 _OUTCOMES = {
-    IngestAction.IN_FLIGHT: Outcome.IN_FLIGHT,
-    IngestAction.DUPLICATE: Outcome.DUPLICATE,
-    IngestAction.STALE: Outcome.STALE,
+    IngestAction.IN_FLIGHT: IngestOutcome.IN_FLIGHT,
+    IngestAction.DUPLICATE: IngestOutcome.DUPLICATE,
+    IngestAction.STALE: IngestOutcome.STALE,
 }
 
 
@@ -338,7 +338,7 @@ def _claim(invoice: Invoice, event_type: EventType, now: datetime) -> Snapshot:
     )
 
 
-def _result(snapshot: Snapshot, outcome: Outcome) -> IngestResult:
+def _result(snapshot: Snapshot, outcome: IngestOutcome) -> IngestResult:
     return IngestResult(
         invoice_id=snapshot.invoice.invoice_id,
         event_id=snapshot.event_id,

@@ -46,7 +46,7 @@ def register(
     names: Topics,
     group_id: str,
     max_attempts: int,
-    backoff_s: float,
+    backoff_seconds: float,
 ) -> None:
     async def on_invoice_events(received: Events) -> None:
         # sync requests carry no news for the snapshots
@@ -55,7 +55,7 @@ def register(
     async def to_dlq(record: RawRecord, error: EnvelopeError) -> None:
         await dead_letter(broker, record, error, names)
 
-    retry = Retry(attempts=max_attempts, backoff_s=backoff_s, max_backoff_s=10)
+    retry = Retry(attempts=max_attempts, backoff_seconds=backoff_seconds, max_backoff_seconds=10)
 
     def consumer(handle: Callable[[Events], Awaitable[None]], topic: str) -> Consumer[Event]:
         return Consumer(handle, to_dlq, decode=decode_record, retry=retry, count=_counter(topic))

@@ -53,7 +53,7 @@ def wiring(settings: Settings) -> Wiring:
 
             interval = settings.retention_interval_seconds
             retention = asyncio.create_task(
-                every(interval, purge, name="retention", first_delay_s=0)
+                every(interval, purge, name="retention", first_delay_seconds=0)
             )
         try:
             yield

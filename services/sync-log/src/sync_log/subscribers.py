@@ -54,7 +54,7 @@ def subscribe(
         record,
         to_dlq,
         decode=decode,
-        retry=Retry(attempts=None, within_s=settings.write_retry_seconds),
+        retry=Retry(attempts=None, within_seconds=settings.write_retry_seconds),
         count=count,
     )
 

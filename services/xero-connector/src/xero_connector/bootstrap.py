@@ -104,9 +104,9 @@ def token_manager(
         stores.leases,
         identity,
         events,
-        refresh_ahead_s=settings.refresh_ahead_seconds,
-        lease_s=settings.refresh_lease_seconds,
-        grace_s=settings.refresh_grace_seconds,
+        refresh_ahead_seconds=settings.refresh_ahead_seconds,
+        lease_seconds=settings.refresh_lease_seconds,
+        grace_seconds=settings.refresh_grace_seconds,
         retries=settings.refresh_retries,
     )
 
@@ -133,7 +133,7 @@ def accounting(
         xero,
         limiter(settings),
         retries=settings.xero_retries,
-        backoff_s=settings.xero_backoff_seconds,
+        backoff_seconds=settings.xero_backoff_seconds,
     )
     return GatewayAccounting(gateway, tokens, writers)
 
@@ -152,7 +152,7 @@ def pipeline(
         port,
         stores.contacts,
         create_batch=1 if baseline else settings.contact_batch_size,
-        directory_ttl_s=settings.contact_directory_ttl_seconds,
+        directory_ttl_seconds=settings.contact_directory_ttl_seconds,
         per_invoice=baseline,
     )
     writer = Writer(
@@ -172,7 +172,7 @@ def pipeline(
         retries=stores.retries,
         writer=writer,
         url_template=settings.invoice_url_template,
-        batch_deadline_s=settings.batch_deadline_seconds,
+        batch_deadline_seconds=settings.batch_deadline_seconds,
         writers=writers,
         policy=RetryPolicy(settings.unavailable_retries, settings.unavailable_retry_seconds),
     )
@@ -201,7 +201,7 @@ def wiring(settings: Settings) -> Wiring:
             writers = WriterLeases(
                 stores.writer_leases,
                 instance_name(),
-                ttl_s=settings.writer_lease_seconds,
+                ttl_seconds=settings.writer_lease_seconds,
                 clock=utc_now,
             )
             port = accounting(settings, xero, tokens, writers)
@@ -222,7 +222,7 @@ def wiring(settings: Settings) -> Wiring:
                     login_url=settings.xero_login_url,
                     redirect_uri=settings.redirect_uri,
                     scopes=tuple(settings.scope_list),
-                    state_ttl_s=settings.oauth_state_ttl_seconds,
+                    state_ttl_seconds=settings.oauth_state_ttl_seconds,
                 ),
                 tenant_data=(stores.records, stores.contacts),
                 parked=stores.retries,

@@ -12,7 +12,9 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from service_kit.settings import ServiceSettings, split_csv
+from service_kit.settings import ServiceSettings, env_names, split_csv
+
+PREFIX = "XERO_CONNECTOR_"
 
 DEFAULT_SCOPES = "offline_access accounting.invoices accounting.contacts accounting.settings.read"
 
@@ -20,7 +22,7 @@ DEFAULT_SCOPES = "offline_access accounting.invoices accounting.contacts account
 class Settings(ServiceSettings):
     # hide_input_in_errors: a malformed secret must not be echoed by the start-up error.
     model_config = SettingsConfigDict(
-        env_prefix="XERO_CONNECTOR_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix=PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
     port: int = Field(default=8002, ge=1, le=65535)
@@ -36,10 +38,26 @@ class Settings(ServiceSettings):
     xero_login_url: str = "https://login.xero.com"
 
     # -- HTTP to Xero: explicit timeouts, in seconds ------------------------------------------
-    http_connect_timeout: float = Field(default=5.0, gt=0)
-    http_read_timeout: float = Field(default=30.0, gt=0)
-    http_write_timeout: float = Field(default=30.0, gt=0)
-    http_pool_timeout: float = Field(default=10.0, gt=0)
+    http_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=env_names(PREFIX, "http_connect_timeout_seconds", "http_connect_timeout"),
+    )
+    http_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=env_names(PREFIX, "http_read_timeout_seconds", "http_read_timeout"),
+    )
+    http_write_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=env_names(PREFIX, "http_write_timeout_seconds", "http_write_timeout"),
+    )
+    http_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=env_names(PREFIX, "http_pool_timeout_seconds", "http_pool_timeout"),
+    )
     http_max_connections: int = Field(default=50, ge=1)
 
     # -- Tokens at rest -----------------------------------------------------------------------
@@ -181,10 +199,10 @@ class Settings(ServiceSettings):
     @model_validator(mode="after")
     def _lease_outlives_a_call(self) -> Self:
         call = (
-            self.http_pool_timeout
-            + self.http_connect_timeout
-            + self.http_write_timeout
-            + self.http_read_timeout
+            self.http_pool_timeout_seconds
+            + self.http_connect_timeout_seconds
+            + self.http_write_timeout_seconds
+            + self.http_read_timeout_seconds
         )
         if self.writer_lease_seconds <= call + 1:  # + writers.RENEW_EVERY
             raise ValueError(

@@ -5,7 +5,7 @@ possible and never another customer's contact.
     await resolver.forget(scope, "cus_42")     # Xero refused the ContactID: ask again next time
 
 Order: the in-memory cache, the MongoDB cache (both per tenant), then the tenant's contact
-directory (all pages, re-read after ``directory_ttl_s``), then, for what is still missing,
+directory (all pages, re-read after ``directory_ttl_seconds``), then, for what is still missing,
 one fresh lookup per customer (ContactNumber, then exact name: a contact created in Xero a
 minute ago counts), then batched creates when auto-create is on.
 
@@ -108,13 +108,13 @@ class ContactResolver:
         cache: ContactCache,
         *,
         create_batch: int = 50,
-        directory_ttl_s: float = 300.0,
+        directory_ttl_seconds: float = 300.0,
         per_invoice: bool = False,
     ) -> None:
         self._xero = xero
         self._cache = cache
         self._create_batch = create_batch
-        self._ttl = directory_ttl_s
+        self._ttl = directory_ttl_seconds
         self.per_invoice = per_invoice
         self._known: dict[XeroScope, dict[str, str]] = {}
         self._directories: dict[XeroScope, _Directory] = {}

@@ -96,14 +96,14 @@ class LastSeen:
 
 
 @dataclass(frozen=True, slots=True)
-class Tokens:
+class TokenPair:
     """A connection's secrets. Never logged, never returned by the API."""
 
     access_token: str
     refresh_token: str
 
     def __repr__(self) -> str:
-        return "Tokens(***)"
+        return "TokenPair(***)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +116,14 @@ class Connection:
     org_id: str
     status: ConnectionStatus
     generation: int
-    updated_at: datetime
+    written_at: datetime  # the last write: a status change or a token write
     reason: str
     tenant_id: str | None = None
     tenant_name: str | None = None
     xero_connection_id: str | None = None
     connected_at: datetime | None = None
     access_expires_at: datetime | None = None
-    tokens: Tokens | None = None
+    tokens: TokenPair | None = None
 
     def with_status(self, status: ConnectionStatus, reason: str, at: datetime) -> "Connection":
         """The same connection, tokens dropped unless it stays connected."""
@@ -132,7 +132,7 @@ class Connection:
             self,
             status=status,
             reason=reason,
-            updated_at=at,
+            written_at=at,
             tokens=self.tokens if keep else None,
             access_expires_at=self.access_expires_at if keep else None,
         )

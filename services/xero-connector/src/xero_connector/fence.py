@@ -10,7 +10,7 @@ awaits the listener). A cancelled batch is neither acknowledged nor sent back: i
 partitions' new owner reads them from the last committed offset, and the links, intents and
 high-water marks make that second pass idempotent.
 
-    fence = Fence(grace_s=5)
+    fence = Fence(grace_seconds=5)
     subscriber = broker.subscriber(..., listener=fence)
     await fence.run(partitions, handle(records))     # raises BatchRevoked if revoked
 """
@@ -36,9 +36,9 @@ class BatchRevoked(Abandoned):
 
 class Fence(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(
-        self, grace_s: float = 10.0, on_revoked: Callable[[], Awaitable[None]] | None = None
+        self, grace_seconds: float = 10.0, on_revoked: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        self._grace = grace_s
+        self._grace = grace_seconds
         self._on_revoked = on_revoked
         self._running: dict[asyncio.Task[object], frozenset[TopicPartition]] = {}
         self._revoked: set[asyncio.Task[object]] = set()

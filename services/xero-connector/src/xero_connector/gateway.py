@@ -56,16 +56,16 @@ class XeroGateway:
         limiter: RateLimiter,
         *,
         retries: int = 4,
-        backoff_s: float = 0.2,
-        max_backoff_s: float = 5.0,
+        backoff_seconds: float = 0.2,
+        max_backoff_seconds: float = 5.0,
         rate_limit_retries: int = 20,
         sleep: Sleep | None = None,
     ) -> None:
         self._client = client
         self.limiter = limiter
         self._retries = retries
-        self._backoff = backoff_s
-        self._max_backoff = max_backoff_s
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
         self._rate_limit_retries = rate_limit_retries
         self._sleep: Sleep = sleep or asyncio.sleep
 

@@ -44,9 +44,9 @@ class OrgData:
 
 
 class OrgDataCache:
-    def __init__(self, reader: XeroAccounting, ttl_s: float, clock: Clock = utc_now) -> None:
+    def __init__(self, reader: XeroAccounting, ttl_seconds: float, clock: Clock = utc_now) -> None:
         self._reader = reader
-        self._ttl = timedelta(seconds=ttl_s)
+        self._ttl = timedelta(seconds=ttl_seconds)
         self._clock = clock
         self._data: dict[XeroScope, OrgData] = {}
         self._locks: dict[XeroScope, asyncio.Lock] = {}

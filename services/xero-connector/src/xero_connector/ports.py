@@ -16,7 +16,7 @@ from xero_connector.domain import (
     OrgSettings,
     PendingAuthorization,
     ScheduledRetry,
-    Tokens,
+    TokenPair,
     Used,
 )
 from xero_connector.xero_models import (
@@ -44,7 +44,7 @@ class ConnectionStore(Protocol):
     async def put(self, connection: Connection) -> None: ...
 
     async def put_tokens(
-        self, org_id: str, generation: int, tokens: Tokens, expires_at: datetime, at: datetime
+        self, org_id: str, generation: int, tokens: TokenPair, expires_at: datetime, at: datetime
     ) -> Connection | None:
         """Store a refreshed token set as ``generation + 1`` if the stored one is still
         ``generation``; None (nothing written) when it moved on."""
@@ -62,7 +62,7 @@ class RefreshLeases(Protocol):
     """One refresh per connection at a time, across instances."""
 
     async def acquire(
-        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+        self, org_id: str, generation: int, holder: str, ttl_seconds: float, now: datetime
     ) -> str | None:
         """A lease id when this holder may refresh ``generation``; None when another holds it."""
         ...

@@ -13,7 +13,7 @@ import structlog
 from service_kit.clock import Clock, utc_now
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
 from xero_connector import oauth
-from xero_connector.domain import Connection, PendingAuthorization, Tokens
+from xero_connector.domain import Connection, PendingAuthorization, TokenPair
 from xero_connector.errors import (
     AuthorizationFailed,
     ConnectorError,
@@ -40,7 +40,7 @@ class OAuthClient:
     login_url: str
     redirect_uri: str
     scopes: tuple[str, ...]
-    state_ttl_s: float
+    state_ttl_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class ConnectionService:
             org_id=org_id,
             code_verifier=verifier,
             redirect_uri=self._client.redirect_uri,
-            expires_at=self._clock() + timedelta(seconds=self._client.state_ttl_s),
+            expires_at=self._clock() + timedelta(seconds=self._client.state_ttl_seconds),
             return_to=return_to,
         )
         await self._authorizations.put(pending)
@@ -160,14 +160,14 @@ class ConnectionService:
             status=ConnectionStatus.CONNECTED,
             # A new generation: a refresh still running on the old tokens cannot store them.
             generation=(previous.generation + 1) if previous else 1,
-            updated_at=now,
+            written_at=now,
             reason="reconnected" if reconnect else "connected",
             tenant_id=tenant.tenant_id,
             tenant_name=tenant.tenant_name,
             xero_connection_id=tenant.id,
             connected_at=now,
             access_expires_at=now + timedelta(seconds=grant.expires_in),
-            tokens=Tokens(grant.access_token, grant.refresh_token),
+            tokens=TokenPair(grant.access_token, grant.refresh_token),
         )
         await self._connections.put(connection)
         log.info("xero.connected", org_id=org_id, tenant_id=tenant.tenant_id, reconnect=reconnect)

@@ -34,7 +34,7 @@ from service_kit.events import (
 from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice
 from xero_connector.fence import Fence
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
-from xero_connector.sync.model import SyncRequest
+from xero_connector.sync.model import SyncAsk
 from xero_connector.sync.pipeline import SyncPipeline
 from xero_connector.sync.results import failure
 
@@ -56,14 +56,14 @@ Publish = Callable[[CloudEvent[Any]], Awaitable[None]]
 DeadLetter = Callable[[RawRecord, EnvelopeError], Awaitable[None]]
 
 
-def to_request(event: CloudEvent[Any]) -> SyncRequest:
+def to_ask(event: CloudEvent[Any]) -> SyncAsk:
     """Only typed fields decide: ``attempt`` (set by the connector's own retries), never the
     free-text ``requested_by``."""
     if event.type is EventType.INVOICE_SYNC_REQUESTED:
         data = event.data
-        return SyncRequest(event.id, event.type, data.invoice, data.batch_id, data.attempt or 1)
+        return SyncAsk(event.id, event.type, data.invoice, data.batch_id, data.attempt or 1)
     invoice: Invoice = event.data
-    return SyncRequest(event.id, event.type, invoice)
+    return SyncAsk(event.id, event.type, invoice)
 
 
 def _count(outcome: str, records: int) -> None:
@@ -87,7 +87,7 @@ class SyncConsumer:
             self.handle,
             to_dlq,
             decode=decode_record,
-            retry=Retry(attempts=1, pause_s=_PAUSE_BEFORE_REDELIVERY_S),
+            retry=Retry(attempts=1, pause_seconds=_PAUSE_BEFORE_REDELIVERY_S),
             count=_count,
             guard=self._fenced,
             on_poison=self._answer_bug,
@@ -110,7 +110,7 @@ class SyncConsumer:
         CONSUMED.labels("duplicate").inc(len(received) - len(fresh))
         if not fresh:
             return
-        results = await self.pipeline.sync([to_request(e) for e in fresh])
+        results = await self.pipeline.sync([to_ask(e) for e in fresh])
         await asyncio.gather(*(self._publish(r) for r in results))
         await self._processed.mark([e.id for e in fresh], utc_now())
 
@@ -122,15 +122,15 @@ class SyncConsumer:
         if event.type not in _INVOICE_TYPES:
             return
         why = f"{type(error).__name__}: {error}"
-        request = to_request(event)
+        ask = to_ask(event)
         message = f"the connector failed on this invoice ({why[:300]}); nothing more was written"
         try:
-            answer = await self.pipeline.answer_bug(request, message)
+            answer = await self.pipeline.answer_bug(ask, message)
         except RetryLater:
             raise
         except Exception:  # the bug is in recording the outcome: answer all the same
             log.exception("record.answer_not_recorded", offset=record.offset)
-            answer = failure(request, ErrorCode.INTERNAL_ERROR, message)
+            answer = failure(ask, ErrorCode.INTERNAL_ERROR, message)
         await self._publish(answer)
         await self._processed.mark([event.id], utc_now())
 

@@ -37,7 +37,7 @@ import structlog
 from service_kit.clock import Clock, utc_now
 from service_kit.periodic import every
 from sync_schemas import ConnectionStatus, XeroConnectionChanged
-from xero_connector.domain import Connection, Tokens
+from xero_connector.domain import Connection, TokenPair
 from xero_connector.errors import ConnectionExpired, NotConnected
 from xero_connector.metrics import TOKEN_REFRESHES
 from xero_connector.ports import (
@@ -71,11 +71,11 @@ class TokenManager:
         identity: XeroIdentity,
         events: ConnectionEvents,
         *,
-        refresh_ahead_s: float = 120,
-        lease_s: float = 45,
-        grace_s: float = 1500,
+        refresh_ahead_seconds: float = 120,
+        lease_seconds: float = 45,
+        grace_seconds: float = 1500,
         retries: int = 3,
-        poll_s: float = 0.05,
+        poll_seconds: float = 0.05,
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
         holder: str | None = None,
@@ -84,11 +84,11 @@ class TokenManager:
         self._leases = leases
         self._identity = identity
         self._events = events
-        self._ahead = timedelta(seconds=refresh_ahead_s)
-        self._lease_s = lease_s
-        self._grace = timedelta(seconds=grace_s)
+        self._ahead = timedelta(seconds=refresh_ahead_seconds)
+        self._lease_seconds = lease_seconds
+        self._grace = timedelta(seconds=grace_seconds)
         self._retries = retries
-        self._poll_s = poll_s
+        self._poll_seconds = poll_seconds
         self._clock = clock
         self._sleep = sleep
         self.holder = holder or instance_name()
@@ -131,7 +131,7 @@ class TokenManager:
         return access.expires_at - self._ahead > self._clock()
 
     async def _refreshed(self, org_id: str, rejected: str | None) -> XeroAccess:
-        deadline = self._clock() + timedelta(seconds=self._lease_s * 2 + 5)
+        deadline = self._clock() + timedelta(seconds=self._lease_seconds * 2 + 5)
         while True:
             connection = await self._connections.get(org_id)
             access = self._access_of(org_id, connection)
@@ -139,12 +139,12 @@ class TokenManager:
                 return access
             assert connection is not None
             lease = await self._leases.acquire(
-                org_id, connection.generation, self.holder, self._lease_s, self._clock()
+                org_id, connection.generation, self.holder, self._lease_seconds, self._clock()
             )
             if lease is None:
                 if self._clock() > deadline:
                     raise RefreshStalled(f"the token refresh of {org_id} did not finish in time")
-                await self._sleep(self._poll_s)
+                await self._sleep(self._poll_seconds)
                 continue
             keeper = asyncio.create_task(self._keep(lease))
             try:
@@ -162,9 +162,9 @@ class TokenManager:
         within Xero's grace can outlast one lease, and a second refresher must not start."""
 
         async def extend() -> None:
-            await self._leases.extend(lease, self._clock() + timedelta(seconds=self._lease_s))
+            await self._leases.extend(lease, self._clock() + timedelta(seconds=self._lease_seconds))
 
-        await every(self._lease_s / 3, extend, name="refresh_lease", sleep=self._sleep)
+        await every(self._lease_seconds / 3, extend, name="refresh_lease", sleep=self._sleep)
 
     async def _refresh(self, connection: Connection) -> XeroAccess:
         org_id = connection.org_id
@@ -172,7 +172,9 @@ class TokenManager:
         log.info("xero.token.refresh", org_id=org_id, generation=connection.generation)
         grant = await self._call_refresh(connection)
         now = self._clock()
-        tokens = Tokens(grant.access_token, grant.refresh_token or connection.tokens.refresh_token)
+        tokens = TokenPair(
+            grant.access_token, grant.refresh_token or connection.tokens.refresh_token
+        )
         expires_at = now + timedelta(seconds=grant.expires_in)
         stored = await self._connections.put_tokens(
             org_id, connection.generation, tokens, expires_at, now

@@ -14,7 +14,7 @@ or was released.
 
 Epochs are documents ``writer:{org}:{epoch}`` created by insert: the one atomic primitive
 every MongoDB-wire server (FerretDB v1 included) offers, so two instances can never both
-take epoch n+1. The lease outlives any single Xero call (``ttl_s`` above the HTTP timeout).
+take epoch n+1. The lease outlives any single Xero call (``ttl_seconds`` above the HTTP timeout).
 """
 
 import asyncio
@@ -62,25 +62,27 @@ class WriterLeases:
         store: WriterLeaseStore,
         holder: str,
         *,
-        ttl_s: float = 60.0,
-        poll_s: float = 0.5,
+        ttl_seconds: float = 60.0,
+        poll_seconds: float = 0.5,
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._store = store
         self.holder = holder
-        self._ttl = timedelta(seconds=ttl_s)
-        self._poll = poll_s
+        self._ttl = timedelta(seconds=ttl_seconds)
+        self._poll = poll_seconds
         self._clock = clock
         self._sleep = sleep
         self._held: dict[str, int] = {}
         self._renewed: dict[str, datetime] = {}
 
-    async def acquire(self, org_id: str, wait_s: float | None = None) -> int:
+    async def acquire(self, org_id: str, wait_seconds: float | None = None) -> int:
         """This instance's epoch for the organisation: the one it holds, a new one, or one
-        taken over once the previous holder's lease expired (waiting up to ``wait_s``, by
+        taken over once the previous holder's lease expired (waiting up to ``wait_seconds``, by
         default a lease's length). Raises Fenced when another holder keeps it."""
-        deadline = self._clock() + (self._ttl if wait_s is None else timedelta(seconds=wait_s))
+        deadline = self._clock() + (
+            self._ttl if wait_seconds is None else timedelta(seconds=wait_seconds)
+        )
         while True:
             now = self._clock()
             latest = await self._store.latest(org_id)

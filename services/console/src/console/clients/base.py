@@ -51,13 +51,13 @@ class ServiceClient:
         self,
         base_url: str,
         api_key: SecretStr,
-        timeout_s: float = 10.0,
+        timeout_seconds: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key.get_secret_value()}"},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
             transport=transport,
         )
 

@@ -1,6 +1,6 @@
 """Client of the sync-log API: which invoices are in which state.
 
-    async with SyncLogClient("http://127.0.0.1:8003", api_key, timeout_s=10) as sync_log:
+    async with SyncLogClient("http://127.0.0.1:8003", api_key, timeout_seconds=10) as sync_log:
         async for invoice_id in sync_log.invoice_ids(InvoiceQuery("org_acme", "failed")):
             ...
 
@@ -34,7 +34,7 @@ class SyncLogClient:
         base_url: str,
         api_key: SecretStr,
         *,
-        timeout_s: float,
+        timeout_seconds: float,
         page_size: int = PAGE_SIZE,
         transport: httpx.AsyncBaseTransport | None = None,  # tests: httpx.MockTransport
     ) -> None:
@@ -45,7 +45,7 @@ class SyncLogClient:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
             transport=transport,
         )
 

@@ -137,7 +137,7 @@ def state_to_doc(state: InvoiceState, now: datetime) -> Doc:
         "status_event_id": state.status_event_id,
         "answered": list(state.answered),
         "revision": state.revision,
-        "updated_at": now,
+        "written_at": now,  # the document's write time (before issue 16: "updated_at")
     }
 
 

@@ -38,7 +38,7 @@ from xero_connector.domain import (
     Mappings,
     OrgSettings,
     PendingAuthorization,
-    Tokens,
+    TokenPair,
     Used,
 )
 
@@ -51,6 +51,12 @@ UNDECRYPTABLE = (
 
 log = structlog.get_logger(__name__)
 _CURRENCY = re.compile(r"^[A-Z0-9]{3}$")
+
+
+# A connection's write time was stored as "updated_at" before issue 16 named it "written_at".
+# Both are written for now, so an instance still on the old code (a rolling deploy, a
+# rollback) reads what this one writes; reads take "written_at" and fall back.
+OLD_WRITE_TIME = "updated_at"
 
 
 @retry_later_on(PyMongoError)
@@ -73,7 +79,7 @@ class MongoConnections:
         )
 
     async def put_tokens(
-        self, org_id: str, generation: int, tokens: Tokens, expires_at: datetime, at: datetime
+        self, org_id: str, generation: int, tokens: TokenPair, expires_at: datetime, at: datetime
     ) -> Connection | None:
         current = await self.get(org_id)
         if (
@@ -89,7 +95,8 @@ class MongoConnections:
                     "tokens": self._seal(tokens),
                     "access_expires_at": expires_at,
                     "generation": generation + 1,
-                    "updated_at": at,
+                    "written_at": at,
+                    OLD_WRITE_TIME: at,
                 }
             },
         )
@@ -106,7 +113,8 @@ class MongoConnections:
                 "$set": {
                     "status": ConnectionStatus.EXPIRED.value,
                     "reason": reason,
-                    "updated_at": at,
+                    "written_at": at,
+                    OLD_WRITE_TIME: at,
                     "tokens": None,
                     "access_expires_at": None,
                 }
@@ -116,7 +124,7 @@ class MongoConnections:
             return None
         return await self.get(org_id)
 
-    def _seal(self, tokens: Tokens) -> Binary:
+    def _seal(self, tokens: TokenPair) -> Binary:
         return Binary(
             self._cipher.encrypt_json(
                 {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
@@ -128,7 +136,8 @@ class MongoConnections:
             "org_id": c.org_id,
             "status": c.status.value,
             "generation": c.generation,
-            "updated_at": c.updated_at,
+            "written_at": c.written_at,
+            OLD_WRITE_TIME: c.written_at,
             "reason": c.reason,
             "tenant_id": c.tenant_id,
             "tenant_name": c.tenant_name,
@@ -144,7 +153,7 @@ class MongoConnections:
         if doc.get("tokens"):
             try:
                 secret = self._cipher.decrypt_json(bytes(doc["tokens"]))
-                tokens = Tokens(secret["access_token"], secret["refresh_token"])
+                tokens = TokenPair(secret["access_token"], secret["refresh_token"])
             except UndecryptableTokens:
                 # A key retired too early. Fail closed, and not stuck: the connection reads as
                 # expired (no token is used; a Reconnect replaces them), nothing is written, so
@@ -155,7 +164,7 @@ class MongoConnections:
             org_id=doc["_id"],
             status=status,
             generation=int(doc.get("generation", 0)),
-            updated_at=doc["updated_at"],
+            written_at=doc["written_at"] if "written_at" in doc else doc[OLD_WRITE_TIME],
             reason=reason,
             tenant_id=doc.get("tenant_id"),
             tenant_name=doc.get("tenant_name"),
@@ -180,7 +189,7 @@ class MongoRefreshLeases:
         return f"refresh:{org_id}:{generation}:{attempt}"
 
     async def acquire(
-        self, org_id: str, generation: int, holder: str, ttl_s: float, now: datetime
+        self, org_id: str, generation: int, holder: str, ttl_seconds: float, now: datetime
     ) -> str | None:
         attempt = 0
         while attempt < MAX_LEASE_ATTEMPTS:
@@ -189,7 +198,7 @@ class MongoRefreshLeases:
                 "_id": lease_id,
                 "holder": holder,
                 "acquired_at": now,
-                "expires_at": now + timedelta(seconds=ttl_s),
+                "expires_at": now + timedelta(seconds=ttl_seconds),
             }
             if await insert_if_new(self._collection, lease):
                 return lease_id

@@ -49,10 +49,10 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """The process's one client to Xero (connection pooling, explicit timeouts)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
-            connect=settings.http_connect_timeout,
-            read=settings.http_read_timeout,
-            write=settings.http_write_timeout,
-            pool=settings.http_pool_timeout,
+            connect=settings.http_connect_timeout_seconds,
+            read=settings.http_read_timeout_seconds,
+            write=settings.http_write_timeout_seconds,
+            pool=settings.http_pool_timeout_seconds,
         ),
         limits=httpx.Limits(max_connections=settings.http_max_connections),
         headers={"Accept": "application/json", "User-Agent": "xero-connector"},

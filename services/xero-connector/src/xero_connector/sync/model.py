@@ -8,7 +8,7 @@ from xero_connector.ports import Payload
 
 
 @dataclass(frozen=True, slots=True)
-class SyncRequest:
+class SyncAsk:
     """One consumed event that asks for an invoice to be in Xero. ``attempt`` is above 1
     only for the connector's own scheduled retries (the event's typed ``attempt`` field)."""
 
@@ -24,7 +24,7 @@ class Target:
     """An invoice's newest version in the batch, with every event that asked for it."""
 
     invoice: Invoice
-    requests: list[SyncRequest]
+    asks: list[SyncAsk]
 
     @property
     def invoice_id(self) -> str:
@@ -37,12 +37,13 @@ class Target:
     @property
     def attempt(self) -> int:
         """The try of the newest version (an older version's retries count for nothing)."""
-        return max(r.attempt for r in self.requests if r.invoice.version == self.version)
+        return max(r.attempt for r in self.asks if r.invoice.version == self.version)
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one invoice's sync ended: a success (``outcome`` set) or a failure (``code``)."""
+class SyncResult:
+    """How one invoice's sync ended, before it becomes a result event: a success (its
+    ``outcome`` set: created, updated or unchanged) or a failure (``code``)."""
 
     xero_id: str | None = None
     outcome: SyncOutcome | None = None
@@ -59,12 +60,12 @@ def succeeded(
     *,
     message: str = "",
     total: Decimal | None = None,
-) -> Outcome:
-    return Outcome(xero_id=xero_id, outcome=outcome, message=message, total=total)
+) -> SyncResult:
+    return SyncResult(xero_id=xero_id, outcome=outcome, message=message, total=total)
 
 
-def failed(code: ErrorCode, message: str, xero_messages: tuple[str, ...] = ()) -> Outcome:
-    return Outcome(code=code, message=message, xero_messages=tuple(xero_messages))
+def failed(code: ErrorCode, message: str, xero_messages: tuple[str, ...] = ()) -> SyncResult:
+    return SyncResult(code=code, message=message, xero_messages=tuple(xero_messages))
 
 
 @dataclass

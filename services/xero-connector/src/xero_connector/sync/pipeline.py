@@ -2,7 +2,7 @@
 Every decision is the planner's (``sync/planner.py``); this module gathers what it needs
 through the ports, in order, and carries it out.
 
-    results = await pipeline.sync(requests)     # [CloudEvent of sync_succeeded | sync_failed]
+    results = await pipeline.sync(asks)     # [CloudEvent of sync_succeeded | sync_failed]
 
 Per organisation (organisations run concurrently):
 1. events of one invoice collapse to its newest version (each event still gets a result);
@@ -41,7 +41,7 @@ from xero_connector.limiter import DailyLimitSpent
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import InvoiceRecords, RetryStore, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, SyncRequest, Target, failed
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, failed
 from xero_connector.sync.prepare import Config, Preparer
 from xero_connector.sync.results import result
 from xero_connector.sync.writer import Writer, unavailable
@@ -70,29 +70,34 @@ class SyncPipeline:
         writer: Writer,
         url_template: str,
         policy: planner.RetryPolicy | None = None,
-        refresh_interval_s: float = 30.0,
-        batch_deadline_s: float = 240.0,
+        refresh_interval_seconds: float = 30.0,
+        batch_deadline_seconds: float = 240.0,
         writers: WriterLeases | None = None,
     ) -> None:
         self.xero = xero
         self._tokens = tokens
         self._config = config
         self._preparer = Preparer(
-            xero, config, org_data, contacts, url_template, refresh_interval_s=refresh_interval_s
+            xero,
+            config,
+            org_data,
+            contacts,
+            url_template,
+            refresh_interval_seconds=refresh_interval_seconds,
         )
         self._records = records
         self._retries = retries
         self.writer = writer
         self._policy = policy or planner.RetryPolicy()
-        self._deadline_s = batch_deadline_s
+        self._deadline_seconds = batch_deadline_seconds
         self._writers = writers
 
-    async def sync(self, requests: Sequence[SyncRequest]) -> list[CloudEvent[Any]]:
-        by_org: dict[str, list[SyncRequest]] = {}
-        for request in requests:
-            by_org.setdefault(request.invoice.org_id, []).append(request)
+    async def sync(self, asks: Sequence[SyncAsk]) -> list[CloudEvent[Any]]:
+        by_org: dict[str, list[SyncAsk]] = {}
+        for ask in asks:
+            by_org.setdefault(ask.invoice.org_id, []).append(ask)
         started = time.monotonic()
-        self.writer.deadline = started + self._deadline_s
+        self.writer.deadline = started + self._deadline_seconds
         tasks = [asyncio.create_task(self._org(org, rs, started)) for org, rs in by_org.items()]
         try:
             groups = await asyncio.gather(*tasks)
@@ -106,39 +111,37 @@ class SyncPipeline:
             raise
         return [event for group in groups for event in group]
 
-    async def answer_bug(self, request: SyncRequest, message: str) -> CloudEvent[Any]:
+    async def answer_bug(self, ask: SyncAsk, message: str) -> CloudEvent[Any]:
         """A valid event whose handling hit a bug is answered ``internal_error`` at its real
         version, and that is an outcome like any other: the high-water mark rises and older
         scheduled retries are dropped (a v1 retry must not resurrect a voided v2)."""
-        target = Target(request.invoice, [request])
+        target = Target(ask.invoice, [ask])
         outcome = failed(ErrorCode.INTERNAL_ERROR, message)
-        await self._settle(request.invoice.org_id, [target], {target.invoice_id: outcome})
-        return result(request, outcome, time.monotonic())
+        await self._settle(ask.invoice.org_id, [target], {target.invoice_id: outcome})
+        return result(ask, outcome, time.monotonic())
 
-    async def _org(
-        self, org_id: str, requests: list[SyncRequest], started: float
-    ) -> list[CloudEvent[Any]]:
+    async def _org(self, org_id: str, asks: list[SyncAsk], started: float) -> list[CloudEvent[Any]]:
         with structlog.contextvars.bound_contextvars(org_id=org_id):
             settings = await self._config.settings(org_id)
             if settings.sync_mode is SyncMode.MANUAL:
-                requests = [r for r in requests if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
-            if not requests:
+                asks = [r for r in asks if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
+            if not asks:
                 return []
-            targets = planner.collapse(requests)
-            outcomes = await self._outcomes(org_id, settings, targets)
-            outcomes = {
-                t.invoice_id: planner.plan_retry(t.attempt, outcomes[t.invoice_id], self._policy)
+            targets = planner.collapse(asks)
+            sync_results = await self._outcomes(org_id, settings, targets)
+            sync_results = {
+                t.invoice_id: planner.plan_retry(
+                    t.attempt, sync_results[t.invoice_id], self._policy
+                )
                 for t in targets
             }
-            await self._settle(org_id, targets, outcomes)
+            await self._settle(org_id, targets, sync_results)
             return [
-                result(request, outcomes[t.invoice_id], started)
-                for t in targets
-                for request in t.requests
+                result(ask, sync_results[t.invoice_id], started) for t in targets for ask in t.asks
             ]
 
     async def _settle(
-        self, org_id: str, targets: list[Target], outcomes: dict[str, Outcome]
+        self, org_id: str, targets: list[Target], sync_results: dict[str, SyncResult]
     ) -> None:
         """Every outcome raises the high-water mark and drops older scheduled retries; the
         retries promised are stored before the results go out."""
@@ -147,7 +150,7 @@ class SyncPipeline:
         marks = {
             t.invoice_id: t.version
             for t in targets
-            if outcomes[t.invoice_id].outcome not in written
+            if sync_results[t.invoice_id].outcome not in written
         }
         if marks:
             await self._records.settle(org_id, marks, {})
@@ -158,12 +161,12 @@ class SyncPipeline:
                 org_id=org_id,
                 invoice_id=t.invoice_id,
                 due_at=now + timedelta(seconds=retry_after),
-                attempt=planner.next_attempt(t.attempt, outcomes[t.invoice_id]),
-                batch_id=t.requests[-1].batch_id,
+                attempt=planner.next_attempt(t.attempt, sync_results[t.invoice_id]),
+                batch_id=t.asks[-1].batch_id,
                 invoice=t.invoice.model_dump(mode="json"),
             )
             for t in targets
-            if (retry_after := outcomes[t.invoice_id].retry_after) is not None
+            if (retry_after := sync_results[t.invoice_id].retry_after) is not None
         ]
         # Waiting on the connection: parked until a Connect releases them (service.py), so
         # nothing depends on the sync log having folded these failures.
@@ -173,69 +176,73 @@ class SyncPipeline:
                 invoice_id=t.invoice_id,
                 due_at=PARKED_UNTIL,
                 attempt=t.attempt,
-                batch_id=t.requests[-1].batch_id,
+                batch_id=t.asks[-1].batch_id,
                 invoice=t.invoice.model_dump(mode="json"),
                 parked=True,
             )
             for t in targets
-            if outcomes[t.invoice_id].code in _WAITS_FOR_CONNECTION
+            if sync_results[t.invoice_id].code in _WAITS_FOR_CONNECTION
         ]
         if due:
             await self._retries.schedule(due)
 
     async def _outcomes(
         self, org_id: str, settings: OrgSettings, targets: list[Target]
-    ) -> dict[str, Outcome]:
-        outcomes: dict[str, Outcome] = {}
+    ) -> dict[str, SyncResult]:
+        sync_results: dict[str, SyncResult] = {}
         records = await self._records.get_many(org_id, [t.invoice_id for t in targets])
-        for t in targets:  # the version guard first: a stale request never waits on Xero
+        for t in targets:  # the version guard first: a stale ask never waits on Xero
             record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
             stale = planner.guard(t, record, None)
             if stale is not None:
-                outcomes[t.invoice_id] = stale
-        live = [t for t in targets if t.invoice_id not in outcomes]
+                sync_results[t.invoice_id] = stale
+        live = [t for t in targets if t.invoice_id not in sync_results]
         if not live:
-            return outcomes
+            return sync_results
         try:
             scope = await self.xero.scope(org_id)
         except (NotConnected, ConnectionExpired) as error:
-            _fail_rest(live, outcomes, failed(error.error_code, str(error)))
-            return self._kept(targets, records, outcomes)
+            _fail_rest(live, sync_results, failed(error.error_code, str(error)))
+            return self._kept(targets, records, sync_results)
         except XeroError as error:
-            _fail_rest(live, outcomes, unavailable(error))
-            return outcomes
+            _fail_rest(live, sync_results, unavailable(error))
+            return sync_results
         if self._writers is not None:  # Fenced, when another instance writes it, ends the batch
             scope = replace(scope, epoch=await self._writers.acquire(org_id))
         try:
-            await self._run(scope, settings, live, records, outcomes)
+            await self._run(scope, settings, live, records, sync_results)
             for t in targets:  # every invoice gets an answer, whatever happened above
-                if t.invoice_id not in outcomes:
+                if t.invoice_id not in sync_results:
                     log.error("sync.no_outcome", invoice_id=t.invoice_id)
-                    outcomes[t.invoice_id] = failed(ErrorCode.INTERNAL_ERROR, "no outcome reached")
+                    sync_results[t.invoice_id] = failed(
+                        ErrorCode.INTERNAL_ERROR, "no outcome reached"
+                    )
         except DailyLimitSpent as error:
             message = f"{error}; retry scheduled in {round(error.retry_after)} s"
-            spent = Outcome(
+            spent = SyncResult(
                 code=ErrorCode.RATE_LIMITED, message=message, retry_after=error.retry_after
             )
-            _fail_rest(targets, outcomes, spent)
+            _fail_rest(targets, sync_results, spent)
         except TenantForbidden as error:
             await self._tokens.mark_expired(
                 org_id, f"Xero refused the tenant: {error.message}", generation=scope.generation
             )
             expired = ConnectionExpired(org_id)
-            _fail_rest(targets, outcomes, failed(expired.error_code, str(expired)))
+            _fail_rest(targets, sync_results, failed(expired.error_code, str(expired)))
         except (NotConnected, ConnectionExpired) as error:
-            _fail_rest(targets, outcomes, failed(error.error_code, str(error)))
+            _fail_rest(targets, sync_results, failed(error.error_code, str(error)))
         except XeroError as error:  # TenantChanged included: planned for the old tenant
-            _fail_rest(targets, outcomes, unavailable(error))
-        return self._kept(targets, records, outcomes)
+            _fail_rest(targets, sync_results, unavailable(error))
+        return self._kept(targets, records, sync_results)
 
     @staticmethod
     def _kept(
-        targets: list[Target], records: dict[str, InvoiceRecord], outcomes: dict[str, Outcome]
-    ) -> dict[str, Outcome]:
+        targets: list[Target],
+        records: dict[str, InvoiceRecord],
+        sync_results: dict[str, SyncResult],
+    ) -> dict[str, SyncResult]:
         return {
-            t.invoice_id: planner.keep_written(t, records[t.invoice_id], outcomes[t.invoice_id])
+            t.invoice_id: planner.keep_written(t, records[t.invoice_id], sync_results[t.invoice_id])
             for t in targets
         }
 
@@ -245,15 +252,17 @@ class SyncPipeline:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
     ) -> None:
-        """Outcomes land in ``outcomes`` as they are reached, so an error later in the batch
+        """Results land in ``sync_results`` as they are reached, so an error later in the batch
         fails only what is left."""
-        writes = await self._preparer.writes(scope, settings, targets, records, outcomes)
-        await self.writer.write(scope, writes, records, outcomes)
-        await self._preparer.after(scope, targets, outcomes)
+        writes = await self._preparer.writes(scope, settings, targets, records, sync_results)
+        await self.writer.write(scope, writes, records, sync_results)
+        await self._preparer.after(scope, targets, sync_results)
 
 
-def _fail_rest(targets: list[Target], outcomes: dict[str, Outcome], outcome: Outcome) -> None:
+def _fail_rest(
+    targets: list[Target], sync_results: dict[str, SyncResult], outcome: SyncResult
+) -> None:
     for target in targets:
-        outcomes.setdefault(target.invoice_id, outcome)
+        sync_results.setdefault(target.invoice_id, outcome)

@@ -2,7 +2,7 @@
 tests/unit/xero_connector/test_planner.py). The orchestrator (``sync/pipeline.py``) gathers
 the inputs through the ports and carries the decisions out.
 
-    targets = collapse(requests)                       # newest version per invoice
+    targets = collapse(asks)                       # newest version per invoice
     guard(target, record, tenant_id)                   # stale: an outcome, nothing written
     cancel_status(link, xero_invoice)                  # DELETED / VOIDED / nothing / refusal
     owner = ownership(number, intent, found)           # Adopt(...) | Taken(...) | None
@@ -15,25 +15,25 @@ from urllib.parse import quote
 from sync_schemas import ErrorCode, SyncOutcome
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.mapping import classify, is_duplicate_number
-from xero_connector.sync.model import Outcome, SyncRequest, Target, Write, failed, succeeded
+from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write, failed, succeeded
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
 CANCEL_STATUS = {"DRAFT": "DELETED", "SUBMITTED": "DELETED", "AUTHORISED": "VOIDED"}
 CANCELLED = frozenset({"VOIDED", "DELETED"})
 
 
-def collapse(requests: list[SyncRequest]) -> list[Target]:
+def collapse(asks: list[SyncAsk]) -> list[Target]:
     """Several events of one invoice become one target: its newest version, answered once
     per event. Order of first appearance is kept."""
     targets: dict[str, Target] = {}
-    for request in requests:
-        target = targets.get(request.invoice.invoice_id)
+    for ask in asks:
+        target = targets.get(ask.invoice.invoice_id)
         if target is None:
-            targets[request.invoice.invoice_id] = Target(request.invoice, [request])
+            targets[ask.invoice.invoice_id] = Target(ask.invoice, [ask])
             continue
-        target.requests.append(request)
-        if request.invoice.version >= target.invoice.version:
-            target.invoice = request.invoice
+        target.asks.append(ask)
+        if ask.invoice.version >= target.invoice.version:
+            target.invoice = ask.invoice
     return list(targets.values())
 
 
@@ -44,7 +44,7 @@ def source_url(template: str, org_id: str, invoice_id: str) -> str:
 # -- before Xero ----------------------------------------------------------------------------
 
 
-def guard(target: Target, record: InvoiceRecord, tenant_id: str | None) -> Outcome | None:
+def guard(target: Target, record: InvoiceRecord, tenant_id: str | None) -> SyncResult | None:
     """The high-water mark: a version older than one that already had an outcome is never
     written (a late event, or a retry scheduled before upstream moved on). Decided before
     the connection is even looked at; ``tenant_id``, when known, names the Xero invoice."""
@@ -71,7 +71,7 @@ _CIRCUMSTANTIAL = frozenset(
 )
 
 
-def keep_written(target: Target, record: InvoiceRecord, outcome: Outcome) -> Outcome:
+def keep_written(target: Target, record: InvoiceRecord, outcome: SyncResult) -> SyncResult:
     """A re-sync of an invoice already in Xero at this very version never turns it failed
     for a cause outside the invoice (the connection, the day's budget, a mapping changed
     since): nothing would be written, and Xero still holds what was synced."""
@@ -82,13 +82,13 @@ def keep_written(target: Target, record: InvoiceRecord, outcome: Outcome) -> Out
     return succeeded(link.xero_invoice_id, SyncOutcome.UNCHANGED, message=why)
 
 
-def unchanged(link: Link | None, digest: str) -> Outcome | None:
+def unchanged(link: Link | None, digest: str) -> SyncResult | None:
     if link is not None and link.payload_hash == digest:
         return succeeded(link.xero_invoice_id, SyncOutcome.UNCHANGED)
     return None
 
 
-def cancel_status(link: Link | None, current: XeroInvoice | None) -> str | Outcome:
+def cancel_status(link: Link | None, current: XeroInvoice | None) -> str | SyncResult:
     """Void upstream → Xero deletes a DRAFT or SUBMITTED invoice and voids an AUTHORISED one;
     a PAID one cannot be cancelled until its payments are removed (XERO.md, "Cancelling")."""
     if current is None:
@@ -149,7 +149,7 @@ def ownership(number: str, intent: Intent, found: list[XeroInvoice]) -> Adopt | 
     return Taken(holder) if holder is not None else None
 
 
-def number_taken(number: str, holder: XeroInvoice) -> Outcome:
+def number_taken(number: str, holder: XeroInvoice) -> SyncResult:
     return failed(
         ErrorCode.INVOICE_NUMBER_TAKEN,
         f"invoice number {number} is already used in Xero by invoice {holder.invoice_id} "
@@ -160,7 +160,7 @@ def number_taken(number: str, holder: XeroInvoice) -> Outcome:
 # -- after a write ----------------------------------------------------------------------------
 
 
-def written(write: Write, element: WrittenInvoice) -> Outcome | None:
+def written(write: Write, element: WrittenInvoice) -> SyncResult | None:
     """The outcome of one element; None for a create refused as a duplicate number (look it
     up: it may be ours from a write whose answer was lost)."""
     if element.invoice is not None:
@@ -193,24 +193,24 @@ def link_after(write: Write, element: WrittenInvoice, tenant_id: str) -> Link | 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     unavailable_retries: int = 3
-    unavailable_retry_s: float = 60.0
+    unavailable_retry_seconds: float = 60.0
 
 
-def plan_retry(attempt: int, outcome: Outcome, policy: RetryPolicy) -> Outcome:
+def plan_retry(attempt: int, outcome: SyncResult, policy: RetryPolicy) -> SyncResult:
     """Xero being away is usually brief: ``xero_unavailable`` is tried again by itself after
-    ``unavailable_retry_s``, then twice that, ``unavailable_retries`` times; after that it
+    ``unavailable_retry_seconds``, then twice that, ``unavailable_retries`` times; after that it
     waits for an operator's re-sync. ``rate_limited`` already carries its delay (the reset)."""
     if outcome.code is not ErrorCode.XERO_UNAVAILABLE:
         return outcome
     if attempt > policy.unavailable_retries:
         note = f"; no automatic retry left after {attempt} attempts"
         return replace(outcome, message=outcome.message + note, retry_after=None)
-    delay = policy.unavailable_retry_s * 2 ** (attempt - 1)
+    delay = policy.unavailable_retry_seconds * 2 ** (attempt - 1)
     note = f"; retry {attempt} of {policy.unavailable_retries} scheduled in {delay:g} s"
     return replace(outcome, message=outcome.message + note, retry_after=delay)
 
 
-def next_attempt(attempt: int, outcome: Outcome) -> int:
+def next_attempt(attempt: int, outcome: SyncResult) -> int:
     """The attempt number a scheduled retry carries: only tries that found Xero away count
     against ``unavailable_retries``; waiting out the daily limit (however many resets it
     takes) or the connection uses none of them."""

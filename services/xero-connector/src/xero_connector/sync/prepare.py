@@ -1,8 +1,8 @@
 """Before Xero: what each invoice of a batch turns into, a write or an outcome already.
 
-    writes = await preparer.writes(scope, settings, targets, records, outcomes)
+    writes = await preparer.writes(scope, settings, targets, records, sync_results)
     ...                                     # the writer sends them
-    await preparer.after(scope, targets, outcomes)   # forget what Xero said is stale
+    await preparer.after(scope, targets, sync_results)   # forget what Xero said is stale
 
 Voids read the current status in Xero of what we created (the planner decides DELETED,
 VOIDED, nothing or a refusal); the others are pre-validated against the mappings and the
@@ -21,7 +21,7 @@ from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, preva
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, Target, Write, failed
+from xero_connector.sync.model import SyncResult, Target, Write, failed
 
 # Codes that mean the cached organisation settings may be stale.
 _CACHE_CODES = frozenset(
@@ -46,14 +46,14 @@ class Preparer:
         contacts: ContactResolver,
         url_template: str,
         *,
-        refresh_interval_s: float = 30.0,
+        refresh_interval_seconds: float = 30.0,
     ) -> None:
         self.xero = xero
         self._config = config
         self._org_data = org_data
         self._contacts = contacts
         self._url_template = url_template
-        self._refresh_interval = refresh_interval_s
+        self._refresh_interval = refresh_interval_seconds
         self._refreshed_at: dict[XeroScope, float] = {}
 
     async def writes(
@@ -62,20 +62,20 @@ class Preparer:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
     ) -> list[Write]:
         voids = [t for t in targets if t.invoice.status is InvoiceStatus.VOID]
         others = [t for t in targets if t.invoice.status is not InvoiceStatus.VOID]
-        cancels = await self._cancels(scope, voids, records, outcomes)
-        return cancels + await self._prepare(scope, settings, others, records, outcomes)
+        cancels = await self._cancels(scope, voids, records, sync_results)
+        return cancels + await self._prepare(scope, settings, others, records, sync_results)
 
     async def after(
-        self, scope: XeroScope, targets: list[Target], outcomes: dict[str, Outcome]
+        self, scope: XeroScope, targets: list[Target], sync_results: dict[str, SyncResult]
     ) -> None:
         """What Xero refused says what is stale here: the customer's contact, the cached
         organisation settings."""
         for t in targets:
-            code = outcomes.get(t.invoice_id, Outcome()).code
+            code = sync_results.get(t.invoice_id, SyncResult()).code
             if code is ErrorCode.CONTACT_MISSING:
                 await self._contacts.forget(scope, t.invoice.customer.id)
             if code in _CACHE_CODES:
@@ -86,7 +86,7 @@ class Preparer:
         scope: XeroScope,
         voids: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
     ) -> list[Write]:
         """Void upstream: read the current status in Xero of what we created, then plan."""
         if not voids:
@@ -107,8 +107,8 @@ class Preparer:
                 owner = planner.ownership(t.invoice.invoice_number, intents[t.invoice_id], found)
                 current = owner.invoice if isinstance(owner, planner.Adopt) else None
             decision = planner.cancel_status(link, current)
-            if isinstance(decision, Outcome):
-                outcomes[t.invoice_id] = decision
+            if isinstance(decision, SyncResult):
+                sync_results[t.invoice_id] = decision
                 continue
             assert current is not None
             payload = cancel_payload(current.invoice_id, decision)
@@ -121,14 +121,14 @@ class Preparer:
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
     ) -> list[Write]:
         if not targets:
             return []
         mappings = await self._config.mappings(scope.org_id)
         # One write per batch and organisation: what the console's "seen" lists show.
         await self._config.record_used(scope.org_id, Used.by(t.invoice for t in targets))
-        live = await self._prevalidate(scope, settings, mappings, targets, outcomes)
+        live = await self._prevalidate(scope, settings, mappings, targets, sync_results)
         contact_ids, unresolved = await self._contacts.resolve(
             scope, [t.invoice.customer for t in live], auto_create=settings.auto_create_contacts
         )
@@ -139,7 +139,9 @@ class Preparer:
                 why = unresolved.get(customer)
                 message = why.message if why else f"customer {customer} has no Xero contact"
                 xero_messages = why.xero_messages if why else ()
-                outcomes[t.invoice_id] = failed(ErrorCode.CONTACT_MISSING, message, xero_messages)
+                sync_results[t.invoice_id] = failed(
+                    ErrorCode.CONTACT_MISSING, message, xero_messages
+                )
                 continue
             url = planner.source_url(self._url_template, scope.org_id, t.invoice_id)
             payload = to_xero(t.invoice, settings, mappings, contact_ids[customer], url=url)
@@ -147,7 +149,7 @@ class Preparer:
             link = records[t.invoice_id].link_in(scope.tenant_id)
             same = planner.unchanged(link, digest)
             if same is not None:
-                outcomes[t.invoice_id] = same
+                sync_results[t.invoice_id] = same
                 continue
             xero_id = link.xero_invoice_id if link else None
             writes.append(Write(t, payload, digest, xero_id))
@@ -159,7 +161,7 @@ class Preparer:
         settings: OrgSettings,
         mappings: Mappings,
         targets: list[Target],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
     ) -> list[Target]:
         """What Xero would refuse, known without asking it; the cached org settings are read
         again once when they would reject an invoice (they may be stale)."""
@@ -176,10 +178,10 @@ class Preparer:
                 }
         for invoice_id, rejection in rejections.items():
             if rejection is not None:
-                outcomes[invoice_id] = failed(
+                sync_results[invoice_id] = failed(
                     rejection.code, rejection.message, rejection.xero_messages
                 )
-        return [t for t in targets if t.invoice_id not in outcomes]
+        return [t for t in targets if t.invoice_id not in sync_results]
 
     async def _facts(self, scope: XeroScope, *, fresh: bool) -> OrgFacts:
         data = await self._org_data.get(scope, fresh=fresh)

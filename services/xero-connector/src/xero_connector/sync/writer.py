@@ -1,7 +1,7 @@
 """The writes to Xero, chunk by chunk, so that an invoice is created at most once and nothing
 that is not ours is touched.
 
-    links = await writer.write(scope, writes, records, outcomes)   # outcomes filled in
+    links = await writer.write(scope, writes, records, sync_results)   # sync_results filled in
 
 - Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
   (a timeout after sending, a 5xx) is simply sent again.
@@ -27,7 +27,7 @@ from xero_connector.mapping import classify, idempotency_key, unit_decimals
 from xero_connector.metrics import BATCH_SIZE
 from xero_connector.ports import InvoiceRecords, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.model import Outcome, Write, failed
+from xero_connector.sync.model import SyncResult, Write, failed
 from xero_connector.xero_errors import (
     XeroBadRequest,
     XeroError,
@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def unavailable(error: XeroError) -> Outcome:
+def unavailable(error: XeroError) -> SyncResult:
     return failed(ErrorCode.XERO_UNAVAILABLE, f"Xero is unavailable: {error.message}")
 
 
@@ -52,7 +52,7 @@ class Writer:
         *,
         chunk_size: int = 50,
         write_attempts: int = 4,
-        backoff_s: float = 0.5,
+        backoff_seconds: float = 0.5,
         lookup_always: bool = False,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -60,7 +60,7 @@ class Writer:
         self._records = records
         self.chunk_size = chunk_size
         self._attempts = write_attempts
-        self._backoff = backoff_s
+        self._backoff = backoff_seconds
         self._lookup_always = lookup_always
         self._sleep = sleep
         self.deadline = float("inf")  # monotonic time after which no new write is sent
@@ -70,9 +70,9 @@ class Writer:
         scope: XeroScope,
         writes: list[Write],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
     ) -> dict[str, Link]:
-        """Each write's outcome goes into ``outcomes`` as soon as Xero answers it (an error
+        """Each write's result goes into ``sync_results`` as soon as Xero answers it (an error
         later leaves it there); returns the links stored."""
         links: dict[str, Link] = {}
         creates = [w for w in writes if w.xero_id is None]
@@ -83,20 +83,20 @@ class Writer:
             await self._records.intend(scope.org_id, scope.tenant_id, intents)
         for start in range(0, len(creates), self.chunk_size):
             chunk = creates[start : start + self.chunk_size]
-            if self._past_deadline(chunk, outcomes):
+            if self._past_deadline(chunk, sync_results):
                 continue
-            await self._creates(scope, chunk, records, outcomes, links)
+            await self._creates(scope, chunk, records, sync_results, links)
         # Linked invoices, and creates adopted above (their xero_id is set now); those the
         # split path already updated have their outcome.
-        updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in outcomes]
+        updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in sync_results]
         for start in range(0, len(updates), self.chunk_size):
             chunk = updates[start : start + self.chunk_size]
-            if self._past_deadline(chunk, outcomes):
+            if self._past_deadline(chunk, sync_results):
                 continue
-            await self._updates(scope, chunk, outcomes, links)
+            await self._updates(scope, chunk, sync_results, links)
         return links
 
-    def _past_deadline(self, chunk: list[Write], outcomes: dict[str, Outcome]) -> bool:
+    def _past_deadline(self, chunk: list[Write], sync_results: dict[str, SyncResult]) -> bool:
         """Past the batch deadline no new chunk is sent: the batch must end well inside
         Kafka's poll interval, or its partitions move while it still writes. What is left
         fails xero_unavailable, which retries by itself."""
@@ -104,7 +104,7 @@ class Writer:
             return False
         log.warning("batch.deadline_reached", left=len(chunk))
         for w in chunk:
-            outcomes[w.invoice_id] = failed(
+            sync_results[w.invoice_id] = failed(
                 ErrorCode.XERO_UNAVAILABLE,
                 "Xero is unavailable: too slow to finish the batch in time (batch deadline)",
             )
@@ -114,7 +114,7 @@ class Writer:
         self,
         scope: XeroScope,
         chunk: list[Write],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
         links: dict[str, Link],
     ) -> None:
         for attempt in range(1, self._attempts + 1):
@@ -122,15 +122,15 @@ class Writer:
                 answers = await self._send(scope, chunk, create=False)
             except XeroUnavailable as error:
                 if attempt == self._attempts:
-                    outcomes.update({w.invoice_id: unavailable(error) for w in chunk})
+                    sync_results.update({w.invoice_id: unavailable(error) for w in chunk})
                     return
                 await self._pause(attempt, error)
                 continue
             except (XeroBadRequest, XeroValidationError) as error:
-                await self._split(scope, chunk, error, outcomes, links, None)
+                await self._split(scope, chunk, error, sync_results, links, None)
                 return
             for w, answer in zip(chunk, answers, strict=True):
-                self._settle(scope, w, answer, outcomes, links)
+                self._settle(scope, w, answer, sync_results, links)
             await self._persist(scope, chunk, links)
             return
 
@@ -139,7 +139,7 @@ class Writer:
         scope: XeroScope,
         chunk: list[Write],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
         links: dict[str, Link],
     ) -> list[Write]:
         """Creates of one chunk; returns the writes that turned into updates (adopted)."""
@@ -150,7 +150,7 @@ class Writer:
         tried = [w for w in pending if self._tried(scope, w, records)]
         if self._lookup_always or tried:
             doubtful = pending if self._lookup_always else tried
-            kept = await self._look_up(scope, doubtful, records, outcomes, adopted)
+            kept = await self._look_up(scope, doubtful, records, sync_results, adopted)
             pending = [w for w in pending if w not in doubtful or w in kept]
         attempt = 0
         while pending:
@@ -159,25 +159,25 @@ class Writer:
                 answers = await self._send(scope, pending, create=True)
             except XeroUnavailable as error:
                 if attempt >= self._attempts:
-                    outcomes.update({w.invoice_id: unavailable(error) for w in pending})
+                    sync_results.update({w.invoice_id: unavailable(error) for w in pending})
                     break
                 await self._pause(attempt, error)
                 # Xero may have written them: look before sending again.
-                pending = await self._look_up(scope, pending, records, outcomes, adopted)
+                pending = await self._look_up(scope, pending, records, sync_results, adopted)
                 continue
             except (XeroBadRequest, XeroValidationError) as error:
-                await self._split(scope, pending, error, outcomes, links, records)
+                await self._split(scope, pending, error, sync_results, links, records)
                 break
             again = []
             for w, answer in zip(pending, answers, strict=True):
-                if not self._settle(scope, w, answer, outcomes, links):
+                if not self._settle(scope, w, answer, sync_results, links):
                     again.append(w)  # number taken: ours from before, or someone else's?
             await self._persist(scope, pending, links)
             if again:
-                again = await self._look_up(scope, again, records, outcomes, adopted)
+                again = await self._look_up(scope, again, records, sync_results, adopted)
             if again and attempt >= self._attempts:
                 for w in again:
-                    outcomes[w.invoice_id] = failed(
+                    sync_results[w.invoice_id] = failed(
                         ErrorCode.XERO_VALIDATION,
                         f"Xero keeps refusing invoice {w.target.invoice.invoice_number} as a "
                         "duplicate number, and no invoice with that number was found",
@@ -192,7 +192,7 @@ class Writer:
         scope: XeroScope,
         pending: list[Write],
         records: dict[str, InvoiceRecord],
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
         adopted: list[Write],
     ) -> list[Write]:
         """Decide each create by what Xero holds under every number we ever sent for it."""
@@ -208,7 +208,7 @@ class Writer:
                 adopted.append(w)
             elif isinstance(owner, planner.Taken):
                 number = w.target.invoice.invoice_number
-                outcomes[w.invoice_id] = planner.number_taken(number, owner.invoice)
+                sync_results[w.invoice_id] = planner.number_taken(number, owner.invoice)
             else:
                 still.append(w)
         return still
@@ -232,14 +232,14 @@ class Writer:
         scope: XeroScope,
         w: Write,
         answer: WrittenInvoice,
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
         links: dict[str, Link],
     ) -> bool:
         """Record one element's outcome; False for a create refused as a duplicate number."""
         outcome = planner.written(w, answer)
         if outcome is None:
             return False
-        outcomes[w.invoice_id] = outcome
+        sync_results[w.invoice_id] = outcome
         link = planner.link_after(w, answer, scope.tenant_id)
         if link is not None:
             links[w.invoice_id] = link
@@ -255,7 +255,7 @@ class Writer:
                 str(w.target.version),
                 w.digest,
                 w.xero_id or "",
-                *sorted(r.event_id for r in w.target.requests),
+                *sorted(r.event_id for r in w.target.asks),
             )
             for w in chunk
         ]
@@ -272,7 +272,7 @@ class Writer:
         scope: XeroScope,
         chunk: list[Write],
         error: XeroError,
-        outcomes: dict[str, Outcome],
+        sync_results: dict[str, SyncResult],
         links: dict[str, Link],
         records: dict[str, InvoiceRecord] | None,
     ) -> None:
@@ -280,16 +280,16 @@ class Writer:
         ``records`` is given for creates, None for updates."""
         if len(chunk) == 1:
             messages = tuple(getattr(error, "messages", None) or [error.message])
-            outcomes[chunk[0].invoice_id] = failed(classify(messages), error.message, messages)
+            sync_results[chunk[0].invoice_id] = failed(classify(messages), error.message, messages)
             return
         half = len(chunk) // 2
         for part in (chunk[:half], chunk[half:]):
             if records is not None:
-                adopted = await self._creates(scope, part, records, outcomes, links)
+                adopted = await self._creates(scope, part, records, sync_results, links)
                 if adopted:
-                    await self._updates(scope, adopted, outcomes, links)
+                    await self._updates(scope, adopted, sync_results, links)
             else:
-                await self._updates(scope, part, outcomes, links)
+                await self._updates(scope, part, sync_results, links)
 
     async def _persist(self, scope: XeroScope, chunk: list[Write], links: dict[str, Link]) -> None:
         """Links are stored as soon as Xero answers, before anything else is sent."""
