@@ -169,7 +169,7 @@ def test_writes_that_time_out_after_xero_did_them_are_not_duplicated(
     infra: Infra, unique: str, tmp_path: Path, report: Any
 ) -> None:
     per_org = 500
-    timeout_env = {CONNECTOR: {"XERO_CONNECTOR_HTTP_READ_TIMEOUT": "1.0"}}
+    timeout_env = {CONNECTOR: {"XERO_CONNECTOR_HTTP_READ_TIMEOUT_SECONDS": "1.0"}}
     with fault_stack(infra, unique, tmp_path, extra_env=timeout_env) as stack:
         orgs = stack.connect_orgs(["org_slow_a", "org_slow_b"], auto_create_contacts=True)
         numbers = stack.publish_bulk(orgs, per_org)
