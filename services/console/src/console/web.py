@@ -24,6 +24,7 @@ from console.clients.invoices import InvoicesClient
 from console.clients.synclog import SyncLogClient
 from console.config import Role, Settings
 from console.remediation import FIXES, fix_for, fix_url
+from service_kit.http import app_state
 
 T = TypeVar("T")
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
@@ -36,40 +37,11 @@ OrgId = Annotated[str, Path(min_length=1, max_length=100, pattern=IDENTIFIER)]
 InvoiceId = OrgId
 
 
-def _state(request: Request, name: str) -> Any:
-    return getattr(request.app.state, name)
-
-
-def get_connector(request: Request) -> ConnectorClient:
-    client: ConnectorClient = _state(request, "connector")
-    return client
-
-
-def get_invoices(request: Request) -> InvoicesClient:
-    client: InvoicesClient = _state(request, "invoices")
-    return client
-
-
-def get_sync_log(request: Request) -> SyncLogClient:
-    client: SyncLogClient = _state(request, "sync_log")
-    return client
-
-
-def get_audit(request: Request) -> AuditLog:
-    store: AuditLog = _state(request, "audit")
-    return store
-
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = _state(request, "settings")
-    return settings
-
-
-ConnectorDep = Annotated[ConnectorClient, Depends(get_connector)]
-InvoicesDep = Annotated[InvoicesClient, Depends(get_invoices)]
-SyncLogDep = Annotated[SyncLogClient, Depends(get_sync_log)]
-AuditDep = Annotated[AuditLog, Depends(get_audit)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+ConnectorDep = Annotated[ConnectorClient, Depends(app_state("connector"))]
+InvoicesDep = Annotated[InvoicesClient, Depends(app_state("invoices"))]
+SyncLogDep = Annotated[SyncLogClient, Depends(app_state("sync_log"))]
+AuditDep = Annotated[AuditLog, Depends(app_state("audit"))]
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +70,8 @@ async def render(
     fragment (``_name.html``, what htmx polls) has no layout, so no switcher to fill."""
     orgs: Outcome[list[OrgSummary]] = Outcome(value=[])
     if getattr(request.state, "user", None) is not None and not template.startswith("_"):
-        orgs = await attempt(get_connector(request).orgs())
+        connector: ConnectorClient = request.app.state.connector
+        orgs = await attempt(connector.orgs())
     return TEMPLATES.TemplateResponse(
         request,
         template,
@@ -133,4 +106,5 @@ async def record(
         batch_id=batch_id,
         detail=detail,
     )
-    await get_audit(request).record(entry)
+    audit: AuditLog = request.app.state.audit
+    await audit.record(entry)
