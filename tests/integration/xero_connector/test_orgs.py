@@ -1,14 +1,20 @@
 """The organisation list and the waiting count, for the operator console: organisations known
 by a connection, by settings or mappings, or by invoices parked on a missing connection."""
 
+from sync_schemas import SyncOutcome
 from tests.integration.xero_connector.pipeline_support import (
     created,
     invoice,
     publish,
     results,
+    setup_org,
+    xero_invoices,
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
 from tests.support.eventually import eventually
+from xero_connector.adapters.mongo_sync import MongoRetries
+from xero_connector.domain import PARKED_UNTIL, ScheduledRetry
+from xero_connector.retries import PARKED_SWEEP_SECONDS
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50, "retry_poll_seconds": 0.2}
 
@@ -73,3 +79,25 @@ async def test_the_org_list_needs_a_key(connector: ConnectorFactory) -> None:
         refused = await c.http.get("/v1/orgs", headers={"Authorization": "Bearer wrong"})
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "unauthorized"
+
+
+async def test_a_sync_parked_after_its_connect_is_released_by_the_sweep(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    """A batch still failing on the old connection when the Connect came parks its invoice
+    after the Connect released the organisation's parked syncs: the sweep releases it, since
+    the organisation is connected, and it syncs with nobody asking."""
+    async with connector(**FAST) as c:
+        tenant = await setup_org(c, sandbox, "org_swept", settings={"auto_create_contacts": True})
+        late = invoice("org_swept", 1)
+        retries = MongoRetries(c.app.state.mongo[c.settings.mongodb_database])
+        parked = ScheduledRetry(
+            "org_swept", late.invoice_id, PARKED_UNTIL, 1, None, late.model_dump(mode="json"), True
+        )
+        await retries.schedule([parked])
+        [result] = await results(c, 1, timeout=3 * PARKED_SWEEP_SECONDS)
+    assert result.data.invoice_id == late.invoice_id
+    assert result.data.outcome is SyncOutcome.CREATED, result.data
+    assert [i["InvoiceNumber"] for i in await xero_invoices(sandbox, tenant)] == [
+        late.invoice_number
+    ]
