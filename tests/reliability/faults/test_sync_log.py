@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from local_infra import demo_org
+from tests.support.eventually import eventually_sync
 from tests.support.faults import (
     AUTH,
     CONNECTOR,
@@ -100,17 +101,20 @@ def test_expiry_mid_bulk_with_the_sync_log_paused_reconnect_resyncs_everything(
         stack.sandbox("PUT", "/_sandbox/faults", json={"expire_access_tokens": True} | tenant)
         started = time.monotonic()
         connection = f"{stack.settings.xero_connector_url}/v1/orgs/{expired.org_id}/connection"
-        deadline = time.monotonic() + 60
-        parked = 0.0
-        while time.monotonic() < deadline:
-            parked = stack.metric(
+
+        def parked_on_expired_connection() -> float:
+            status = expect(httpx.get(connection, headers=AUTH, timeout=15), 200)["status"]
+            failed = stack.metric(
                 CONNECTOR, "invoices_failed_total", error_code="connection_expired"
             )
-            status = expect(httpx.get(connection, headers=AUTH, timeout=15), 200)["status"]
-            if status == "expired" and parked > 0:
-                break
-            time.sleep(0.5)
-        assert parked > 0, "no invoice waited on the connection: the test proved nothing"
+            return failed if status == "expired" else 0.0
+
+        parked = eventually_sync(
+            parked_on_expired_connection,
+            what="invoices parked on the expired connection (else the test proves nothing)",
+            timeout=60,
+            interval=0.5,
+        )
 
         # Reconnect while the sync log is still paused, then let it read again: every invoice
         # is synced without anyone asking for it.
