@@ -9,15 +9,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from itsdangerous import TimestampSigner
-from playwright._impl._api_structures import Cookie, SetCookieParam
 from playwright.sync_api import Browser, expect
 
 from local_infra import free_port
 from local_infra.stack import Stack
+
+if TYPE_CHECKING:  # Playwright's cookie dicts are typed only in its private module
+    from playwright._impl._api_structures import Cookie, SetCookieParam
 
 ORG = "org_demo"
 
@@ -131,7 +134,7 @@ def test_a_session_expires_after_its_max_age(browser: Browser, e2e_stack: Stack)
             context.close()
 
 
-def with_value(cookie: Cookie, value: str) -> SetCookieParam:
+def with_value(cookie: "Cookie", value: str) -> "SetCookieParam":
     """The same cookie (domain, path, flags) with another value."""
     return {
         "name": cookie["name"],
