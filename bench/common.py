@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 RESULTS = Path(__file__).parent / "results"
 LOGS = RESULTS / "logs"
@@ -112,3 +113,57 @@ def standalone(
         result = measure(kafka, mongo, args)
     print(result)
     print(f"wrote {write_result(name, result)}")
+
+
+StoreCounts = dict[tuple[str, str, str], tuple[float, float]]
+
+
+def store_counts(urls: dict[str, list[str]]) -> StoreCounts:
+    """Each service's ``mongo_commands_total`` and ``mongo_statements_total`` (from
+    ``service_kit.mongo_metrics``), summed over its instances: (service, command, collection)
+    to (commands, statements)."""
+    counts: dict[tuple[str, str, str], list[float]] = {}
+    for service, service_urls in urls.items():
+        for url in service_urls:
+            text = httpx.get(f"{url}/metrics", timeout=10).text
+            for family in text_string_to_metric_families(text):
+                if family.name not in ("mongo_commands", "mongo_statements"):
+                    continue
+                slot = 0 if family.name == "mongo_commands" else 1
+                for sample in family.samples:
+                    if not sample.name.endswith("_total"):
+                        continue
+                    key = (service, sample.labels["command"], sample.labels["collection"])
+                    counts.setdefault(key, [0.0, 0.0])[slot] += sample.value
+    return {key: (c, s) for key, (c, s) in counts.items()}
+
+
+def store_work(before: StoreCounts, after: StoreCounts, invoices: int) -> dict[str, Any]:
+    """Commands and statements per invoice between two ``store_counts``: in all, per service,
+    and per service, command and collection."""
+    rows: dict[str, dict[str, float]] = {}
+    services: dict[str, list[float]] = {}
+    total = [0.0, 0.0]
+    for key, (commands, statements) in sorted(after.items()):
+        was = before.get(key, (0.0, 0.0))
+        delta = (commands - was[0], statements - was[1])
+        if delta == (0.0, 0.0):
+            continue
+        service, command, collection = key
+        rows[f"{service} {command} {collection}"] = {
+            "commands": round(delta[0] / invoices, 4),
+            "statements": round(delta[1] / invoices, 4),
+        }
+        sums = services.setdefault(service, [0.0, 0.0])
+        for i in (0, 1):
+            sums[i] += delta[i]
+            total[i] += delta[i]
+    return {
+        "commands_per_invoice": round(total[0] / invoices, 3),
+        "statements_per_invoice": round(total[1] / invoices, 3),
+        "by_service": {
+            s: {"commands": round(c / invoices, 3), "statements": round(n / invoices, 3)}
+            for s, (c, n) in services.items()
+        },
+        "by_command": rows,
+    }

@@ -29,7 +29,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from bench.common import free_port, machine, percentile, service_process, standalone
+from bench.common import (
+    free_port,
+    machine,
+    percentile,
+    service_process,
+    standalone,
+    store_counts,
+    store_work,
+)
 from bench.harness import CONNECTOR_NO_LIMITS, NO_LIMITS, RssPoller, cpu_seconds, cpu_share
 from service_kit.events import ensure_topics
 from service_kit.mongo import bulk_write_chunked, find_by_ids
@@ -63,6 +71,7 @@ class Stack:
     ingest_url: str
     connector_urls: list[str]
     sandbox_url: str
+    log_url: str
     pids: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -130,7 +139,14 @@ def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
         ingest = stack_.enter_context(service_process("invoice_events.main", env, in_port))
         pids["invoice-events"] = [ingest.pid]
         yield Stack(
-            kafka, mongo, prefix, f"http://127.0.0.1:{in_port}", connector_urls, sandbox_url, pids
+            kafka,
+            mongo,
+            prefix,
+            f"http://127.0.0.1:{in_port}",
+            connector_urls,
+            sandbox_url,
+            f"http://127.0.0.1:{log_port}",
+            pids,
         )
 
 
@@ -219,6 +235,12 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
     batches = batches_of(orgs, 1, count, 100)
     sent: dict[str, float] = {}
     headers = {"Authorization": f"Bearer {KEY}"}
+    services = {
+        "invoice-events": [s.ingest_url],
+        "xero-connector": s.connector_urls,
+        "sync-log": [s.log_url],
+    }
+    counts_before = store_counts(services)
     async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
         cpu_before = cpu_seconds()
         began = time.time()
@@ -227,6 +249,10 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
     done = await stored(s, set(sent), within=900)
     elapsed = max(done.values()) - began
     cpu = cpu_share(cpu_before, cpu_seconds(), time.time() - began)
+    # Settled work only: what the services still do after the last invoice is synced
+    # (published marks, sweeps) belongs to the run too, so give it a moment.
+    await asyncio.sleep(2)
+    store = store_work(counts_before, store_counts(services), count)
     return {
         "invoices": count,
         "orgs": len(orgs),
@@ -235,6 +261,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         "pipeline_invoices_per_s": round(count / elapsed, 1),
         # cores each process used on average (2 on this machine): who is busy, who waits
         "cpu_cores_used": cpu,
+        "store": store,
     }
 
 
@@ -388,6 +415,8 @@ async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any
         "mongo_bulk_insert_per_s": round(mongo_rate, 1),
         # not a target's input: what the pipeline's statements cost one by one
         "mongo_upsert_by_id_per_s": round(upsert_rate, 1),
+        "store_commands_per_invoice": one["store"]["commands_per_invoice"],
+        "store_statements_per_invoice": one["store"]["statements_per_invoice"],
         "latency_p50_ms": one["steady"]["latency_p50_ms"],
         "latency_p99_ms": one["steady"]["latency_p99_ms"],
         "latency_rate_per_s": one["steady"]["rate_target"],

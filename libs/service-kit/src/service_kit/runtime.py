@@ -21,6 +21,7 @@ from service_kit.body_limit import BodySizeLimit
 from service_kit.gate import ApiKeyGate
 from service_kit.http import OPS_PATHS, create_app
 from service_kit.logging import configure_logging
+from service_kit.mongo_metrics import StoreCommands
 from service_kit.openapi import document_errors
 from service_kit.probes import kafka_reachable, mongo_reachable
 from service_kit.settings import ServiceSettings
@@ -31,7 +32,10 @@ Wiring = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def mongo_client(settings: ServiceSettings) -> MongoClient:
     return AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=5000, tz_aware=True
+        settings.mongodb_uri.get_secret_value(),
+        serverSelectionTimeoutMS=5000,
+        tz_aware=True,
+        event_listeners=[StoreCommands()],
     )
 
 
