@@ -11,6 +11,7 @@ from service_kit.mongo_metrics import COMMANDS, STATEMENTS, StoreCommands
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture
 async def counted(mongodb_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -21,11 +22,13 @@ async def counted(mongodb_uri: str) -> AsyncIterator[AsyncMongoClient[dict[str, 
     finally:
         await client.close()
 
+
 def counts(command: str, collection: str) -> tuple[float, float]:
     return (
         COMMANDS.labels(command, collection)._value.get(),
         STATEMENTS.labels(command, collection)._value.get(),
     )
+
 
 async def test_commands_and_their_statements_are_counted(
     counted: AsyncMongoClient[dict[str, Any]], unique: str
