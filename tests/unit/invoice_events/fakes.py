@@ -24,11 +24,14 @@ class Clock:
 class FakeSnapshots:
     def __init__(self) -> None:
         self.docs: dict[tuple[str, str], Snapshot] = {}
+        self.reads: list[list[tuple[str, str]]] = []  # the keys of each get_by_keys
+        self.fail_marks = 0  # mark_published raises RetryLater this many times
 
     async def get(self, org_id: str, invoice_id: str) -> Snapshot | None:
         return self.docs.get((org_id, invoice_id))
 
     async def get_by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Snapshot]:
+        self.reads.append(list(keys))
         return {key: self.docs[key] for key in keys if key in self.docs}
 
     async def insert_many(self, snapshots: Sequence[Snapshot]) -> list[bool]:
@@ -49,6 +52,9 @@ class FakeSnapshots:
         return True
 
     async def mark_published(self, marks: Sequence[tuple[str, str, str]]) -> None:
+        if self.fail_marks:
+            self.fail_marks -= 1
+            raise RetryLater("MongoDB is unavailable")
         for org_id, invoice_id, event_id in marks:
             doc = self.docs.get((org_id, invoice_id))
             if doc and doc.event_id == event_id and doc.state is PublishState.PENDING:

@@ -104,6 +104,24 @@ async def test_observe_never_goes_backwards_and_completes_a_pending_claim(parts:
     assert await service.complete_stale() == 0
 
 
+async def test_own_events_read_back_cost_no_read_and_their_marks_survive_a_failed_flush(
+    parts: Parts,
+) -> None:
+    service, snapshots, publisher, _ = parts
+    await service.ingest_many([invoice(invoice_id="inv_a"), invoice(invoice_id="inv_b")])
+    upstream = new_event(EventType.INVOICE_CREATED, invoice(invoice_id="inv_c"), source="/up")
+    snapshots.reads.clear()
+
+    await service.observe_many([*publisher.events, upstream])  # read back before the flush
+    assert snapshots.reads == [[("org_acme", "inv_c")]]  # only the upstream's event is read
+
+    snapshots.fail_marks = 1
+    assert await service.flush_marks() == 0  # MongoDB away: the marks wait for the next flush
+    assert {d.state for k, d in snapshots.docs.items() if k[1] != "inv_c"} == {PublishState.PENDING}
+    assert await service.flush_marks() == 2
+    assert {d.state for d in snapshots.docs.values()} == {PublishState.PUBLISHED}
+
+
 async def test_ingest_many_inserts_first_sights_together_and_handles_repeats_in_order(
     parts: Parts,
 ) -> None:

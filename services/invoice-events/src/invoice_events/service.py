@@ -25,7 +25,9 @@ written atomically together, so the snapshot document doubles as an outbox entry
 
 A crash or a Kafka failure between 2 and 4 leaves a pending snapshot, never a lost invoice:
 - the snapshot consumer, seeing the event on ``invoices.events``, marks it published (also
-  what covers marks lost with a crashed process's write-behind buffer);
+  what covers marks lost with a crashed process's write-behind buffer). It skips, without
+  reading, the events this process published itself: their marks are in its buffer, kept
+  until written, so the read would change nothing;
 - a pending claim older than the lease is *taken over* (a new claim token, same event id)
   and published again, by a retry of the request or by the periodic sweeper. A failed
   publish releases its lease at once so that a retry need not wait.
@@ -57,6 +59,8 @@ from service_kit.errors import RetryLater
 from sync_schemas import CloudEvent, EventType, Invoice, new_event
 
 SOURCE = "/invoice-events"
+# Event ids this process published, remembered so that reading them back costs no read.
+_REMEMBERED = 100_000
 _MAX_RACES = 8  # compare-and-set retries before giving up on a hot invoice
 
 log = structlog.get_logger(__name__)
@@ -119,6 +123,7 @@ class InvoiceService:
         self._concurrency = concurrency
         self._clock = clock
         self._marks: list[Mark] = []  # published, not yet marked: flushed in one write
+        self._published: dict[str, None] = {}  # recent own event ids, oldest first
 
     async def snapshot(self, org_id: str, invoice_id: str) -> Invoice | None:
         found = await self._snapshots.get(org_id, invoice_id)
@@ -206,7 +211,12 @@ class InvoiceService:
 
     async def observe_many(self, events: Sequence[CloudEvent[Invoice]]) -> None:
         """Apply events in order, with one read for all and one write for the common case:
-        our own events read back, whose snapshots only need marking published."""
+        our own events read back, whose snapshots only need marking published. Those this
+        process published are skipped unread: their marks are written, or buffered until
+        they are (``flush_marks``)."""
+        events = [e for e in events if e.id not in self._published]
+        if not events:
+            return
         known = await self._snapshots.get_by_keys(list(dict.fromkeys(map(_event_key, events))))
         marks: list[Mark] = []
         for event in events:
@@ -275,8 +285,10 @@ class InvoiceService:
             try:
                 await self._snapshots.mark_published(marks)
             except RetryLater:
-                # Not lost: the consumer marks them when it reads the events back.
+                # Kept for the next flush: the consumer skips reading these events back.
                 log.warning("snapshot.mark_failed", count=len(marks))
+                self._marks = marks + self._marks
+                return 0
         return len(marks)
 
     async def _take_over(self, pending: Snapshot, now: datetime) -> bool:
@@ -304,6 +316,9 @@ class InvoiceService:
             version=invoice.version,
         )
         self._marks.append((invoice.org_id, invoice.invoice_id, claimed.event_id))
+        self._published[claimed.event_id] = None
+        if len(self._published) > _REMEMBERED:
+            del self._published[next(iter(self._published))]
 
     async def _release(self, claimed: Snapshot) -> None:
         """Expire our lease so that a retry or the sweeper takes over without waiting."""
