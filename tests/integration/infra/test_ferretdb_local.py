@@ -10,12 +10,13 @@
   the answers must stay MongoDB's: the other keys of a filter still apply.
 """
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 
 from local_infra import MongoServer, free_port
 from local_infra.provision import real_mongod
@@ -113,5 +114,34 @@ async def test_id_conditions_are_pushed_down_and_answer_as_mongodb(ferretdb: Mon
         deleted = await items.delete_many({"_id": {"$in": ["k8", "k9"]}, "v": 9})
         assert deleted.deleted_count == 1
         assert await ids({}) == [f"k{i}" for i in range(9)]
+    finally:
+        await client.close()
+
+
+async def test_concurrent_update_commands_do_not_exhaust_the_connection_pool(
+    ferretdb: MongoServer,
+) -> None:
+    """FerretDB v1 kept each update statement's read open until its command ended: 12
+    concurrent commands of 25 updates to existing documents needed 300 of the database's 100
+    pooled SQLite connections and hung for good. The build closes each statement's read."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        ferretdb.uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=60_000
+    )
+    collection = client["pool"]["docs"]
+    try:
+        await collection.insert_many([{"_id": n, "v": 0} for n in range(300)])
+        commands = [
+            collection.bulk_write(
+                [UpdateOne({"_id": n, "v": 0}, {"$set": {"v": 1}}) for n in range(k, 300, 12)],
+                ordered=False,
+            )
+            for k in range(12)
+        ]
+        # A deadlock never answers: the socket timeout turns it into a failure.
+        results = await asyncio.gather(*commands)
+        assert sum(r.modified_count for r in results) == 300
+        assert await collection.count_documents({"v": 1}) == 300
+        info = await client.admin.command("buildInfo")
+        assert info["ferretdbFeatures"]["updateReadsClosed"] is True
     finally:
         await client.close()

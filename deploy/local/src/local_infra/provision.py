@@ -187,11 +187,27 @@ _EDITS = [
         "\tcloser.Add(queryRes.Iter)\n\n\tif queryRes.IndexCounted {\n"
         "\t\treturn queryRes.Iter, nil\n\t}\n\n\titer := queryRes.Iter\n",
     ),
+    # An update command's statements each read their document through a query that held a
+    # pooled SQLite connection until the whole command ended (a defer in the loop): a few
+    # concurrent commands of 25 statements took all 100 and deadlocked the database (seen
+    # with 20 organisations syncing at once). Each statement now closes its own read.
+    (
+        "internal/handler/msg_update.go",
+        "\t\tcloser := iterator.NewMultiCloser()\n\t\tdefer closer.Close()\n",
+        "\t\tcloser := iterator.NewMultiCloser() // ferretdb-local: closed below, per statement\n",
+    ),
+    (
+        "internal/handler/msg_update.go",
+        '\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n',
+        '\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n'
+        "\t\tcloser.Close()\n",
+    ),
     (
         "internal/handler/msg_buildinfo.go",
         '\t\t\t\t"aggregationStages", aggregationStages,\n',
         '\t\t\t\t"aggregationStages", aggregationStages,\n'
-        '\t\t\t\t"indexPushdown", indexPushdownOn(), // ferretdb-local\n',
+        '\t\t\t\t"indexPushdown", indexPushdownOn(), // ferretdb-local\n'
+        '\t\t\t\t"updateReadsClosed", true, // ferretdb-local: see msg_update.go\n',
     ),
 ]
 
