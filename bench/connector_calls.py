@@ -11,8 +11,11 @@
    per invoice) on an *unthrottled* sandbox, on a sample of ``--baseline-invoices`` with the
    same share of new customers: its calls per invoice (under real limits it would take hours).
 
-Connector instances run in-process (their real lifespan) on the real local Kafka and
-MongoDB-wire server; the sandbox runs in a thread.
+The sandbox and every connector instance run as processes of their own, as deployed, on the
+real local Kafka and MongoDB-wire server: the benchmark's process (publishing, following the
+results, polling the sandbox's counts) shares no interpreter with them. Each run records the
+CPU each connector process used during the drain: about one core means the connector is busy,
+much less that it waits (on Xero's limits, Kafka or the store).
 """
 
 import argparse
@@ -20,7 +23,9 @@ import asyncio
 import random
 import time
 import uuid
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,14 +33,22 @@ import httpx
 from bench.common import machine, standalone
 from bench.harness import (
     CONNECTOR_NO_LIMITS,
+    KEY,
     NO_LIMITS,
     REAL_LIMITS,
+    Connected,
+    Running,
     TopicFollower,
-    sandbox_in_thread,
+    connector_process,
+    cpu_seconds,
+    cpu_share,
+    process_cpu,
+    sandbox_process,
 )
+from service_kit.events import Topics
 from sync_schemas import CloudEvent
 from tests.integration.xero_connector.pipeline_support import created, invoice, publish, setup_org
-from tests.integration.xero_connector.support import Sandbox, connector_factory
+from tests.integration.xero_connector.support import Sandbox
 
 PARTITIONS = 12
 
@@ -71,6 +84,83 @@ async def first_call(http: httpx.AsyncClient, tenants: list[str], before: int) -
     return time.monotonic()
 
 
+@dataclass
+class Timed:
+    """One drain: when the instances began starting, the first Xero call, the last result;
+    each instance's CPU seconds in it, and every role's CPU at its start and end."""
+
+    started: float
+    first_call: float
+    ended: float
+    results: int
+    connector_cpu: list[float]
+    cpu_from: dict[str, float]
+    cpu_to: dict[str, float]
+
+
+async def timed_drain(
+    connector: Callable[[], AbstractContextManager[Running]],
+    instances: int,
+    results: TopicFollower,
+    total: int,
+    first: Callable[[], Awaitable[float]],
+) -> Timed:
+    """Start ``instances`` connectors, one after the other, and wait for ``total`` results;
+    ``first`` returns when the first Xero call is made."""
+    connectors: list[Running] = []
+    # Each connector's CPU counts from the drain's start, or from its own start when it
+    # starts later (its start-up is no drain work): the later of two readings.
+    cpu_from: dict[int, float] = {}
+
+    def mark(pids: list[int]) -> None:
+        for pid, seconds in process_cpu(pids).items():
+            cpu_from[pid] = max(cpu_from.get(pid, 0.0), seconds)
+
+    def start(stack: ExitStack) -> None:
+        for _ in range(instances):
+            connectors.append(stack.enter_context(connector()))
+            mark([connectors[-1].proc.pid])
+
+    async def drain_start() -> tuple[float, dict[str, float]]:
+        at = await first()
+        mark([c.proc.pid for c in connectors])
+        return at, cpu_seconds()
+
+    async def drained() -> tuple[float, dict[int, float], dict[str, float]]:
+        await results.wait_for(total, within=3 * 3600, producers=connectors)
+        at = results.last_at
+        return at, process_cpu(c.proc.pid for c in connectors), cpu_seconds()
+
+    async with results:
+        with ExitStack() as stack:
+            started = time.monotonic()
+            first_task = asyncio.create_task(drain_start())
+            # Instances start in a thread while the follower and the first-call poll keep their
+            # pace; a small bulk may drain before the last one is up.
+            starting = asyncio.create_task(asyncio.to_thread(start, stack))
+            draining = asyncio.create_task(drained())
+            try:
+                await asyncio.wait({starting, draining}, return_when=asyncio.FIRST_EXCEPTION)
+                await starting  # the stack closes with no instance still starting
+            finally:
+                draining.cancel()  # when an instance failed to start
+            ended, cpu_to, roles_to = await draining
+            first_at, roles_from = await first_task
+    return Timed(
+        started,
+        first_at,
+        ended,
+        results.count,
+        # (an instance up only after the drain did none of it)
+        [
+            round(max(0.0, cpu_to.get(c.proc.pid, 0.0) - cpu_from[c.proc.pid]), 2)
+            for c in connectors
+        ],
+        roles_from,
+        roles_to,
+    )
+
+
 async def bulk_run(
     kafka: str,
     mongo: str,
@@ -85,42 +175,48 @@ async def bulk_run(
 ) -> dict[str, Any]:
     """Publish the bulk, then start ``instances`` connectors and time them draining it."""
     prefix = f"bench_calls_{uuid.uuid4().hex[:8]}"
-    factory = connector_factory(kafka, mongo, prefix, url)
-    overrides: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "xero_time_scale": limits["time_scale"],
         "baseline_mode": baseline,
         "http_read_timeout_seconds": 30,
-        "log_level": "WARNING",
         "topic_partitions": PARTITIONS,
     }
     if limits is NO_LIMITS:
-        overrides |= CONNECTOR_NO_LIMITS
+        settings |= CONNECTOR_NO_LIMITS
     names = [f"org_bench_{i:02d}" for i in range(orgs)]
     total = orgs * invoices_per_org
+    topics = Topics.with_prefix(prefix)
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         sandbox = Sandbox(http)
         tenants = []
-        async with factory(consume=False, **overrides) as setup:
-            for org in names:
-                tenant = await setup_org(
-                    setup, sandbox, org, settings={"auto_create_contacts": True}, contacts=[]
-                )
-                tenants.append(tenant)
-            events = [
-                e
-                for i, org in enumerate(names)
-                for e in bulk(org, invoices_per_org, customers_per_org, seed=i)
-            ]
-            await publish(kafka, setup.names.invoice_events, events)
+        # An instance that does not consume connects the organisations (and creates the
+        # topics): the bulk waits on its topic until the timed instances start.
+        with connector_process(kafka, mongo, prefix, url, consume=False, **settings) as setup:
+            headers = {"Authorization": f"Bearer {KEY}"}
+            async with httpx.AsyncClient(base_url=setup.url, headers=headers, timeout=30) as api:
+                for org in names:
+                    tenant = await setup_org(
+                        Connected(api),  # type: ignore[arg-type]
+                        sandbox,
+                        org,
+                        settings={"auto_create_contacts": True},
+                        contacts=[],
+                    )
+                    tenants.append(tenant)
+        events = [
+            e
+            for i, org in enumerate(names)
+            for e in bulk(org, invoices_per_org, customers_per_org, seed=i)
+        ]
+        await publish(kafka, topics.invoice_events, events)
         before = await tenant_counts(http, tenants)
-        async with TopicFollower(kafka, setup.names.sync_results) as results, AsyncExitStack() as s:
-            started = time.monotonic()
-            first = asyncio.create_task(first_call(http, tenants, before["calls"]))
-            for _ in range(instances):
-                await s.enter_async_context(factory(**overrides))
-            await results.wait_for(total, within=3 * 3600)
-            ended = results.last_at
-            drain_started = await first
+        timed = await timed_drain(
+            lambda: connector_process(kafka, mongo, prefix, url, **settings),
+            instances,
+            TopicFollower(kafka, topics.sync_results),
+            total,
+            lambda: first_call(http, tenants, before["calls"]),
+        )
         after = await tenant_counts(http, tenants)
         held = 0
         for tenant in tenants:
@@ -130,7 +226,7 @@ async def bulk_run(
     per_minute = limits["per_minute"]
     # Tenants drain in parallel: the busiest one's calls at per_minute a (scaled) minute.
     bound = max(per_tenant.values()) / per_minute * 60 / limits["time_scale"]
-    drain = ended - drain_started
+    drain = timed.ended - timed.first_call
     return {
         "orgs": orgs,
         "invoices": total,
@@ -138,7 +234,7 @@ async def bulk_run(
         "instances": instances,
         "baseline_mode": baseline,
         "limits": limits,
-        "results": results.count,
+        "results": timed.results,
         "in_xero": held,
         "xero_calls": calls,
         "calls_per_invoice": round(calls / total, 4),
@@ -149,9 +245,16 @@ async def bulk_run(
         # from the first Xero call to the last result published
         "drain_seconds": round(drain, 2),
         # including the connectors' start (Kafka group join)
-        "seconds_with_start": round(ended - started, 2),
+        "seconds_with_start": round(timed.ended - timed.started, 2),
         "lower_bound_seconds": round(bound, 2),
         "drain_vs_lower_bound": round(drain / bound, 3) if limits is not NO_LIMITS else None,
+        # CPU seconds of each connector process during the drain, and the cores that is
+        # (1.0: the connector is CPU-bound; well below: it waits)
+        "connector_cpu_seconds": timed.connector_cpu,
+        "connector_cpu_cores": [round(c / drain, 2) for c in timed.connector_cpu],
+        # cores each process of the machine used on average during the drain (an instance
+        # started after the first call counts its start-up here)
+        "cpu_cores_used": cpu_share(timed.cpu_from, timed.cpu_to, drain),
     }
 
 
@@ -163,9 +266,14 @@ async def run(
     baseline_invoices: int,
     slow_time_scale: float = 0,
 ) -> dict[str, Any]:
-    with sandbox_in_thread(REAL_LIMITS) as url:
+    with sandbox_process(REAL_LIMITS) as sandbox:
         batched = await bulk_run(
-            kafka, mongo, url, orgs=1, invoices_per_org=invoices, customers_per_org=customers
+            kafka,
+            mongo,
+            sandbox.url,
+            orgs=1,
+            invoices_per_org=invoices,
+            customers_per_org=customers,
         )
     result: dict[str, Any] = {
         "calls_per_invoice": batched["calls_per_invoice"],
@@ -177,11 +285,11 @@ async def run(
         # At time_scale 60 the bound (a few seconds) is below what the connector needs to
         # process the bulk on this machine; a slower scale shows the limiter's pacing alone.
         limits = REAL_LIMITS | {"time_scale": slow_time_scale}
-        with sandbox_in_thread(limits) as url:
+        with sandbox_process(limits) as sandbox:
             paced = await bulk_run(
                 kafka,
                 mongo,
-                url,
+                sandbox.url,
                 orgs=1,
                 invoices_per_org=invoices,
                 customers_per_org=customers,
@@ -194,11 +302,11 @@ async def run(
         result[f"batched_time_scale_{slow_time_scale:g}"] = paced
     if baseline_invoices:
         sample_customers = max(1, round(customers * baseline_invoices / invoices))
-        with sandbox_in_thread(NO_LIMITS) as url:
+        with sandbox_process(NO_LIMITS) as sandbox:
             base = await bulk_run(
                 kafka,
                 mongo,
-                url,
+                sandbox.url,
                 orgs=1,
                 invoices_per_org=baseline_invoices,
                 customers_per_org=sample_customers,

@@ -5,7 +5,9 @@ drained by 1 and then by ``--instances`` connector instances (one consumer group
     .venv/bin/python -m bench.drain --orgs 20 --invoices-per-org 500 --instances 3
 
 The lower bound is the busiest tenant's calls at 60 a (scaled) minute: tenants have separate
-limits and drain in parallel. The single-organisation drain is in ``bench.connector_calls``.
+limits and drain in parallel. The single-organisation drain is in ``bench.connector_calls``;
+as there, the sandbox and each connector instance are processes of their own, and each run
+records the CPU each connector process used during the drain.
 """
 
 import argparse
@@ -14,18 +16,18 @@ from typing import Any
 
 from bench.common import machine, standalone
 from bench.connector_calls import bulk_run
-from bench.harness import REAL_LIMITS, sandbox_in_thread
+from bench.harness import REAL_LIMITS, sandbox_process
 
 
 async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     customers = max(1, args.invoices_per_org // 20)  # the same 5% share of new customers
     for instances in sorted({1, args.instances}):
-        with sandbox_in_thread(REAL_LIMITS) as url:
+        with sandbox_process(REAL_LIMITS) as sandbox:
             runs[f"instances_{instances}"] = await bulk_run(
                 kafka,
                 mongo,
-                url,
+                sandbox.url,
                 orgs=args.orgs,
                 invoices_per_org=args.invoices_per_org,
                 customers_per_org=customers,

@@ -1,19 +1,26 @@
-"""Pieces the measurements share: the sandbox in a thread, a follower of a results topic, and a
-peak-RSS poller over service processes."""
+"""Pieces the measurements share: the sandbox and connector processes as deployed (their
+environments built from their settings classes), a follower of a results topic, and CPU and
+peak-RSS readings of service processes."""
 
 import asyncio
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic_settings import BaseSettings
 
-from tests.support.serve import serving_in_thread
-from xero_sandbox.app import create_app
+from bench.common import free_port, service_process
+from tests.integration.xero_connector.support import REDIRECT_URI, TOKEN_KEY
+from xero_connector.config import Settings as ConnectorSettings
 from xero_sandbox.config import Settings as SandboxSettings
+
+KEY = "bench-key"  # the API key of every service process a benchmark starts
 
 # Xero's real limits, a Xero minute lasting one real second.
 REAL_LIMITS = {"per_minute": 60, "concurrent": 5, "app_per_minute": 10_000, "time_scale": 60.0}
@@ -32,12 +39,70 @@ CONNECTOR_NO_LIMITS = {
 }
 
 
+def settings_env(settings: type[BaseSettings], values: Mapping[str, object]) -> dict[str, str]:
+    """``values``, by field name, as the environment a service reads them from. A name the
+    settings class lacks fails here: the service itself would ignore it silently."""
+    unknown = sorted(set(values) - set(settings.model_fields))
+    if unknown:
+        raise ValueError(f"{settings.__module__} has no setting {unknown}")
+    prefix = settings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper(): str(value) for name, value in values.items()}
+
+
+@dataclass(frozen=True)
+class Running:
+    """A service process and where it answers."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+
+
 @contextmanager
-def sandbox_in_thread(limits: dict[str, float]) -> Iterator[str]:
-    """The Xero sandbox on a free port in a thread of this process; its URL."""
-    settings = SandboxSettings(port=0, per_day=100_000_000, **limits)  # type: ignore[arg-type]
-    with serving_in_thread(create_app(settings)) as url:
-        yield url
+def sandbox_process(limits: Mapping[str, float]) -> Iterator[Running]:
+    """The Xero sandbox (``python -m xero_sandbox.main``) under ``limits``, quiet."""
+    port = free_port()
+    values: dict[str, object] = {**limits, "port": port, "per_day": 100_000_000}
+    values |= {"log_level": "warning", "request_log_size": 0}
+    with service_process("xero_sandbox.main", settings_env(SandboxSettings, values), port) as proc:
+        yield Running(f"http://127.0.0.1:{port}", proc)
+
+
+@contextmanager
+def connector_process(
+    kafka: str, mongo: str, prefix: str, sandbox_url: str, **settings: object
+) -> Iterator[Running]:
+    """A connector instance (``python -m xero_connector.main``): its topics, database and
+    consumer group named by ``prefix``, Xero at the sandbox; ``settings`` by field name on top.
+    Instances of one ``prefix`` share their store and consumer group."""
+    port = free_port()
+    values: dict[str, object] = {
+        "port": port,
+        "kafka_bootstrap_servers": kafka,
+        "mongodb_uri": mongo,
+        "mongodb_database": f"{prefix}_xc",
+        "consumer_group": f"{prefix}_xc",
+        "topic_prefix": prefix,
+        "api_keys": KEY,
+        "log_level": "WARNING",
+        "xero_client_id": "sandbox",
+        "xero_client_secret": "sandbox",
+        "redirect_uri": REDIRECT_URI,
+        "xero_api_url": sandbox_url,
+        "xero_identity_url": sandbox_url,
+        "xero_login_url": sandbox_url,
+        "token_keys": TOKEN_KEY,
+    }
+    env = settings_env(ConnectorSettings, values | settings)
+    with service_process("xero_connector.main", env, port) as proc:
+        yield Running(f"http://127.0.0.1:{port}", proc)
+
+
+@dataclass
+class Connected:
+    """What ``setup_org`` needs of a connector: its HTTP API (a client of a connector process,
+    authorised with ``KEY``)."""
+
+    http: httpx.AsyncClient
 
 
 class TopicFollower:
@@ -81,11 +146,16 @@ class TopicFollower:
         finally:
             await consumer.stop()
 
-    async def wait_for(self, count: int, within: float) -> None:
+    async def wait_for(self, count: int, within: float, producers: Sequence[Running] = ()) -> None:
+        """Until ``count`` records have arrived; fails when ``within`` seconds pass first or
+        one of the ``producers`` exits (it would never come otherwise)."""
         deadline = time.monotonic() + within
         while self.count < count:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.count} of {count} records on {self.topic}")
+            for producer in producers:
+                if producer.proc.poll() is not None:
+                    raise RuntimeError(f"{producer.url} exited with {producer.proc.returncode}")
             await asyncio.sleep(0.05)
 
 
@@ -160,3 +230,15 @@ def cpu_share(
         for role in sorted(after)
         if after[role] - before.get(role, 0.0) > 0.01 * seconds
     }
+
+
+def process_cpu(pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each process of ``pids`` still running."""
+    totals: dict[int, float] = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        totals[pid] = times.user + times.system
+    return totals

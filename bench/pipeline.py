@@ -38,15 +38,24 @@ from bench.common import (
     store_counts,
     store_work,
 )
-from bench.harness import CONNECTOR_NO_LIMITS, NO_LIMITS, RssPoller, cpu_seconds, cpu_share
+from bench.harness import (
+    CONNECTOR_NO_LIMITS,
+    KEY,
+    NO_LIMITS,
+    Connected,
+    RssPoller,
+    connector_process,
+    cpu_seconds,
+    cpu_share,
+    sandbox_process,
+)
 from service_kit.events import ensure_topics
 from service_kit.mongo import bulk_write_chunked, find_by_ids
 from sync_schemas import Invoice, encode
 from tests.integration.xero_connector.pipeline_support import created, setup_org
 from tests.integration.xero_connector.pipeline_support import invoice as sample_invoice
-from tests.integration.xero_connector.support import REDIRECT_URI, TOKEN_KEY, Sandbox
+from tests.integration.xero_connector.support import Sandbox
 
-KEY = "bench-key"
 PROBE = 200  # invoices read per poll while waiting for the sync log
 
 
@@ -54,13 +63,6 @@ def invoice(org: str, n: int) -> dict[str, Any]:
     """An invoice as ``POST /v1/invoices/batch`` takes it, one of 50 customers."""
     customer = {"id": f"cus_{n % 50:03d}", "name": f"Customer {n % 50}"}
     return sample_invoice(org, n, customer=customer).model_dump(mode="json", exclude_none=True)
-
-
-@dataclass
-class Connected:
-    """What ``setup_org`` needs of a connector: its HTTP API."""
-
-    http: httpx.AsyncClient
 
 
 @dataclass
@@ -87,13 +89,8 @@ def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
         "LOG_LEVEL": "WARNING",
     }
     with ExitStack() as stack_:
-        port = free_port()
-        env = {f"XERO_SANDBOX_{k.upper()}": str(v) for k, v in NO_LIMITS.items()}
-        env |= {"XERO_SANDBOX_PORT": str(port), "XERO_SANDBOX_PER_DAY": "100000000"}
-        env |= {"XERO_SANDBOX_LOG_LEVEL": "warning", "XERO_SANDBOX_REQUEST_LOG_SIZE": "0"}
-        sandbox = stack_.enter_context(service_process("xero_sandbox.main", env, port))
-        sandbox_url = f"http://127.0.0.1:{port}"
-        pids: dict[str, list[int]] = {"xero-sandbox": [sandbox.pid]}
+        sandbox = stack_.enter_context(sandbox_process(NO_LIMITS))
+        pids: dict[str, list[int]] = {"xero-sandbox": [sandbox.proc.pid]}
 
         log_port = free_port()
         env = {f"SYNC_LOG_{k}": v for k, v in common.items()}
@@ -105,27 +102,13 @@ def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
         recorder = stack_.enter_context(service_process("sync_log.main", env, log_port))
         pids["sync-log"] = [recorder.pid]
 
-        connector_urls = []
-        pids["xero-connector"] = []
-        for _ in range(instances):
-            c_port = free_port()
-            env = {f"XERO_CONNECTOR_{k}": v for k, v in common.items()}
-            env |= {f"XERO_CONNECTOR_{k.upper()}": str(v) for k, v in CONNECTOR_NO_LIMITS.items()}
-            env |= {
-                "XERO_CONNECTOR_PORT": str(c_port),
-                "XERO_CONNECTOR_MONGODB_DATABASE": f"{prefix}_xc",
-                "XERO_CONNECTOR_CONSUMER_GROUP": f"{prefix}_xc",
-                "XERO_CONNECTOR_XERO_CLIENT_ID": "sandbox",
-                "XERO_CONNECTOR_XERO_CLIENT_SECRET": "sandbox",
-                "XERO_CONNECTOR_REDIRECT_URI": REDIRECT_URI,
-                "XERO_CONNECTOR_XERO_API_URL": sandbox_url,
-                "XERO_CONNECTOR_XERO_IDENTITY_URL": sandbox_url,
-                "XERO_CONNECTOR_XERO_LOGIN_URL": sandbox_url,
-                "XERO_CONNECTOR_TOKEN_KEYS": TOKEN_KEY,
-            }
-            proc = stack_.enter_context(service_process("xero_connector.main", env, c_port))
-            pids["xero-connector"].append(proc.pid)
-            connector_urls.append(f"http://127.0.0.1:{c_port}")
+        connectors = [
+            stack_.enter_context(
+                connector_process(kafka, mongo, prefix, sandbox.url, **CONNECTOR_NO_LIMITS)
+            )
+            for _ in range(instances)
+        ]
+        pids["xero-connector"] = [c.proc.pid for c in connectors]
 
         in_port = free_port()
         env = {f"INVOICE_EVENTS_{k}": v for k, v in common.items()}
@@ -143,8 +126,8 @@ def stack(kafka: str, mongo: str, instances: int) -> Iterator[Stack]:
             mongo,
             prefix,
             f"http://127.0.0.1:{in_port}",
-            connector_urls,
-            sandbox_url,
+            [c.url for c in connectors],
+            sandbox.url,
             f"http://127.0.0.1:{log_port}",
             pids,
         )
