@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient, UpdateOne
+from pymongo.errors import PyMongoError
 
 from local_infra import MongoServer, free_port
 from local_infra.provision import real_mongod
@@ -143,5 +144,66 @@ async def test_concurrent_update_commands_do_not_exhaust_the_connection_pool(
         assert await collection.count_documents({"v": 1}) == 300
         info = await client.admin.command("buildInfo")
         assert info["ferretdbFeatures"]["updateReadsClosed"] is True
+    finally:
+        await client.close()
+
+
+async def test_an_update_command_written_in_one_transaction_answers_as_mongodb(
+    ferretdb: MongoServer,
+) -> None:
+    """The build writes an update command's changed documents together, at its end
+    (sqlite-patch/update_batch.go); a statement that could read a document changed earlier
+    in the command must still see that change, in order, as MongoDB's statements do."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
+    collection = client["batched"]["docs"]
+    try:
+        await collection.insert_many([{"_id": k, "n": 0, "tag": "t"} for k in "abcd"])
+        result = await collection.bulk_write(
+            [
+                UpdateOne({"_id": "a"}, {"$inc": {"n": 1}}),
+                UpdateOne({"_id": "b", "n": 0}, {"$inc": {"n": 1}}),
+                UpdateOne({"_id": "a", "n": 1}, {"$inc": {"n": 10}}),  # sees the first
+                UpdateOne({"_id": {"$in": ["c", "b"]}, "n": 1}, {"$set": {"seen_b": True}}),
+                UpdateOne({"tag": "t", "n": 11}, {"$set": {"by_tag": True}}),  # no _id: reads a
+                UpdateOne({"_id": "e"}, {"$set": {"n": 5}}, upsert=True),
+                UpdateOne({"_id": "e", "n": 5}, {"$inc": {"n": 1}}),  # sees the upsert
+                UpdateOne({"_id": "c"}, {"$inc": {"n": 1}}),
+            ],
+            ordered=True,
+        )
+        assert (result.matched_count, result.modified_count, result.upserted_count) == (7, 7, 1)
+        docs = {d["_id"]: d async for d in collection.find({}, {"tag": 0})}
+        assert docs == {
+            "a": {"_id": "a", "n": 11, "by_tag": True},
+            "b": {"_id": "b", "n": 1, "seen_b": True},
+            "c": {"_id": "c", "n": 1},
+            "d": {"_id": "d", "n": 0},
+            "e": {"_id": "e", "n": 6},
+        }
+        info = await client.admin.command("buildInfo")
+        assert info["ferretdbFeatures"]["updateBatched"] is True
+    finally:
+        await client.close()
+
+
+async def test_a_failing_update_command_keeps_what_its_earlier_statements_wrote(
+    ferretdb: MongoServer,
+) -> None:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
+    collection = client["batched_failure"]["docs"]
+    try:
+        await collection.insert_many([{"_id": "a", "n": 0}, {"_id": "b", "n": "text"}])
+        # FerretDB v1 answers this write error without nModified, which PyMongo then fails
+        # to read (KeyError): either way the command failed.
+        with pytest.raises((PyMongoError, KeyError)):
+            await collection.bulk_write(
+                [
+                    UpdateOne({"_id": "a"}, {"$inc": {"n": 1}}),
+                    UpdateOne({"_id": "b"}, {"$inc": {"n": 1}}),  # $inc of a string: refused
+                ],
+                ordered=True,
+            )
+        assert await collection.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+        assert await collection.find_one({"_id": "b"}) == {"_id": "b", "n": "text"}
     finally:
         await client.close()

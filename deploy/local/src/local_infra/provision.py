@@ -136,6 +136,7 @@ _PATCH_FILES = {
     "index_pushdown.go": "internal/backends/sqlite",
     "index_hints.go": "internal/backends",
     "index_handler.go": "internal/handler",
+    "update_batch.go": "internal/handler",
 }
 _FIND_DEBUG = (
     '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n'
@@ -202,12 +203,27 @@ _EDITS = [
         '\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n'
         "\t\tcloser.Close()\n",
     ),
+    # An update command's changed documents are written in one transaction (update_batch.go).
+    (
+        "internal/handler/msg_update.go",
+        "func (h *Handler) updateDocument(ctx context.Context, params *common.UpdateParams) "
+        "(int32, int32, *types.Array, error) {\n",
+        "func (h *Handler) updateStatements(ctx context.Context, params *common.UpdateParams, "
+        "batch *updateBatch) (int32, int32, *types.Array, error) {\n",
+    ),
+    (
+        "internal/handler/msg_update.go",
+        "\t\tres, err := c.Query(ctx, &qp)\n",
+        "\t\tc = batch.over(c) // ferretdb-local: see update_batch.go\n\n"
+        "\t\tres, err := c.Query(ctx, &qp)\n",
+    ),
     (
         "internal/handler/msg_buildinfo.go",
         '\t\t\t\t"aggregationStages", aggregationStages,\n',
         '\t\t\t\t"aggregationStages", aggregationStages,\n'
         '\t\t\t\t"indexPushdown", indexPushdownOn(), // ferretdb-local\n'
-        '\t\t\t\t"updateReadsClosed", true, // ferretdb-local: see msg_update.go\n',
+        '\t\t\t\t"updateReadsClosed", true, // ferretdb-local: see msg_update.go\n'
+        '\t\t\t\t"updateBatched", true, // ferretdb-local: see update_batch.go\n',
     ),
 ]
 
