@@ -94,3 +94,28 @@ async def test_large_bulk_updates_go_out_in_safe_chunks(mongo_db: Db) -> None:
     ops = [UpdateOne({"_id": f"k{i % 300}"}, {"$inc": {"n": 1}}) for i in range(600)]
     await asyncio.wait_for(bulk_write_chunked(items, ops, ordered=True), timeout=60)
     assert {d["n"] for d in await items.find().to_list()} == {2}
+
+
+async def test_the_server_takes_large_bulk_commands(
+    mongo_db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MongoDB and the project's FerretDB build (it closes each update statement's read and
+    writes a command in one transaction) take commands of LARGE_BULK_CHUNK statements: 600
+    updates to existing documents at once, concurrently, complete."""
+    from pymongo import UpdateOne
+
+    from service_kit import mongo
+    from service_kit.mongo import LARGE_BULK_CHUNK, bulk_write_chunked, learn_bulk_limit
+
+    monkeypatch.setattr(mongo._BulkLimit, "chunk", mongo.BULK_CHUNK)  # restored afterwards
+    assert await learn_bulk_limit(mongo_db) == LARGE_BULK_CHUNK
+    items = mongo_db["items"]
+    await items.insert_many([{"_id": f"k{i}", "n": 0} for i in range(600)])
+    commands = [
+        bulk_write_chunked(
+            items, [UpdateOne({"_id": f"k{i}"}, {"$inc": {"n": 1}}) for i in range(k, 600, 3)]
+        )
+        for k in range(3)
+    ]
+    assert await asyncio.wait_for(asyncio.gather(*commands), timeout=120) == [200, 200, 200]
+    assert {d["n"] for d in await items.find().to_list()} == {1}

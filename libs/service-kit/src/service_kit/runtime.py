@@ -13,19 +13,24 @@ from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from service_kit.body_limit import BodySizeLimit
 from service_kit.gate import ApiKeyGate
 from service_kit.http import OPS_PATHS, create_app
 from service_kit.logging import configure_logging
+from service_kit.mongo import BULK_CHUNK, learn_bulk_limit
 from service_kit.mongo_metrics import StoreCommands
 from service_kit.openapi import document_errors
 from service_kit.probes import kafka_reachable, mongo_reachable
 from service_kit.settings import ServiceSettings
 
+log = structlog.get_logger(__name__)
 MongoClient = AsyncMongoClient[dict[str, Any]]
 Wiring = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -37,6 +42,17 @@ def mongo_client(settings: ServiceSettings) -> MongoClient:
         tz_aware=True,
         event_listeners=[StoreCommands()],
     )
+
+
+async def _learn_bulk_limit(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Commands of the size the server takes; the safe small ones while it cannot be asked
+    (a service starts before its MongoDB: readiness says so)."""
+    try:
+        chunk = await learn_bulk_limit(db)
+    except PyMongoError as error:
+        log.warning("mongo.bulk_limit_unknown", chunk=BULK_CHUNK, error=type(error).__name__)
+        return
+    log.info("mongo.bulk_limit", chunk=chunk)
 
 
 def base_app(
@@ -57,6 +73,7 @@ def base_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mongo = mongo_client(settings)
         try:
+            await _learn_bulk_limit(app.state.mongo[settings.mongodb_database])
             async with wiring(app) if wiring else nullcontext():
                 yield
         finally:

@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 
 from service_kit.errors import retry_later_on
 from service_kit.mongo import (
-    BULK_CHUNK,
+    bulk_write_chunked,
     find_by_ids,
     insert_new,
     pushes_down_indexes,
@@ -88,12 +88,7 @@ class MongoSyncLog:
         taken = await insert_new(self._invoices, [doc for _, doc in new])
         lost |= {new[i][0].key for i in taken}
         ops = [ReplaceOne({"_id": s.key, "revision": s.revision}, doc) for s, doc in old]
-        matched = 0
-        # Small commands: FerretDB v1 holds a pooled connection per update statement until
-        # the command ends (see service_kit.mongo); 500 at once deadlocked it.
-        for start in range(0, len(ops), BULK_CHUNK):
-            chunk = ops[start : start + BULK_CHUNK]
-            matched += (await self._invoices.bulk_write(chunk, ordered=False)).matched_count
+        matched = await bulk_write_chunked(self._invoices, ops)
         if matched < len(ops):
             stored = await find_by_ids(self._invoices, [s.key for s, _ in old])
             lost |= {s.key for s, _ in old if stored.get(s.key, {}).get("writer") != token}
