@@ -30,8 +30,10 @@ class Rec:
     timestamp: int = 0  # Kafka's produce time in ms (0: none, as in these fakes)
 
 
-def rec(offset: int, invoice_id: str, topic: str = "invoices.events") -> Rec:
-    r = encode(new_event(EventType.INVOICE_CREATED, invoice(invoice_id=invoice_id), source="/t"))
+def rec(offset: int, invoice_id: str, topic: str = "invoices.events", version: int = 1) -> Rec:
+    kind = EventType.INVOICE_CREATED if version == 1 else EventType.INVOICE_UPDATED
+    data = invoice(invoice_id=invoice_id, version=version)
+    r = encode(new_event(kind, data, source="/t"))
     return Rec(topic, 0, offset, r.key, r.value, r.headers)
 
 
@@ -49,7 +51,10 @@ class Store:
         self.entries |= {e["_id"]: e for e in entries if e["_id"] not in repeated}
         return repeated
 
+    reads: list[list[str]] = field(default_factory=list)  # the keys of each load_states
+
     async def load_states(self, keys: Iterable[str]) -> dict[str, InvoiceState]:
+        self.reads.append(list(keys))
         return {k: self.states[k] for k in keys if k in self.states}
 
     async def save_states(self, states: Iterable[InvoiceState], now: datetime) -> set[str]:
@@ -156,3 +161,28 @@ async def test_a_state_changed_by_another_writer_meanwhile_is_folded_again() -> 
     [state] = store.states.values()
     assert state.version == 2  # the other writer's newer version stands
     assert state.revision == 1  # this writer read it again and found nothing newer to write
+
+
+async def test_an_invoices_next_event_folds_on_the_state_held_without_a_read() -> None:
+    store = Store()
+    svc = service(store)
+    await svc.record(decoded([rec(0, "inv_a")]))
+    store.reads.clear()
+
+    await svc.record(decoded([rec(1, "inv_a", version=2)]))
+    assert store.reads == [[]]  # nothing read: the state written by the first batch is held
+    [state] = store.states.values()
+    assert (state.version, state.status, state.revision) == (2, "pending", 2)
+
+
+async def test_a_held_state_another_writer_replaced_is_read_again() -> None:
+    store = Store()
+    svc = service(store)
+    await svc.record(decoded([rec(0, "inv_a")]))
+    [(key, held)] = store.states.items()
+    store.states[key] = replace(held, version=3, revision=held.revision + 1)  # elsewhere
+    store.reads.clear()
+
+    await svc.record(decoded([rec(1, "inv_a", version=2)]))
+    assert store.reads == [[], [key]]  # the held state lost its compare-and-set: read again
+    assert (store.states[key].version, store.states[key].revision) == (3, 2)  # 3 stands

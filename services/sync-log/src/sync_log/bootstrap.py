@@ -42,7 +42,8 @@ def wiring(settings: Settings) -> Wiring:
         async def to_dlq(record: RawRecord, error: EnvelopeError) -> None:
             await dead_letter(broker, record, error, names)
 
-        subscribe(broker, names, SyncLogService(store), settings, to_dlq)
+        service = SyncLogService(store, recent_states=settings.recent_states)
+        subscribe(broker, names, service, settings, to_dlq)
         await broker.start()
         retention = None
         if settings.retention_days > 0:

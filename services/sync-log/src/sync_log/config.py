@@ -23,6 +23,12 @@ class Settings(ServiceSettings):
     write_retry_seconds: float = Field(
         default=60.0, gt=0, description="Keep retrying a batch write this long before a nack"
     )
+    recent_states: int = Field(
+        default=50_000,
+        ge=0,
+        description="Invoice states kept in memory so that an invoice's next event folds "
+        "without a read (stale ones are caught by the compare-and-set); 0 reads every time",
+    )
     retention_days: float = Field(default=90, ge=0, description="0 keeps entries forever")
     retention_interval_seconds: float = Field(default=3600, gt=0)
     csv_max_rows: int = Field(default=100_000, ge=1)

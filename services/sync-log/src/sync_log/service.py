@@ -2,7 +2,8 @@
 Decoding, dead-lettering and isolating a record that hits a bug are the consumer loop's
 (``service_kit.consumer``)."""
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -43,10 +44,48 @@ class BatchResult:
     connections: int
 
 
+class RecentStates:
+    """The invoice states this process last read or wrote, at the revision stored, newest
+    last; at most ``size``. An invoice's next event (its sync result after its creation)
+    then folds without a read. One found stale (another writer stored a newer revision
+    since: a rebalance, a second instance) loses its compare-and-set and is read again from
+    the store, so the cache never decides what is stored."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._states: OrderedDict[str, InvoiceState] = OrderedDict()
+
+    def split(self, keys: Iterable[str]) -> tuple[dict[str, InvoiceState], list[str]]:
+        """The states held, and the keys to read."""
+        held: dict[str, InvoiceState] = {}
+        missing: list[str] = []
+        for key in keys:
+            state = self._states.get(key)
+            if state is None:
+                missing.append(key)
+            else:
+                held[key] = state
+        return held, missing
+
+    def keep(self, states: Iterable[InvoiceState]) -> None:
+        for state in states:
+            self._states[state.key] = state
+            self._states.move_to_end(state.key)
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._states.pop(key, None)
+
+
 class SyncLogService:
-    def __init__(self, store: SyncLogStore, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: SyncLogStore, clock: Clock = utc_now, recent_states: int = 50_000
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._recent = RecentStates(recent_states)
 
     async def record(self, received: Sequence[Received[CloudEvent[Any] | None]]) -> BatchResult:
         """Store every record's entry and the invoices' new current status. ``received`` are
@@ -84,14 +123,20 @@ class SyncLogService:
 
     async def _fold(self, observations: Sequence[Observation], now: datetime) -> int:
         """Fold the observations into the invoices' states, compare-and-set: a state another
-        writer changed meanwhile is read again and folded again (``apply`` is idempotent)."""
+        writer changed meanwhile is read again and folded again (``apply`` is idempotent).
+        States this process holds (``RecentStates``) are not read.
+
+        A held state that is stale and that the observations do not change needs no write:
+        states only grow by folding, so what is stored already holds what the stale one
+        does."""
         by_key: dict[str, list[Observation]] = {}
         for obs in observations:
             if obs.org_id is not None and obs.invoice_id is not None:
                 by_key.setdefault(invoice_key(obs.org_id, obs.invoice_id), []).append(obs)
         changed_keys: set[str] = set()
         for _ in range(_FOLD_ATTEMPTS):
-            states: dict[str, InvoiceState] = await self._store.load_states(by_key)
+            states, missing = self._recent.split(by_key)
+            states |= await self._store.load_states(missing)
             changed: dict[str, InvoiceState] = {}
             for key, seen in by_key.items():
                 before = state = states.get(key)
@@ -99,8 +144,17 @@ class SyncLogService:
                     state = apply(state, obs)
                 if state is not None and state != before:
                     changed[key] = state
-            lost = await self._store.save_states(changed.values(), now)
+            try:
+                lost = await self._store.save_states(changed.values(), now)
+            except BaseException:
+                self._recent.forget(changed)  # stored or not: the store says
+                raise
             changed_keys |= set(changed) - lost
+            self._recent.keep(s for key, s in states.items() if key not in changed)
+            self._recent.keep(
+                replace(s, revision=s.revision + 1) for key, s in changed.items() if key not in lost
+            )
+            self._recent.forget(lost)
             if not lost:
                 return len(changed_keys)
             log.info("states.conflict", count=len(lost))
