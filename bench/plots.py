@@ -86,6 +86,29 @@ def plot_pipeline(out: Path) -> Path | None:
     return path
 
 
+def plot_store_latency(out: Path) -> Path | None:
+    pipe = _load("pipeline")
+    store = ((pipe or {}).get("runs", {}).get("instances_1") or {}).get("store")
+    if pipe is None or store is None:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    names = list(store["by_service"])
+    values = [store["by_service"][n]["statements"] for n in names]
+    _bars(left, [*names, "all"], [*values, store["statements_per_invoice"]], "{:.2f}")
+    left.axhline(3, color="grey", linestyle="--", linewidth=1)
+    left.set_title("Store statements per invoice (target 3)")
+    left.tick_params(axis="x", labelsize=7)
+    rate = pipe.get("latency_rate_per_s", 0)
+    _bars(right, ["p50", "p99"], [pipe["latency_p50_ms"], pipe["latency_p99_ms"]], "{:.0f}")
+    right.axhline(500, color="grey", linestyle="--", linewidth=1)
+    right.set_title(f"Latency at {rate:g}/s, ms (target p99 500 at 1,000/s)", fontsize=9)
+    fig.tight_layout()
+    path = out / "bench_store_latency.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def plot_queries(out: Path) -> Path | None:
     query = _load("queries")
     if query is None:
@@ -119,7 +142,7 @@ def plot_queries(out: Path) -> Path | None:
 
 def plot_all(out: Path = RESULTS) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    plots = (plot_calls(out), plot_pipeline(out), plot_queries(out))
+    plots = (plot_calls(out), plot_pipeline(out), plot_store_latency(out), plot_queries(out))
     return [p for p in plots if p is not None]
 
 
