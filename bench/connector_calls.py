@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import machine, standalone
+from bench.common import StoreCounts, machine, standalone, store_counts, store_work
 from bench.harness import (
     CONNECTOR_NO_LIMITS,
     KEY,
@@ -87,7 +87,8 @@ async def first_call(http: httpx.AsyncClient, tenants: list[str], before: int) -
 @dataclass
 class Timed:
     """One drain: when the instances began starting, the first Xero call, the last result;
-    each instance's CPU seconds in it, and every role's CPU at its start and end."""
+    each instance's CPU seconds in it, every role's CPU at its start and end, and the
+    instances' store work up to just after the last result (all of it: each process is new)."""
 
     started: float
     first_call: float
@@ -96,6 +97,7 @@ class Timed:
     connector_cpu: list[float]
     cpu_from: dict[str, float]
     cpu_to: dict[str, float]
+    store: StoreCounts
 
 
 async def timed_drain(
@@ -146,6 +148,10 @@ async def timed_drain(
                 draining.cancel()  # when an instance failed to start
             ended, cpu_to, roles_to = await draining
             first_at, roles_from = await first_task
+            # The last batch marks its events processed just after publishing its results.
+            await asyncio.sleep(1)
+            urls = {"xero-connector": [c.url for c in connectors]}
+            store_to = await asyncio.to_thread(store_counts, urls)
     return Timed(
         started,
         first_at,
@@ -158,6 +164,7 @@ async def timed_drain(
         ],
         roles_from,
         roles_to,
+        store_to,
     )
 
 
@@ -255,6 +262,9 @@ async def bulk_run(
         # cores each process of the machine used on average during the drain (an instance
         # started after the first call counts its start-up here)
         "cpu_cores_used": cpu_share(timed.cpu_from, timed.cpu_to, drain),
+        # the connectors' MongoDB commands and statements per invoice (round trips, and
+        # what the server pays for one by one), by command and collection
+        "store": store_work({}, timed.store, total),
     }
 
 
@@ -279,6 +289,7 @@ async def run(
         "calls_per_invoice": batched["calls_per_invoice"],
         "responses_429": batched["responses_429"],
         "drain_vs_lower_bound": batched["drain_vs_lower_bound"],
+        "store_statements_per_invoice": batched["store"]["statements_per_invoice"],
         "batched": batched,
     }
     if slow_time_scale:
