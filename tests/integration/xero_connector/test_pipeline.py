@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sync_schemas import ErrorCode, SyncOutcome
@@ -207,6 +208,47 @@ async def test_a_retry_of_an_older_version_never_replaces_a_newer_ones(
     later = replace(newer, attempt=3, due_at=now + timedelta(seconds=1))
     await retries.schedule([later])  # the same version moves on as before
     assert await retries.due(now + timedelta(seconds=2)) == [later]
+
+
+class DeletesSent(monitoring.CommandListener):
+    """The ``_id`` each delete statement sent to the server names."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "delete":
+            self.ids += [d["q"]["_id"] for d in event.command["deletes"]]
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_batch_deletes_only_the_older_retries_it_finds(
+    mongodb_uri: str, mongo_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    # Every outcome drops the invoice's older retries, but few invoices of a batch have one:
+    # a delete statement for each would cost the server as much as writing their links.
+    deletes = DeletesSent()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_uri, tz_aware=True, event_listeners=[deletes]
+    )
+    try:
+        retries = MongoRetries(client[mongo_db.name])
+        now = datetime.now(UTC).replace(microsecond=0)
+        scheduled = [
+            ScheduledRetry("org_r", i, now, 2, None, {"invoice_id": i, "version": v})
+            for i, v in (("inv_1", 1), ("inv_2", 3), ("inv_3", 2))  # older, newer, the same
+        ]
+        await retries.schedule(scheduled)
+        await retries.drop_older("org_r", {f"inv_{n}": 2 for n in range(1, 101)})
+        assert {r.invoice_id for r in await retries.due(now)} == {"inv_2", "inv_3"}
+        assert deletes.ids == ["org_r/inv_1"]
+    finally:
+        await client.close()
 
 
 async def test_parked_syncs_are_released_once_and_the_sweep_sees_only_those_still_parked(

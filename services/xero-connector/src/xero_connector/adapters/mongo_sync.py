@@ -300,9 +300,15 @@ class MongoRetries:
         return {str(doc["_id"]): int(doc["n"]) async for doc in cursor}
 
     async def drop_older(self, org_id: str, versions: Mapping[str, int]) -> None:
+        """Read first (one query: these invoices nearly never have a retry waiting), then
+        delete only the retries found for an older version. The delete keeps the version
+        condition, so a retry of a newer version scheduled meanwhile stays."""
+        wanted = {invoice_key(org_id, invoice_id): v for invoice_id, v in versions.items()}
+        found = await find_by_ids(self._collection, wanted)
         operations = [
-            DeleteOne({"_id": invoice_key(org_id, invoice_id), "invoice.version": {"$lt": version}})
-            for invoice_id, version in versions.items()
+            DeleteOne({"_id": key, "invoice.version": {"$lt": wanted[key]}})
+            for key, doc in found.items()
+            if _version(doc) < wanted[key]
         ]
         await bulk_write_chunked(self._collection, operations)
 
@@ -316,6 +322,13 @@ class MongoRetries:
                 "due_at": retry.due_at,
             }
         )
+
+
+def _version(retry: Doc) -> float:
+    """The version a stored retry is for; one without a version is never dropped, as the
+    delete's ``$lt`` never matches a missing field."""
+    version = (retry.get("invoice") or {}).get("version")
+    return version if isinstance(version, int) else float("inf")
 
 
 def _retry_doc(r: ScheduledRetry) -> Doc:
