@@ -144,7 +144,8 @@ class SyncPipeline:
         self, org_id: str, targets: list[Target], sync_results: dict[str, SyncResult]
     ) -> None:
         """Every outcome raises the high-water mark and drops older scheduled retries; the
-        retries promised are stored before the results go out."""
+        retries promised are stored before the results go out. The marks (in ``links``) and
+        the retries (apart) do not wait on each other."""
         # A link written in this batch raised its invoice's mark already.
         written = (SyncOutcome.CREATED, SyncOutcome.UPDATED)
         marks = {
@@ -152,9 +153,6 @@ class SyncPipeline:
             for t in targets
             if sync_results[t.invoice_id].outcome not in written
         }
-        if marks:
-            await self._records.settle(org_id, marks, {})
-        await self._retries.drop_older(org_id, {t.invoice_id: t.version for t in targets})
         now = utc_now()
         due = [
             ScheduledRetry(
@@ -183,6 +181,15 @@ class SyncPipeline:
             for t in targets
             if sync_results[t.invoice_id].code in _WAITS_FOR_CONNECTION
         ]
+        steps = [self._reschedule(org_id, {t.invoice_id: t.version for t in targets}, due)]
+        if marks:
+            steps.append(self._records.settle(org_id, marks, {}))
+        await asyncio.gather(*steps)
+
+    async def _reschedule(
+        self, org_id: str, versions: dict[str, int], due: list[ScheduledRetry]
+    ) -> None:
+        await self._retries.drop_older(org_id, versions)
         if due:
             await self._retries.schedule(due)
 
