@@ -1,10 +1,14 @@
 """The writer over a hand-written fake of the Xero port: creates are PUTs after the intent
 is stored, a lost answer or a taken number is looked up, only what is ours is adopted."""
 
+import asyncio
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
+from service_kit.errors import RetryLater
 from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
@@ -83,10 +87,14 @@ class Records:
         self.links.update(links)
 
 
-def create(number: str = "INV-1") -> Write:
-    inv = invoice(invoice_id="inv_1", invoice_number=number)
-    target = Target(inv, [SyncAsk("e1", EventType.INVOICE_CREATED, inv)])
+def create(number: str = "INV-1", invoice_id: str = "inv_1") -> Write:
+    inv = invoice(invoice_id=invoice_id, invoice_number=number)
+    target = Target(inv, [SyncAsk(f"e-{invoice_id}", EventType.INVOICE_CREATED, inv)])
     return Write(target, {"InvoiceNumber": number, "Url": URL}, "digest")
+
+
+def creates(count: int) -> list[Write]:
+    return [create(f"INV-{n}", f"inv_{n}") for n in range(1, count + 1)]
 
 
 async def no_wait(seconds: float) -> None:
@@ -163,3 +171,64 @@ async def test_past_the_batch_deadline_no_new_write_is_sent() -> None:
     sync_results, links = await run(late, [create()], {})
     assert xero.calls == [] and links == {}
     assert sync_results["inv_1"].code is ErrorCode.XERO_UNAVAILABLE  # retried by itself
+
+
+class IntentsFirst(FakeXero):
+    """Notes every create sent before its intent was stored."""
+
+    def __init__(self, records: Records) -> None:
+        super().__init__()
+        self.records = records
+        self.unintended: list[str] = []
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        stored = {number for pairs in self.records.intents.values() for number, _ in pairs}
+        self.unintended += [
+            str(p["InvoiceNumber"]) for p in invoices if p["InvoiceNumber"] not in stored
+        ]
+        await asyncio.sleep(0)  # a Xero call: the next chunk's intents are stored meanwhile
+        return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+
+
+class SlowRecords(Records):
+    """Intents take longer to store than a create to send."""
+
+    async def intend(
+        self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
+    ) -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await super().intend(org_id, tenant_id, intents)
+
+
+async def test_each_create_is_sent_after_its_intent_is_stored_chunk_after_chunk() -> None:
+    records = SlowRecords()
+    xero = IntentsFirst(records)
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    sync_results, links = await run(chunked, creates(5), {})
+    assert xero.calls == ["PUT"] * 3 and xero.unintended == []
+    assert {r.outcome for r in sync_results.values()} == {SyncOutcome.CREATED}
+    assert len(records.intents) == len(links) == 5
+
+
+class StoreDown(Records):
+    """The store fails after the first chunk's intents."""
+
+    async def intend(
+        self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
+    ) -> None:
+        if self.intents:
+            raise RetryLater("the store is down")
+        await super().intend(org_id, tenant_id, intents)
+
+
+async def test_intents_that_cannot_be_stored_stop_the_writes_after_the_chunk_in_flight() -> None:
+    xero, records = FakeXero(), StoreDown()
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    with pytest.raises(RetryLater):
+        await run(chunked, creates(5), {})
+    assert xero.calls == ["PUT"]  # the chunk already on its way, and nothing after it

@@ -5,19 +5,21 @@ that is not ours is touched.
 
 - Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
   (a timeout after sending, a 5xx) is simply sent again.
-- Creates go by ``PUT``, which only creates. Before the first one, the intent (the number
-  and source Url about to be sent) is stored. A create refused as "Invoice # must be unique.",
-  every create of a write whose outcome is unknown, and every create tried before (an intent
-  without a link) is looked up by every number this integration ever sent for it: a sales
-  invoice with our number and our Url is adopted (linked, then updated); anything else
-  holding the number fails ``invoice_number_taken``.
+- Creates go by ``PUT``, which only creates. Before one is sent, its intent (the number and
+  source Url about to be sent) is stored: a chunk's while the chunk before it is written. A
+  create refused as "Invoice # must be unique.", every create of a write whose outcome is
+  unknown, and every create tried before (an intent without a link) is looked up by every
+  number this integration ever sent for it: a sales invoice with our number and our Url is
+  adopted (linked, then updated); anything else holding the number fails
+  ``invoice_number_taken``.
 - A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
 """
 
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import structlog
 
@@ -38,6 +40,7 @@ from xero_connector.xero_models import WrittenInvoice
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 def unavailable(error: XeroError) -> SyncResult:
@@ -76,16 +79,20 @@ class Writer:
         later leaves it there); returns the links stored."""
         links: dict[str, Link] = {}
         creates = [w for w in writes if w.xero_id is None]
-        if creates:
-            intents = {
-                w.invoice_id: (w.payload["InvoiceNumber"], w.payload["Url"]) for w in creates
-            }
-            await self._records.intend(scope.org_id, scope.tenant_id, intents)
-        for start in range(0, len(creates), self.chunk_size):
-            chunk = creates[start : start + self.chunk_size]
+        size = self.chunk_size
+        chunks = [creates[start : start + size] for start in range(0, len(creates), size)]
+        if chunks:
+            await self._intend(scope, chunks[0])
+        for n, chunk in enumerate(chunks):
             if self._past_deadline(chunk, sync_results):
                 continue
-            await self._creates(scope, chunk, records, sync_results, links)
+            # The next chunk's intents are stored while this one is written: each create's
+            # intent is still stored before it is sent, and no create waits on the others'.
+            following = chunks[n + 1] if n + 1 < len(chunks) else []
+            await _alongside(
+                self._creates(scope, chunk, records, sync_results, links),
+                self._intend(scope, following),
+            )
         # Linked invoices, and creates adopted above (their xero_id is set now); those the
         # split path already updated have their outcome.
         updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in sync_results]
@@ -95,6 +102,13 @@ class Writer:
                 continue
             await self._updates(scope, chunk, sync_results, links)
         return links
+
+    async def _intend(self, scope: XeroScope, creates: list[Write]) -> None:
+        if creates:
+            intents = {
+                w.invoice_id: (w.payload["InvoiceNumber"], w.payload["Url"]) for w in creates
+            }
+            await self._records.intend(scope.org_id, scope.tenant_id, intents)
 
     def _past_deadline(self, chunk: list[Write], sync_results: dict[str, SyncResult]) -> bool:
         """Past the batch deadline no new chunk is sent: the batch must end well inside
@@ -300,3 +314,18 @@ class Writer:
     async def _pause(self, attempt: int, error: XeroError) -> None:
         log.warning("xero.write_unknown_outcome", error=str(error), attempt=attempt)
         await self._sleep(self._backoff * 2**attempt * (0.5 + random.random()))  # noqa: S311
+
+
+async def _alongside(main: Awaitable[T], side: Coroutine[Any, Any, None]) -> T:
+    """``main`` with ``side`` running meanwhile. A failure of ``main`` cancels ``side``, a
+    failure of ``side`` is raised once ``main`` is done: neither outlives the step (no Xero
+    write goes on after its batch failed)."""
+    task = asyncio.ensure_future(side)
+    try:
+        answer = await main
+    except BaseException:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    await task
+    return answer
