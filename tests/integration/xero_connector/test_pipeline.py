@@ -28,8 +28,13 @@ from tests.integration.xero_connector.pipeline_support import (
 )
 from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
 from tests.support.eventually import eventually
-from xero_connector.adapters.mongo_sync import MongoInvoiceRecords, MongoRetries
+from xero_connector.adapters.mongo_sync import (
+    MongoContactCache,
+    MongoInvoiceRecords,
+    MongoRetries,
+)
 from xero_connector.domain import PARKED_UNTIL, Link, ScheduledRetry
+from xero_connector.ports import XeroScope
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
 
@@ -267,6 +272,20 @@ async def test_parked_syncs_are_released_once_and_the_sweep_sees_only_those_stil
     assert await retries.orgs_still_parked() == ["org_q"]
     assert {r.invoice_id for r in await retries.due(now)} == {"inv_1", "inv_2"}
     assert await retries.parked_count("org_p") == 2  # waiting until requested
+
+
+async def test_contacts_are_inserted_and_a_contact_stored_meanwhile_is_replaced(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    contacts = MongoContactCache(mongo_db)
+    scope = XeroScope("org_c", "t-1")
+    await contacts.put_many(scope, {"cus_1": "c-1"})
+    await contacts.put_many(scope, {"cus_1": "c-1b", "cus_2": "c-2"})
+    assert await contacts.get_many(scope, ["cus_1", "cus_2", "cus_3"]) == {
+        "cus_1": "c-1b",
+        "cus_2": "c-2",
+    }
+    assert await contacts.get_many(XeroScope("org_c", "t-2"), ["cus_1"]) == {}
 
 
 async def test_links_never_go_back_to_an_older_version_and_high_water_only_rises(

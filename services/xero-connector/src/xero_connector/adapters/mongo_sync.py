@@ -184,19 +184,20 @@ class MongoContactCache:
         return {doc["customer_id"]: doc["contact_id"] for doc in docs.values()}
 
     async def put_many(self, scope: XeroScope, contacts: Mapping[str, str]) -> None:
-        operations = [
-            ReplaceOne(
-                {"_id": self._id(scope, customer)},
-                {
-                    "org_id": scope.org_id,
-                    "tenant_id": scope.tenant_id,
-                    "customer_id": customer,
-                    "contact_id": contact,
-                },
-                upsert=True,
-            )
+        """Insert the contacts (one command: they are new to the cache, as a rule); replace
+        those another writer stored meanwhile."""
+        docs = [
+            {
+                "_id": self._id(scope, customer),
+                "org_id": scope.org_id,
+                "tenant_id": scope.tenant_id,
+                "customer_id": customer,
+                "contact_id": contact,
+            }
             for customer, contact in contacts.items()
         ]
+        taken = await insert_new(self._collection, docs)
+        operations = [ReplaceOne({"_id": docs[i]["_id"]}, docs[i]) for i in taken]
         await bulk_write_chunked(self._collection, operations)
 
     async def forget(self, scope: XeroScope, customer_id: str) -> None:
