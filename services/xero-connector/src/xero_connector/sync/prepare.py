@@ -11,6 +11,7 @@ get their contacts for the whole group, and become a payload that is written onl
 differs from the one last written.
 """
 
+import asyncio
 import time
 from typing import Protocol
 
@@ -125,9 +126,12 @@ class Preparer:
     ) -> list[Write]:
         if not targets:
             return []
-        mappings = await self._config.mappings(scope.org_id)
-        # One write per batch and organisation: what the console's "seen" lists show.
-        await self._config.record_used(scope.org_id, Used.by(t.invoice for t in targets))
+        # One write per batch and organisation (what the console's "seen" lists show), which
+        # nothing here reads: it goes along with the read of the mappings.
+        mappings, _ = await asyncio.gather(
+            self._config.mappings(scope.org_id),
+            self._config.record_used(scope.org_id, Used.by(t.invoice for t in targets)),
+        )
         live = await self._prevalidate(scope, settings, mappings, targets, sync_results)
         contact_ids, unresolved = await self._contacts.resolve(
             scope, [t.invoice.customer for t in live], auto_create=settings.auto_create_contacts
