@@ -3,8 +3,8 @@ server, the results files, the plots and a summary table.
 
     .venv/bin/python -m bench.run_all [--only calls,drain,pipeline,queries] [sizes...]
 
-Defaults finish in about 10-15 minutes on a 2-core machine, plus the operator queries at a
-million invoices (seeding dominates); every size is a flag.
+Defaults finish in about 7 minutes on a 2-core machine (2 Dec 2026), the operator queries at
+a million invoices included (seeding dominates them); every size is a flag.
 """
 
 import argparse
