@@ -207,3 +207,39 @@ async def test_a_failing_update_command_keeps_what_its_earlier_statements_wrote(
         assert await collection.find_one({"_id": "b"}) == {"_id": "b", "n": "text"}
     finally:
         await client.close()
+
+
+async def test_concurrent_compare_and_set_commands_match_each_document_once(
+    ferretdb: MongoServer,
+) -> None:
+    """Two writers set the same 500 documents, each only where the revision is still 0: as on
+    MongoDB, every document goes to exactly one of them. FerretDB reads a statement's document
+    and writes it in separate transactions; the build runs update commands on a collection one
+    at a time, or both writers could match the same document (and with the writes held to the
+    command's end, they did, for most of them)."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
+    collection = client["cas"]["docs"]
+    try:
+        for round_ in range(3):
+            await collection.delete_many({})
+            await collection.insert_many([{"_id": f"k{n}", "rev": 0} for n in range(500)])
+            results = await asyncio.gather(
+                *(
+                    collection.bulk_write(
+                        [
+                            UpdateOne({"_id": f"k{n}", "rev": 0}, {"$set": {"rev": 1, "by": w}})
+                            for n in range(500)
+                        ],
+                        ordered=False,
+                    )
+                    for w in ("a", "b")
+                )
+            )
+            assert sum(r.matched_count for r in results) == 500, f"round {round_}"
+            by = [d["by"] async for d in collection.find({}, {"by": 1})]
+            assert (by.count("a"), by.count("b")) == (
+                results[0].matched_count,
+                results[1].matched_count,
+            )
+    finally:
+        await client.close()

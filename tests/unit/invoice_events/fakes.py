@@ -25,7 +25,8 @@ class FakeSnapshots:
     def __init__(self) -> None:
         self.docs: dict[tuple[str, str], Snapshot] = {}
         self.reads: list[list[tuple[str, str]]] = []  # the keys of each get_by_keys
-        self.fail_marks = 0  # mark_published raises RetryLater this many times
+        self.fail_marks = 0  # mark_published raises mark_error this many times
+        self.mark_error: BaseException = RetryLater("MongoDB is unavailable")
 
     async def get(self, org_id: str, invoice_id: str) -> Snapshot | None:
         return self.docs.get((org_id, invoice_id))
@@ -54,7 +55,7 @@ class FakeSnapshots:
     async def mark_published(self, marks: Sequence[tuple[str, str, str]]) -> None:
         if self.fail_marks:
             self.fail_marks -= 1
-            raise RetryLater("MongoDB is unavailable")
+            raise self.mark_error
         for org_id, invoice_id, event_id in marks:
             doc = self.docs.get((org_id, invoice_id))
             if doc and doc.event_id == event_id and doc.state is PublishState.PENDING:

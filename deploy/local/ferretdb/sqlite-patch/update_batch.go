@@ -8,6 +8,7 @@ package handler
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/FerretDB/FerretDB/internal/backends"
 	"github.com/FerretDB/FerretDB/internal/handler/common"
@@ -22,21 +23,44 @@ import (
 // that many small commits bring, against a few hundredths of a millisecond for a document
 // of an insert, which already goes in one transaction.
 //
-// Nothing a client can see changes but timing: each statement still reads the stored
-// document and applies its filter and update as before; a statement that could read a
-// document changed earlier in the same command (its filter names that _id, or no _id at
-// all) first writes what is pending, so it reads what MongoDB would; an upsert's insert
-// writes what is pending first, so writes keep their order. A command that fails writes what
-// its earlier statements changed, as it did.
+// Update commands on one collection run one at a time, reads and writes together. FerretDB
+// reads a statement's document in one transaction and writes it in another, so two
+// concurrent statements could both match a compare-and-set filter (`{_id, revision}`) and
+// both write; with the writes held to the command's end that window would span the command.
+// The lock closes it for update commands (a delete or findAndModify still runs beside them,
+// as in FerretDB). SQLite takes one writer at a time anyway.
+//
+// Each statement still reads the stored document and applies its filter and update as
+// before; a statement that could read a document changed earlier in the same command (its
+// filter names that _id, or no _id at all) first writes what is pending, so it reads what
+// MongoDB would; an upsert's insert writes what is pending first, so writes keep their
+// order. A command that fails writes what its earlier statements changed, as it did.
 func (h *Handler) updateDocument(ctx context.Context, params *common.UpdateParams) (int32, int32, *types.Array, error) { //nolint:lll // FerretDB's signature
+	lock := updateLock(params.DB, params.Collection)
+	lock.Lock()
+	defer lock.Unlock()
+
 	batch := &updateBatch{pending: map[string]*types.Document{}}
 	matched, modified, upserted, err := h.updateStatements(ctx, params, batch)
 
-	if ferr := batch.flush(ctx); ferr != nil && err == nil {
+	if ferr := batch.flush(ctx); ferr != nil {
+		if err != nil { // the statement's own error is the command's answer
+			h.L.ErrorContext(ctx, "ferretdb-local: writing an update command's changes", "error", ferr)
+			return 0, 0, nil, err
+		}
+
 		return 0, 0, nil, lazyerrors.Error(ferr)
 	}
 
 	return matched, modified, upserted, err
+}
+
+// updateLocks: one mutex per "database.collection", made on first use.
+var updateLocks sync.Map
+
+func updateLock(db, collection string) *sync.Mutex {
+	lock, _ := updateLocks.LoadOrStore(db+"."+collection, new(sync.Mutex))
+	return lock.(*sync.Mutex)
 }
 
 // updateBatch is the collection each statement of one update command reads and writes
@@ -82,12 +106,17 @@ func (b *updateBatch) UpdateAll(ctx context.Context, params *backends.UpdateAllP
 		id, _ := doc.Get("_id")
 
 		key, ok := idKey(id)
-		if !ok {
+		if !ok { // written now, in order, after what is pending
 			if err := b.flush(ctx); err != nil {
 				return nil, lazyerrors.Error(err)
 			}
 
-			return b.Collection.UpdateAll(ctx, &backends.UpdateAllParams{Docs: []*types.Document{doc}})
+			single := &backends.UpdateAllParams{Docs: []*types.Document{doc}}
+			if _, err := b.Collection.UpdateAll(ctx, single); err != nil {
+				return nil, lazyerrors.Error(err)
+			}
+
+			continue
 		}
 
 		if _, seen := b.pending[key]; !seen {

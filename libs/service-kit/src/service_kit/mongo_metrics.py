@@ -5,9 +5,10 @@ one), by command and collection.
     mongo_commands_total{command="update",collection="states"}     42
     mongo_statements_total{command="update",collection="states"}   1050
 
-Statements are what a MongoDB-wire server pays for one by one (FerretDB v1 reads, decodes
-and writes a document per update statement); commands are round trips. ``make bench``
-divides both by the invoices a run synced (docs/benchmarks.md, "Store work per invoice").
+Commands are round trips; statements are what the client asks one by one. A statement may
+touch many documents (an ``update_many``, a ``find`` by ``$in``), each of which a
+MongoDB-wire server pays for: these counters do not say how many. ``make bench`` divides
+both by the invoices a run synced (docs/benchmarks.md, "Issue 18").
 """
 
 from typing import Any

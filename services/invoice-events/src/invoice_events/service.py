@@ -24,10 +24,11 @@ written atomically together, so the snapshot document doubles as an outbox entry
    does not wait for them.
 
 A crash or a Kafka failure between 2 and 4 leaves a pending snapshot, never a lost invoice:
-- the snapshot consumer, seeing the event on ``invoices.events``, marks it published (also
-  what covers marks lost with a crashed process's write-behind buffer). It skips, without
-  reading, the events this process published itself: their marks are in its buffer, kept
-  until written, so the read would change nothing;
+- the snapshot consumer, seeing the event on ``invoices.events``, marks it published. It
+  skips, without reading, the events this process published itself: their marks are in its
+  buffer, kept until written, so the read would change nothing. Marks lost with a crashed
+  process's buffer are covered when another instance reads those events, else by the lease
+  below (the event goes out again, with the same id);
 - a pending claim older than the lease is *taken over* (a new claim token, same event id)
   and published again, by a retry of the request or by the periodic sweeper. A failed
   publish releases its lease at once so that a retry need not wait.
@@ -284,10 +285,13 @@ class InvoiceService:
         if marks:
             try:
                 await self._snapshots.mark_published(marks)
-            except RetryLater:
-                # Kept for the next flush: the consumer skips reading these events back.
-                log.warning("snapshot.mark_failed", count=len(marks))
+            except BaseException as error:
+                # Kept for the next flush, whatever stopped this one (an outage, a shutdown
+                # cancelling it): the consumer skips reading these events back.
                 self._marks = marks + self._marks
+                if not isinstance(error, RetryLater):
+                    raise
+                log.warning("snapshot.mark_failed", count=len(marks))
                 return 0
         return len(marks)
 

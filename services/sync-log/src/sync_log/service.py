@@ -126,9 +126,11 @@ class SyncLogService:
         writer changed meanwhile is read again and folded again (``apply`` is idempotent).
         States this process holds (``RecentStates``) are not read.
 
-        A held state that is stale and that the observations do not change needs no write:
-        states only grow by folding, so what is stored already holds what the stale one
-        does."""
+        A held state that is stale (another writer stored since) and that the observations
+        do not change is not written: what is stored is that writer's fold over it, and
+        leaving it is what folding these observations before that writer's would have given,
+        an order the domain accepts (events arrive in any order). Only with two writers of
+        one organisation (a rebalance) can this happen."""
         by_key: dict[str, list[Observation]] = {}
         for obs in observations:
             if obs.org_id is not None and obs.invoice_id is not None:

@@ -41,6 +41,7 @@ from xero_connector.limiter import DailyLimitSpent
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import InvoiceRecords, RetryStore, XeroAccounting, XeroScope
 from xero_connector.sync import planner
+from xero_connector.sync.concurrent import alongside
 from xero_connector.sync.model import SyncAsk, SyncResult, Target, failed
 from xero_connector.sync.prepare import Config, Preparer
 from xero_connector.sync.results import result
@@ -181,10 +182,11 @@ class SyncPipeline:
             for t in targets
             if sync_results[t.invoice_id].code in _WAITS_FOR_CONNECTION
         ]
-        steps = [self._reschedule(org_id, {t.invoice_id: t.version for t in targets}, due)]
-        if marks:
-            steps.append(self._records.settle(org_id, marks, {}))
-        await asyncio.gather(*steps)
+        reschedule = self._reschedule(org_id, {t.invoice_id: t.version for t in targets}, due)
+        if marks:  # apart, so at once
+            await alongside(reschedule, self._records.settle(org_id, marks, {}))
+        else:
+            await reschedule
 
     async def _reschedule(
         self, org_id: str, versions: dict[str, int], due: list[ScheduledRetry]

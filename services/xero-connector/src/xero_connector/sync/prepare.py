@@ -11,7 +11,6 @@ get their contacts for the whole group, and become a payload that is written onl
 differs from the one last written.
 """
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -22,6 +21,7 @@ from xero_connector.mapping import OrgFacts, cancel_payload, payload_hash, preva
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroAccounting, XeroScope
 from xero_connector.sync import planner
+from xero_connector.sync.concurrent import alongside
 from xero_connector.sync.model import SyncResult, Target, Write, failed
 
 # Codes that mean the cached organisation settings may be stale.
@@ -128,7 +128,7 @@ class Preparer:
             return []
         # One write per batch and organisation (what the console's "seen" lists show), which
         # nothing here reads: it goes along with the read of the mappings.
-        mappings, _ = await asyncio.gather(
+        mappings = await alongside(
             self._config.mappings(scope.org_id),
             self._config.record_used(scope.org_id, Used.by(t.invoice for t in targets)),
         )

@@ -18,8 +18,8 @@ that is not ours is touched.
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
@@ -29,6 +29,7 @@ from xero_connector.mapping import classify, idempotency_key, unit_decimals
 from xero_connector.metrics import BATCH_SIZE
 from xero_connector.ports import InvoiceRecords, XeroAccounting, XeroScope
 from xero_connector.sync import planner
+from xero_connector.sync.concurrent import alongside
 from xero_connector.sync.model import SyncResult, Write, failed
 from xero_connector.xero_errors import (
     XeroBadRequest,
@@ -89,7 +90,7 @@ class Writer:
             # The next chunk's intents are stored while this one is written: each create's
             # intent is still stored before it is sent, and no create waits on the others'.
             following = chunks[n + 1] if n + 1 < len(chunks) else []
-            await _alongside(
+            await alongside(
                 self._creates(scope, chunk, records, sync_results, links),
                 self._intend(scope, following),
             )
@@ -314,18 +315,3 @@ class Writer:
     async def _pause(self, attempt: int, error: XeroError) -> None:
         log.warning("xero.write_unknown_outcome", error=str(error), attempt=attempt)
         await self._sleep(self._backoff * 2**attempt * (0.5 + random.random()))  # noqa: S311
-
-
-async def _alongside(main: Awaitable[T], side: Coroutine[Any, Any, None]) -> T:
-    """``main`` with ``side`` running meanwhile. A failure of ``main`` cancels ``side``, a
-    failure of ``side`` is raised once ``main`` is done: neither outlives the step (no Xero
-    write goes on after its batch failed)."""
-    task = asyncio.ensure_future(side)
-    try:
-        answer = await main
-    except BaseException:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise
-    await task
-    return answer
