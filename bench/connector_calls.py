@@ -268,6 +268,28 @@ async def bulk_run(
     }
 
 
+async def one_org(
+    kafka: str,
+    mongo: str,
+    limits: dict[str, float],
+    invoices: int,
+    customers: int,
+    baseline: bool = False,
+) -> dict[str, Any]:
+    """A bulk of one organisation on a fresh sandbox with ``limits``."""
+    with sandbox_process(limits) as sandbox:
+        return await bulk_run(
+            kafka,
+            mongo,
+            sandbox.url,
+            orgs=1,
+            invoices_per_org=invoices,
+            customers_per_org=customers,
+            baseline=baseline,
+            limits=limits,
+        )
+
+
 async def run(
     kafka: str,
     mongo: str,
@@ -276,15 +298,7 @@ async def run(
     baseline_invoices: int,
     slow_time_scale: float = 0,
 ) -> dict[str, Any]:
-    with sandbox_process(REAL_LIMITS) as sandbox:
-        batched = await bulk_run(
-            kafka,
-            mongo,
-            sandbox.url,
-            orgs=1,
-            invoices_per_org=invoices,
-            customers_per_org=customers,
-        )
+    batched = await one_org(kafka, mongo, REAL_LIMITS, invoices, customers)
     result: dict[str, Any] = {
         "calls_per_invoice": batched["calls_per_invoice"],
         "responses_429": batched["responses_429"],
@@ -296,16 +310,7 @@ async def run(
         # At time_scale 60 the bound (a few seconds) is below what the connector needs to
         # process the bulk on this machine; a slower scale shows the limiter's pacing alone.
         limits = REAL_LIMITS | {"time_scale": slow_time_scale}
-        with sandbox_process(limits) as sandbox:
-            paced = await bulk_run(
-                kafka,
-                mongo,
-                sandbox.url,
-                orgs=1,
-                invoices_per_org=invoices,
-                customers_per_org=customers,
-                limits=limits,
-            )
+        paced = await one_org(kafka, mongo, limits, invoices, customers)
         result["drain_vs_lower_bound_time_scale"] = {
             str(slow_time_scale): paced["drain_vs_lower_bound"]
         }
@@ -313,17 +318,9 @@ async def run(
         result[f"batched_time_scale_{slow_time_scale:g}"] = paced
     if baseline_invoices:
         sample_customers = max(1, round(customers * baseline_invoices / invoices))
-        with sandbox_process(NO_LIMITS) as sandbox:
-            base = await bulk_run(
-                kafka,
-                mongo,
-                sandbox.url,
-                orgs=1,
-                invoices_per_org=baseline_invoices,
-                customers_per_org=sample_customers,
-                baseline=True,
-                limits=NO_LIMITS,
-            )
+        base = await one_org(
+            kafka, mongo, NO_LIMITS, baseline_invoices, sample_customers, baseline=True
+        )
         result["baseline_calls_per_invoice"] = base["calls_per_invoice"]
         result["baseline_note"] = (
             f"baseline mode on an unthrottled sandbox, a sample of {baseline_invoices} invoices "

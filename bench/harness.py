@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic_settings import BaseSettings
 
 from bench.common import free_port, service_process
-from tests.integration.xero_connector.support import REDIRECT_URI, TOKEN_KEY
+from tests.integration.xero_connector.support import sandbox_xero
 from xero_connector.config import Settings as ConnectorSettings
 from xero_sandbox.config import Settings as SandboxSettings
 
@@ -84,14 +84,7 @@ def connector_process(
         "topic_prefix": prefix,
         "api_keys": KEY,
         "log_level": "WARNING",
-        "xero_client_id": "sandbox",
-        "xero_client_secret": "sandbox",
-        "redirect_uri": REDIRECT_URI,
-        "xero_api_url": sandbox_url,
-        "xero_identity_url": sandbox_url,
-        "xero_login_url": sandbox_url,
-        "token_keys": TOKEN_KEY,
-    }
+    } | sandbox_xero(sandbox_url)
     env = settings_env(ConnectorSettings, values | settings)
     with service_process("xero_connector.main", env, port) as proc:
         yield Running(f"http://127.0.0.1:{port}", proc)

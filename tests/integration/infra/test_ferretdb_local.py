@@ -12,7 +12,7 @@
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,19 @@ def ferretdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def client(ferretdb: MongoServer) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    """A client of the private server. A deadlocked server never answers: the socket timeout
+    turns a hang into a failure."""
+    connected: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        ferretdb.uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=60_000
+    )
+    try:
+        yield connected
+    finally:
+        await connected.close()
 
 
 def update_plan(db_file: Path) -> list[str]:
@@ -120,126 +133,107 @@ async def test_id_conditions_are_pushed_down_and_answer_as_mongodb(ferretdb: Mon
 
 
 async def test_concurrent_update_commands_do_not_exhaust_the_connection_pool(
-    ferretdb: MongoServer,
+    client: AsyncMongoClient[dict[str, object]],
 ) -> None:
     """FerretDB v1 kept each update statement's read open until its command ended: 12
     concurrent commands of 25 updates to existing documents needed 300 of the database's 100
     pooled SQLite connections and hung for good. The build closes each statement's read."""
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        ferretdb.uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=60_000
-    )
     collection = client["pool"]["docs"]
-    try:
-        await collection.insert_many([{"_id": n, "v": 0} for n in range(300)])
-        commands = [
-            collection.bulk_write(
-                [UpdateOne({"_id": n, "v": 0}, {"$set": {"v": 1}}) for n in range(k, 300, 12)],
-                ordered=False,
-            )
-            for k in range(12)
-        ]
-        # A deadlock never answers: the socket timeout turns it into a failure.
-        results = await asyncio.gather(*commands)
-        assert sum(r.modified_count for r in results) == 300
-        assert await collection.count_documents({"v": 1}) == 300
-        info = await client.admin.command("buildInfo")
-        assert info["ferretdbFeatures"]["updateReadsClosed"] is True
-    finally:
-        await client.close()
+    await collection.insert_many([{"_id": n, "v": 0} for n in range(300)])
+    commands = [
+        collection.bulk_write(
+            [UpdateOne({"_id": n, "v": 0}, {"$set": {"v": 1}}) for n in range(k, 300, 12)],
+            ordered=False,
+        )
+        for k in range(12)
+    ]
+    results = await asyncio.gather(*commands)
+    assert sum(r.modified_count for r in results) == 300
+    assert await collection.count_documents({"v": 1}) == 300
+    info = await client.admin.command("buildInfo")
+    assert info["ferretdbFeatures"]["updateReadsClosed"] is True
 
 
 async def test_an_update_command_written_in_one_transaction_answers_as_mongodb(
-    ferretdb: MongoServer,
+    client: AsyncMongoClient[dict[str, object]],
 ) -> None:
     """The build writes an update command's changed documents together, at its end
     (sqlite-patch/update_batch.go); a statement that could read a document changed earlier
     in the command must still see that change, in order, as MongoDB's statements do."""
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
     collection = client["batched"]["docs"]
-    try:
-        await collection.insert_many([{"_id": k, "n": 0, "tag": "t"} for k in "abcd"])
-        result = await collection.bulk_write(
-            [
-                UpdateOne({"_id": "a"}, {"$inc": {"n": 1}}),
-                UpdateOne({"_id": "b", "n": 0}, {"$inc": {"n": 1}}),
-                UpdateOne({"_id": "a", "n": 1}, {"$inc": {"n": 10}}),  # sees the first
-                UpdateOne({"_id": {"$in": ["c", "b"]}, "n": 1}, {"$set": {"seen_b": True}}),
-                UpdateOne({"tag": "t", "n": 11}, {"$set": {"by_tag": True}}),  # no _id: reads a
-                UpdateOne({"_id": "e"}, {"$set": {"n": 5}}, upsert=True),
-                UpdateOne({"_id": "e", "n": 5}, {"$inc": {"n": 1}}),  # sees the upsert
-                UpdateOne({"_id": "c"}, {"$inc": {"n": 1}}),
-            ],
-            ordered=True,
-        )
-        assert (result.matched_count, result.modified_count, result.upserted_count) == (7, 7, 1)
-        docs = {d["_id"]: d async for d in collection.find({}, {"tag": 0})}
-        assert docs == {
-            "a": {"_id": "a", "n": 11, "by_tag": True},
-            "b": {"_id": "b", "n": 1, "seen_b": True},
-            "c": {"_id": "c", "n": 1},
-            "d": {"_id": "d", "n": 0},
-            "e": {"_id": "e", "n": 6},
-        }
-        info = await client.admin.command("buildInfo")
-        assert info["ferretdbFeatures"]["updateBatched"] is True
-    finally:
-        await client.close()
+    await collection.insert_many([{"_id": k, "n": 0, "tag": "t"} for k in "abcd"])
+    result = await collection.bulk_write(
+        [
+            UpdateOne({"_id": "a"}, {"$inc": {"n": 1}}),
+            UpdateOne({"_id": "b", "n": 0}, {"$inc": {"n": 1}}),
+            UpdateOne({"_id": "a", "n": 1}, {"$inc": {"n": 10}}),  # sees the first
+            UpdateOne({"_id": {"$in": ["c", "b"]}, "n": 1}, {"$set": {"seen_b": True}}),
+            UpdateOne({"tag": "t", "n": 11}, {"$set": {"by_tag": True}}),  # no _id: reads a
+            UpdateOne({"_id": "e"}, {"$set": {"n": 5}}, upsert=True),
+            UpdateOne({"_id": "e", "n": 5}, {"$inc": {"n": 1}}),  # sees the upsert
+            UpdateOne({"_id": "c"}, {"$inc": {"n": 1}}),
+        ],
+        ordered=True,
+    )
+    assert (result.matched_count, result.modified_count, result.upserted_count) == (7, 7, 1)
+    docs = {d["_id"]: d async for d in collection.find({}, {"tag": 0})}
+    assert docs == {
+        "a": {"_id": "a", "n": 11, "by_tag": True},
+        "b": {"_id": "b", "n": 1, "seen_b": True},
+        "c": {"_id": "c", "n": 1},
+        "d": {"_id": "d", "n": 0},
+        "e": {"_id": "e", "n": 6},
+    }
+    info = await client.admin.command("buildInfo")
+    assert info["ferretdbFeatures"]["updateBatched"] is True
 
 
 async def test_a_failing_update_command_keeps_what_its_earlier_statements_wrote(
-    ferretdb: MongoServer,
+    client: AsyncMongoClient[dict[str, object]],
 ) -> None:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
     collection = client["batched_failure"]["docs"]
-    try:
-        await collection.insert_many([{"_id": "a", "n": 0}, {"_id": "b", "n": "text"}])
-        # FerretDB v1 answers this write error without nModified, which PyMongo then fails
-        # to read (KeyError): either way the command failed.
-        with pytest.raises((PyMongoError, KeyError)):
-            await collection.bulk_write(
-                [
-                    UpdateOne({"_id": "a"}, {"$inc": {"n": 1}}),
-                    UpdateOne({"_id": "b"}, {"$inc": {"n": 1}}),  # $inc of a string: refused
-                ],
-                ordered=True,
-            )
-        assert await collection.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
-        assert await collection.find_one({"_id": "b"}) == {"_id": "b", "n": "text"}
-    finally:
-        await client.close()
+    await collection.insert_many([{"_id": "a", "n": 0}, {"_id": "b", "n": "text"}])
+    # FerretDB v1 answers this write error without nModified, which PyMongo then fails
+    # to read (KeyError): either way the command failed.
+    with pytest.raises((PyMongoError, KeyError)):
+        await collection.bulk_write(
+            [
+                UpdateOne({"_id": "a"}, {"$inc": {"n": 1}}),
+                UpdateOne({"_id": "b"}, {"$inc": {"n": 1}}),  # $inc of a string: refused
+            ],
+            ordered=True,
+        )
+    assert await collection.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+    assert await collection.find_one({"_id": "b"}) == {"_id": "b", "n": "text"}
 
 
 async def test_concurrent_compare_and_set_commands_match_each_document_once(
-    ferretdb: MongoServer,
+    client: AsyncMongoClient[dict[str, object]],
 ) -> None:
     """Two writers set the same 500 documents, each only where the revision is still 0: as on
     MongoDB, every document goes to exactly one of them. FerretDB reads a statement's document
     and writes it in separate transactions; the build runs update commands on a collection one
     at a time, or both writers could match the same document (and with the writes held to the
     command's end, they did, for most of them)."""
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(ferretdb.uri)
     collection = client["cas"]["docs"]
-    try:
-        for round_ in range(3):
-            await collection.delete_many({})
-            await collection.insert_many([{"_id": f"k{n}", "rev": 0} for n in range(500)])
-            results = await asyncio.gather(
-                *(
-                    collection.bulk_write(
-                        [
-                            UpdateOne({"_id": f"k{n}", "rev": 0}, {"$set": {"rev": 1, "by": w}})
-                            for n in range(500)
-                        ],
-                        ordered=False,
-                    )
-                    for w in ("a", "b")
+    for round_ in range(3):
+        await collection.delete_many({})
+        await collection.insert_many([{"_id": f"k{n}", "rev": 0} for n in range(500)])
+        results = await asyncio.gather(
+            *(
+                collection.bulk_write(
+                    [
+                        UpdateOne({"_id": f"k{n}", "rev": 0}, {"$set": {"rev": 1, "by": w}})
+                        for n in range(500)
+                    ],
+                    ordered=False,
                 )
+                for w in ("a", "b")
             )
-            assert sum(r.matched_count for r in results) == 500, f"round {round_}"
-            by = [d["by"] async for d in collection.find({}, {"by": 1})]
-            assert (by.count("a"), by.count("b")) == (
-                results[0].matched_count,
-                results[1].matched_count,
-            )
-    finally:
-        await client.close()
+        )
+        assert sum(r.matched_count for r in results) == 500, f"round {round_}"
+        by = [d["by"] async for d in collection.find({}, {"by": 1})]
+        assert (by.count("a"), by.count("b")) == (
+            results[0].matched_count,
+            results[1].matched_count,
+        )

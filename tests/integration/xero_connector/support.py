@@ -64,6 +64,20 @@ class Connector:
 ConnectorFactory = Callable[..., AbstractAsyncContextManager[Connector]]
 
 
+def sandbox_xero(sandbox_url: str) -> dict[str, Any]:
+    """The connector settings that point it at the sandbox as its Xero (API, identity,
+    login), with the test client, redirect and token key."""
+    return {
+        "xero_client_id": "sandbox",
+        "xero_client_secret": "sandbox",
+        "redirect_uri": REDIRECT_URI,
+        "xero_api_url": sandbox_url,
+        "xero_identity_url": sandbox_url,
+        "xero_login_url": sandbox_url,
+        "token_keys": TOKEN_KEY,
+    }
+
+
 def connector_factory(kafka: str, mongodb: str, unique: str, sandbox_url: str) -> ConnectorFactory:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Connector]:
@@ -74,15 +88,8 @@ def connector_factory(kafka: str, mongodb: str, unique: str, sandbox_url: str) -
             "api_keys": API_KEY,
             "topic_prefix": unique,
             "topic_partitions": 1,
-            "xero_client_id": "sandbox",
-            "xero_client_secret": "sandbox",
-            "redirect_uri": REDIRECT_URI,
-            "xero_api_url": sandbox_url,
-            "xero_identity_url": sandbox_url,
-            "xero_login_url": sandbox_url,
-            "token_keys": TOKEN_KEY,
             "http_read_timeout_seconds": 10,
-        }
+        } | sandbox_xero(sandbox_url)
         settings = Settings(**(values | overrides))
         app = create_app(settings)
         async with (

@@ -19,7 +19,6 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import structlog
 
@@ -41,7 +40,6 @@ from xero_connector.xero_models import WrittenInvoice
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
-T = TypeVar("T")
 
 
 def unavailable(error: XeroError) -> SyncResult:
