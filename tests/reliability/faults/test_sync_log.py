@@ -87,19 +87,22 @@ def test_two_sync_logs_through_a_rolling_restart_leave_no_stale_status(
 def test_expiry_mid_bulk_with_the_sync_log_paused_reconnect_resyncs_everything(
     infra: Infra, unique: str, tmp_path: Path, report: Any
 ) -> None:
-    per_org = 600
+    per_org, half = 600, 300
     with fault_stack(infra, unique, tmp_path) as stack:
         expired, other = stack.connect_orgs(["org_exp_a", "org_exp_b"], auto_create_contacts=True)
-        numbers = stack.publish_bulk([expired, other], per_org)
+        numbers = stack.publish_bulk([other], per_org) + stack.publish_bulk([expired], half)
         stack.wait_progress([expired], at_least=150)
 
         # The sync log stops reading (a long GC pause, a stuck node) just as the organisation
         # loses its connection at Xero; the connector fails what it cannot write and parks it.
+        # The rest of the bulk is published once the connection is gone, so invoices are
+        # parked however fast the first part went.
         stack.pause(SYNC_LOG)
         tenant = {"tenant_id": expired.tenant_id}
         stack.sandbox("PUT", "/_sandbox/faults", json={"revoke_refresh_tokens": True} | tenant)
         stack.sandbox("PUT", "/_sandbox/faults", json={"expire_access_tokens": True} | tenant)
         started = time.monotonic()
+        numbers += stack.publish_bulk([expired], per_org - half, first=half)
         connection = f"{stack.settings.xero_connector_url}/v1/orgs/{expired.org_id}/connection"
 
         def parked_on_expired_connection() -> float:
