@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.errors import PyMongoError
 
 from local_infra import MongoServer, free_port
-from local_infra.provision import real_mongod
+from local_infra.provision import ferretdb_binary, real_mongod
 from tests.support.eventually import eventually
 
 
@@ -237,3 +237,26 @@ async def test_concurrent_compare_and_set_commands_match_each_document_once(
             results[0].matched_count,
             results[1].matched_count,
         )
+
+
+async def test_sql_statements_are_logged_with_their_arguments_at_debug_level(
+    tmp_path: Path,
+) -> None:
+    # The build formats a statement's arguments only when debug logging is on (sql_debug.go);
+    # on, the log must still show each statement and what it wrote.
+    port, log_file = free_port(), tmp_path / "ferretdb.log"
+    command = [str(ferretdb_binary()), "-listen-addr", f"127.0.0.1:{port}"]
+    command += ["-sqlite-dir", f"{tmp_path}/", "-log-level", "debug"]
+    with log_file.open("wb") as log:
+        server = await asyncio.create_subprocess_exec(*command, stderr=log)
+        debug: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+            f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=10_000
+        )
+        try:
+            await debug.logs.items.insert_one({"_id": "k1", "marker": "written-value-7"})
+        finally:
+            await debug.close()
+            server.terminate()
+            await server.wait()
+    logged = [line for line in log_file.read_text().splitlines() if ">>> INSERT" in line]
+    assert any("written-value-7" in line for line in logged), logged

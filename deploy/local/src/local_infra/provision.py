@@ -137,6 +137,7 @@ _PATCH_FILES = {
     "index_hints.go": "internal/backends",
     "index_handler.go": "internal/handler",
     "update_batch.go": "internal/handler",
+    "sql_debug.go": "internal/util/fsql",
 }
 _FIND_DEBUG = (
     '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n'
@@ -227,6 +228,18 @@ _EDITS = [
     ),
 ]
 
+# Every SQL statement's debug log goes through sql_debug.go, which formats the statement's
+# arguments only when debug logging is on (each wrapper logs before and after: 3 wrappers each).
+_SQL_DEBUG_CALLS = 6
+_SQL_DEBUG_EDITS = [
+    (
+        f"internal/util/fsql/{name}.go",
+        f"\t{name}.l.With(fields...).DebugContext(ctx, ",
+        f"\tdebugSQL(ctx, {name}.l, fields, ",
+    )
+    for name in ("db", "tx")
+]
+
 
 def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
     """A writable copy of the FerretDB module the recipe requires, patched with
@@ -258,22 +271,26 @@ def _patched_ferretdb(go: str, copy: Path, env: dict[str, str]) -> Path:
         )
     collection.write_text(text)
     apply_edits(copy, _EDITS, version)
+    apply_edits(copy, _SQL_DEBUG_EDITS, version, times=_SQL_DEBUG_CALLS)
     for name, where in _PATCH_FILES.items():
         shutil.copyfile(PATCH_DIR / name, copy / where / name)
     return copy
 
 
-def apply_edits(tree: Path, edits: list[tuple[str, str, str]], version: str) -> None:
+def apply_edits(
+    tree: Path, edits: list[tuple[str, str, str]], version: str, times: int = 1
+) -> None:
     """Each edit's text replaced in its file under ``tree``; a ``ProvisionError`` naming the
-    file when a text is not found exactly once (FerretDB changed: update the patch)."""
+    file when a text is not found exactly ``times`` times (FerretDB changed: update the
+    patch)."""
     for relative, old, new in edits:
         file = tree / relative
         text = file.read_text()
         found = text.count(old)
-        if found != 1:
+        if found != times:
             raise ProvisionError(
                 f"FerretDB {version}'s {relative} is not the code sqlite-patch expects "
-                f"(found {found} times, wanted once: {old.strip()[:80]!r}); "
+                f"(found {found} times, wanted {times}: {old.strip()[:80]!r}); "
                 "update the patch for this version"
             )
         file.write_text(text.replace(old, new))
