@@ -89,6 +89,13 @@ class Topics:
         return self.all()[topics.ALL_TOPICS.index(event_type.topic)]
 
 
+# Bytes the producer gathers per partition into one request. An idempotent producer has one
+# request in flight per partition, so with aiokafka's default (16 KiB, about a dozen events)
+# a batch of a thousand results to one organisation's partition took some 80 round trips
+# one after another. Below Kafka's default message.max.bytes (1 MiB), which a batch must fit.
+PRODUCER_BATCH_BYTES = 512 * 1024
+
+
 def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: Any) -> KafkaBroker:
     """A broker whose publishes are durable: all in-sync replicas, idempotent producer."""
     return KafkaBroker(
@@ -96,6 +103,7 @@ def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: An
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
+        max_batch_size=PRODUCER_BATCH_BYTES,
         # FastStream's per-message access log is noise at INFO; services log what matters.
         log_level=logging.DEBUG,
         **options,
