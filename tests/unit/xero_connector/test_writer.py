@@ -12,6 +12,7 @@ from service_kit.errors import RetryLater
 from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
+from xero_connector.errors import ConnectionExpired
 from xero_connector.ports import XeroScope
 from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write
 from xero_connector.sync.writer import Writer
@@ -232,3 +233,73 @@ async def test_intents_that_cannot_be_stored_stop_the_writes_after_the_chunk_in_
     with pytest.raises(RetryLater):
         await run(chunked, creates(5), {})
     assert xero.calls == ["PUT"]  # the chunk already on its way, and nothing after it
+
+
+class LinksHeld(Records):
+    """Storing links waits until ``release`` is set; notes when each store starts and ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.order: list[str] = []
+
+    async def settle(
+        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+    ) -> None:
+        first = min(links)
+        self.order.append(f"start {first}")
+        await self.release.wait()
+        for _ in range(10):  # a store's round trip: longer than the error takes to rise
+            await asyncio.sleep(0)
+        await super().settle(org_id, high_water, links)
+        self.order.append(f"end {first}")
+
+
+class ReleasesOnPut(FakeXero):
+    """Releases the held link stores when the ``nth`` PUT is sent; fails the PUTs from
+    ``fail_from`` on with a connection that has expired."""
+
+    def __init__(self, records: LinksHeld, nth: int, fail_from: int | None = None) -> None:
+        super().__init__()
+        self.records = records
+        self.nth = nth
+        self.fail_from = fail_from
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        sent = self.calls.count("PUT") + 1
+        if sent == self.nth:
+            self.records.release.set()
+        if self.fail_from is not None and sent >= self.fail_from:
+            self.calls.append("PUT")
+            raise ConnectionExpired(scope.org_id)
+        return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+
+
+async def test_a_chunks_links_are_stored_while_the_next_chunk_is_sent_and_before_the_end() -> None:
+    records = LinksHeld()
+    xero = ReleasesOnPut(records, nth=2)  # the first chunk's links wait for the second PUT
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    # A writer that waited for the links before the next PUT would never send it (the
+    # timeout turns that hang into a failure).
+    _, links = await asyncio.wait_for(run(chunked, creates(5), {}), timeout=5)
+    assert xero.calls == ["PUT"] * 3
+    assert records.links == links and len(links) == 5  # every link stored before the return
+    # One chunk's links after the other's, never two at once.
+    assert records.order == [
+        "start inv_1", "end inv_1", "start inv_3", "end inv_3", "start inv_5", "end inv_5"
+    ]  # fmt: skip
+
+
+async def test_links_reached_before_an_error_are_stored_before_it_is_raised() -> None:
+    records = LinksHeld()
+    # The second PUT finds the connection expired, while the first chunk's links are held.
+    xero = ReleasesOnPut(records, nth=2, fail_from=2)
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    with pytest.raises(ConnectionExpired):
+        await asyncio.wait_for(run(chunked, creates(5), {}), timeout=5)
+    assert xero.calls == ["PUT", "PUT"]
+    assert set(records.links) == {"inv_1", "inv_2"}  # the written chunk's results hold

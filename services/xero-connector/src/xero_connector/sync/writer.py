@@ -13,6 +13,9 @@ that is not ours is touched.
   adopted (linked, then updated); anything else holding the number fails
   ``invoice_number_taken``.
 - A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
+- Each chunk's links are stored while the next chunk is sent, one chunk's after the other's,
+  and all of them before ``write`` returns (so before any result goes out). A crash in
+  between loses no create: their intents are stored, so they are looked up, not sent again.
 """
 
 import asyncio
@@ -46,6 +49,35 @@ def unavailable(error: XeroError) -> SyncResult:
     return failed(ErrorCode.XERO_UNAVAILABLE, f"Xero is unavailable: {error.message}")
 
 
+class _Links:
+    """The links one ``write`` reaches, and their storing: a chunk's are stored in the
+    background while the write goes on, each chunk's once the chunk before is stored (a later
+    link of an invoice never lands first), and ``stored`` waits for all of them."""
+
+    def __init__(self, records: InvoiceRecords, org_id: str) -> None:
+        self.reached: dict[str, Link] = {}
+        self._records = records
+        self._org_id = org_id
+        self._storing: asyncio.Future[None] | None = None
+
+    async def store(self, chunk: list[Write]) -> None:
+        """Start storing the links ``chunk`` reached (each raises its invoice's high-water
+        mark as well); waits only for the chunk before."""
+        written = {w.invoice_id: self.reached[w.invoice_id] for w in chunk if w in self}
+        await self.stored()
+        if written:
+            self._storing = asyncio.ensure_future(self._records.settle(self._org_id, {}, written))
+
+    async def stored(self) -> None:
+        """Every link reached so far is stored (or its store's error raised)."""
+        if self._storing is not None:
+            storing, self._storing = self._storing, None
+            await storing
+
+    def __contains__(self, w: Write) -> bool:
+        return w.invoice_id in self.reached
+
+
 class Writer:
     def __init__(
         self,
@@ -75,8 +107,24 @@ class Writer:
         sync_results: dict[str, SyncResult],
     ) -> dict[str, Link]:
         """Each write's result goes into ``sync_results`` as soon as Xero answers it (an error
-        later leaves it there); returns the links stored."""
-        links: dict[str, Link] = {}
+        later leaves it there); returns the links stored. Whatever ends the write, the links
+        it reached are stored first: an error after a chunk was written does not leave that
+        chunk's results without their links."""
+        links = _Links(self._records, scope.org_id)
+        try:
+            await self._write(scope, writes, records, sync_results, links)
+        finally:
+            await links.stored()
+        return links.reached
+
+    async def _write(
+        self,
+        scope: XeroScope,
+        writes: list[Write],
+        records: dict[str, InvoiceRecord],
+        sync_results: dict[str, SyncResult],
+        links: _Links,
+    ) -> None:
         creates = [w for w in writes if w.xero_id is None]
         size = self.chunk_size
         chunks = [creates[start : start + size] for start in range(0, len(creates), size)]
@@ -100,7 +148,6 @@ class Writer:
             if self._past_deadline(chunk, sync_results):
                 continue
             await self._updates(scope, chunk, sync_results, links)
-        return links
 
     async def _intend(self, scope: XeroScope, creates: list[Write]) -> None:
         if creates:
@@ -128,7 +175,7 @@ class Writer:
         scope: XeroScope,
         chunk: list[Write],
         sync_results: dict[str, SyncResult],
-        links: dict[str, Link],
+        links: _Links,
     ) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
@@ -144,7 +191,7 @@ class Writer:
                 return
             for w, answer in zip(chunk, answers, strict=True):
                 self._settle(scope, w, answer, sync_results, links)
-            await self._persist(scope, chunk, links)
+            await links.store(chunk)
             return
 
     async def _creates(
@@ -153,7 +200,7 @@ class Writer:
         chunk: list[Write],
         records: dict[str, InvoiceRecord],
         sync_results: dict[str, SyncResult],
-        links: dict[str, Link],
+        links: _Links,
     ) -> list[Write]:
         """Creates of one chunk; returns the writes that turned into updates (adopted)."""
         adopted: list[Write] = []
@@ -185,7 +232,7 @@ class Writer:
             for w, answer in zip(pending, answers, strict=True):
                 if not self._settle(scope, w, answer, sync_results, links):
                     again.append(w)  # number taken: ours from before, or someone else's?
-            await self._persist(scope, pending, links)
+            await links.store(pending)
             if again:
                 again = await self._look_up(scope, again, records, sync_results, adopted)
             if again and attempt >= self._attempts:
@@ -246,7 +293,7 @@ class Writer:
         w: Write,
         answer: WrittenInvoice,
         sync_results: dict[str, SyncResult],
-        links: dict[str, Link],
+        links: _Links,
     ) -> bool:
         """Record one element's outcome; False for a create refused as a duplicate number."""
         outcome = planner.written(w, answer)
@@ -255,7 +302,7 @@ class Writer:
         sync_results[w.invoice_id] = outcome
         link = planner.link_after(w, answer, scope.tenant_id)
         if link is not None:
-            links[w.invoice_id] = link
+            links.reached[w.invoice_id] = link
         return True
 
     async def _send(
@@ -286,7 +333,7 @@ class Writer:
         chunk: list[Write],
         error: XeroError,
         sync_results: dict[str, SyncResult],
-        links: dict[str, Link],
+        links: _Links,
         records: dict[str, InvoiceRecord] | None,
     ) -> None:
         """A whole request refused: halve it to find the culprit (alone, it fails).
@@ -303,12 +350,6 @@ class Writer:
                     await self._updates(scope, adopted, sync_results, links)
             else:
                 await self._updates(scope, part, sync_results, links)
-
-    async def _persist(self, scope: XeroScope, chunk: list[Write], links: dict[str, Link]) -> None:
-        """Links are stored as soon as Xero answers, before anything else is sent."""
-        written = {w.invoice_id: links[w.invoice_id] for w in chunk if w.invoice_id in links}
-        if written:  # each link raises its invoice's high-water mark as well
-            await self._records.settle(scope.org_id, {}, written)
 
     async def _pause(self, attempt: int, error: XeroError) -> None:
         log.warning("xero.write_unknown_outcome", error=str(error), attempt=attempt)
