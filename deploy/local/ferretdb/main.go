@@ -65,7 +65,10 @@ func main() {
 }
 
 // sqliteURL is FerretDB's SQLite URL for dir with the synchronous pragma; FerretDB adds its
-// own (busy timeout, WAL, no auto-vacuum) after it.
+// own (busy timeout, WAL, no auto-vacuum) after it. Temporary files stay in memory: an
+// update command's statements share one transaction, and SQLite keeps a statement journal
+// for each UPDATE (to undo that statement alone), which it spilled to a temporary file.
 func sqliteURL(dir, synchronous string) string {
-	return "file:" + dir + "?" + url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}.Encode()
+	pragmas := []string{"synchronous(" + synchronous + ")", "temp_store(memory)"}
+	return "file:" + dir + "?" + url.Values{"_pragma": pragmas}.Encode()
 }
