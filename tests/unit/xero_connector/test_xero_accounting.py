@@ -1,5 +1,6 @@
 """The typed Xero port over the gateway: paths, parameters and answers, and every call
-(organisation settings included) through the tenant's rate limiter."""
+(organisation settings included) through the tenant's rate limiter, every write checked
+against the writer lease each time it goes."""
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -9,10 +10,11 @@ from typing import Any
 import pytest
 
 from xero_connector.adapters.xero_accounting import GatewayAccounting
-from xero_connector.adapters.xero_client import XeroResponse
+from xero_connector.adapters.xero_client import BeforeSend, XeroResponse
 from xero_connector.gateway import XeroGateway
 from xero_connector.limiter import Limits, RateLimiter
 from xero_connector.ports import XeroAccess, XeroScope
+from xero_connector.writers import Fenced
 from xero_connector.xero_errors import XeroError, XeroRateLimited
 from xero_connector.xero_models import RateLimits
 
@@ -36,7 +38,10 @@ class Recorded:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         tenant_id: str | None = None,
+        before_send: BeforeSend | None = None,
     ) -> XeroResponse:
+        if before_send is not None:
+            await before_send()
         self.sent.append(
             {
                 "method": method,
@@ -144,3 +149,34 @@ async def test_a_name_lookup_escapes_quotes_and_keeps_exact_names_only() -> None
     found = await xero.contacts_named(SCOPE, 'Bob "B" Ltd')
     assert [c.contact_id for c in found] == ["c1"]
     assert client.sent[0]["params"] == {"where": 'Name=="Bob \\"B\\" Ltd"'}
+
+
+class TakenOver:
+    """The writer check of an instance whose organisation another writer takes over once
+    ``taken`` is set."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+        self.taken = False
+
+    async def check(self, org_id: str, epoch: int) -> None:
+        self.checks += 1
+        if self.taken:
+            raise Fenced(f"{org_id}: a later writer took over from epoch {epoch}")
+
+
+async def test_a_write_that_waited_out_a_429_is_checked_again_before_it_goes() -> None:
+    writers = TakenOver()
+
+    async def taken_over_meanwhile(seconds: float) -> None:
+        writers.taken = True
+
+    client = Recorded(minute_429(), {"Invoices": []})
+    limiter = RateLimiter(Limits(per_minute=1000, concurrent=5))
+    gateway = XeroGateway(client, limiter, sleep=taken_over_meanwhile)
+    xero = GatewayAccounting(gateway, StubAccessTokens(), writers)
+    with pytest.raises(Fenced):
+        await xero.create_invoices(
+            XeroScope("org_a", "tenant-1", epoch=3), [{"a": 1}], key="k", unitdp=2
+        )
+    assert (len(client.sent), writers.checks) == (1, 2)

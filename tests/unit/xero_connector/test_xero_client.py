@@ -1,6 +1,8 @@
 """The Xero client over ``httpx.MockTransport``: bearer + tenant from the token manager, one
-retry after a 401 TokenExpired, rate-limit headers to the observer, errors as the tree."""
+retry after a 401 TokenExpired, rate-limit headers to the observer, errors as the tree, the
+check before sending (the writer's) beside the token read."""
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,6 +12,7 @@ import pytest
 
 from xero_connector.adapters.xero_client import ApiCall, XeroApiClient
 from xero_connector.ports import XeroAccess
+from xero_connector.writers import Fenced
 from xero_connector.xero_errors import (
     TenantChanged,
     Unauthorized,
@@ -127,5 +130,53 @@ async def test_a_call_for_another_tenant_is_refused_before_it_is_sent() -> None:
     with pytest.raises(TenantChanged):
         await client(httpx.MockTransport(answer), StubAccessTokens(), []).request(
             "org_a", "POST", "/Invoices", json={}, tenant_id="tenant-of-before"
+        )
+    assert sent == []
+
+
+class HeldTokens(StubAccessTokens):
+    """A token read that ends only once ``release`` is set: the check before sending must
+    run meanwhile, or the call never goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess:
+        await self.release.wait()
+        return await super().access(org_id, rejected=rejected)
+
+
+async def test_the_check_before_sending_runs_alongside_the_token_read() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"Invoices": []})
+
+    tokens = HeldTokens()
+
+    async def check() -> None:
+        tokens.release.set()
+
+    api = client(httpx.MockTransport(answer), tokens, [])
+    call = api.request("org_a", "PUT", "/Invoices", json={}, before_send=check)
+    await asyncio.wait_for(call, timeout=5)
+    assert [r.headers["authorization"] for r in sent] == ["Bearer tok-1"]
+
+
+async def test_a_refused_check_sends_nothing() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"Invoices": []})
+
+    async def check() -> None:
+        raise Fenced("org_a: a later writer took over")
+
+    with pytest.raises(Fenced):
+        await client(httpx.MockTransport(answer), StubAccessTokens(), []).request(
+            "org_a", "PUT", "/Invoices", json={}, before_send=check
         )
     assert sent == []

@@ -22,7 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from xero_connector.adapters.xero_client import XeroResponse
+from xero_connector.adapters.xero_client import BeforeSend, XeroResponse
 from xero_connector.limiter import DailyLimitSpent, RateLimiter, Sleep
 from xero_connector.metrics import RATE_LIMITED_RESPONSES
 from xero_connector.xero_errors import (
@@ -46,6 +46,7 @@ class ApiClient(Protocol):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         tenant_id: str | None = None,
+        before_send: BeforeSend | None = None,
     ) -> XeroResponse: ...
 
 
@@ -80,6 +81,7 @@ class XeroGateway:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         safe: bool = True,
+        before_send: BeforeSend | None = None,
     ) -> XeroResponse:
         def retryable(error: BaseException) -> bool:
             if isinstance(error, XeroTransportError) and not error.sent:
@@ -95,7 +97,9 @@ class XeroGateway:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._paced(org_id, tenant_id, method, path, params, json, headers)
+                return await self._paced(
+                    org_id, tenant_id, method, path, params, json, headers, before_send
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _paced(
@@ -107,8 +111,10 @@ class XeroGateway:
         params: Mapping[str, str | int] | None,
         json: Any,
         headers: Mapping[str, str] | None,
+        before_send: BeforeSend | None,
     ) -> XeroResponse:
-        """One call, sent again after a 429's Retry-After (a refused call did nothing)."""
+        """One call, sent again after a 429's Retry-After (a refused call did nothing);
+        ``before_send`` runs before every sending, inside the limiter's slot."""
         refused = 0
         while True:
             try:
@@ -121,6 +127,7 @@ class XeroGateway:
                         json=json,
                         headers=headers,
                         tenant_id=tenant_id,
+                        before_send=before_send,
                     )
             except XeroRateLimited as error:
                 self.limiter.observe(tenant_id, error.limits)

@@ -9,8 +9,10 @@ of the tenant's limiter and waits out 429s.
 """
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Protocol
 
+from xero_connector.adapters.xero_client import BeforeSend
 from xero_connector.gateway import XeroGateway
 from xero_connector.ports import Payload, XeroAccess, XeroScope
 from xero_connector.xero_errors import XeroError, XeroNotFound
@@ -50,8 +52,10 @@ class WriterCheck(Protocol):
 
 
 class GatewayAccounting:
-    """``writers``: every write (invoices, contacts) first checks that this instance is still
-    the organisation's writer (writers.py) and raises Fenced if not."""
+    """``writers``: every write (invoices, contacts) checks that this instance is still the
+    organisation's writer (writers.py) and raises Fenced if not. The check runs each time the
+    write is about to go, in the limiter's slot and alongside the token read: a write that
+    waited (its turn, a 429's Retry-After) is checked when it goes, not when it began."""
 
     def __init__(
         self, gateway: XeroGateway, tokens: Access, writers: WriterCheck | None = None
@@ -60,11 +64,12 @@ class GatewayAccounting:
         self._tokens = tokens
         self._writers = writers
 
-    async def _may_write(self, scope: XeroScope) -> None:
-        if self._writers is not None:
-            if scope.epoch <= 0:
-                raise AssertionError("a Xero write needs the organisation's writer epoch")
-            await self._writers.check(scope.org_id, scope.epoch)
+    def _write_check(self, scope: XeroScope) -> BeforeSend | None:
+        if self._writers is None:
+            return None
+        if scope.epoch <= 0:
+            raise AssertionError("a Xero write needs the organisation's writer epoch")
+        return partial(self._writers.check, scope.org_id, scope.epoch)
 
     async def scope(self, org_id: str) -> XeroScope:
         access = await self._tokens.access(org_id)
@@ -86,7 +91,7 @@ class GatewayAccounting:
     async def _write_invoices(
         self, method: str, scope: XeroScope, invoices: Sequence[Payload], key: str, unitdp: int
     ) -> list[WrittenInvoice]:
-        await self._may_write(scope)
+        check = self._write_check(scope)
         params: dict[str, str | int] = {"summarizeErrors": "false"}
         if unitdp != 2:
             params["unitdp"] = unitdp
@@ -99,6 +104,7 @@ class GatewayAccounting:
             json={"Invoices": list(invoices)},
             headers={"Idempotency-Key": key},
             safe=False,  # an unknown outcome is the caller's to resolve (look up first)
+            before_send=check,
         )
         written = parse_written_invoices(answer.body)
         if len(written) != len(invoices):
@@ -153,7 +159,7 @@ class GatewayAccounting:
     async def create_contacts(
         self, scope: XeroScope, contacts: Sequence[Payload], *, key: str
     ) -> list[WrittenContact]:
-        await self._may_write(scope)
+        check = self._write_check(scope)
         answer = await self._gateway.call(
             scope.org_id,
             scope.tenant_id,
@@ -163,6 +169,7 @@ class GatewayAccounting:
             json={"Contacts": list(contacts)},
             headers={"Idempotency-Key": key},
             safe=True,  # the key makes a replay return the first answer
+            before_send=check,
         )
         written = parse_written_contacts(answer.body)
         if len(written) != len(contacts):

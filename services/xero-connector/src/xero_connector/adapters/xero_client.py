@@ -16,7 +16,7 @@ reports expired (401 ``TokenExpired``) is refreshed and the request sent once mo
 
 import json
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import simplejson
 from xero_connector.config import Settings
 from xero_connector.metrics import XERO_CALLS, XERO_LATENCY
 from xero_connector.ports import AccessTokens, XeroAccess
+from xero_connector.sync.concurrent import alongside
 from xero_connector.xero_errors import (
     TenantChanged,
     XeroTransportError,
@@ -42,6 +43,9 @@ from xero_connector.xero_models import (
 )
 
 ACCOUNTING_PREFIX = "/api.xro/2.0"
+# Run just before a request goes (alongside the token read), e.g. the writer check: raising
+# stops the request unsent.
+BeforeSend = Callable[[], Coroutine[Any, Any, None]]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -171,10 +175,17 @@ class XeroTokenAuth(httpx.Auth):
     """Bearer token and ``xero-tenant-id`` from the token manager; on a 401 ``TokenExpired``
     the manager refreshes (once per connection, whoever asks) and the request goes again."""
 
-    def __init__(self, tokens: AccessTokens, org_id: str, tenant_id: str | None = None) -> None:
+    def __init__(
+        self,
+        tokens: AccessTokens,
+        org_id: str,
+        tenant_id: str | None = None,
+        before_send: BeforeSend | None = None,
+    ) -> None:
         self._tokens = tokens
         self._org_id = org_id
         self._tenant_id = tenant_id
+        self._before_send = before_send
 
     def _sign(self, request: httpx.Request, access: XeroAccess) -> None:
         if self._tenant_id is not None and access.tenant_id != self._tenant_id:
@@ -187,13 +198,20 @@ class XeroTokenAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        access = await self._tokens.access(self._org_id)
+        access = await self._checked_access()
         self._sign(request, access)
         response = yield request
         if response.status_code == 401 and _token_expired(await response.aread()):
             access = await self._tokens.access(self._org_id, rejected=access.access_token)
             self._sign(request, access)
             yield request
+
+    async def _checked_access(self) -> XeroAccess:
+        """The token, read while ``before_send`` runs (the writer check: two reads of the
+        store side by side); a refusal of either and nothing is sent."""
+        if self._before_send is None:
+            return await self._tokens.access(self._org_id)
+        return await alongside(self._tokens.access(self._org_id), self._before_send())
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("XeroTokenAuth works with httpx.AsyncClient only")
@@ -256,11 +274,13 @@ class XeroApiClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         tenant_id: str | None = None,
+        before_send: BeforeSend | None = None,
     ) -> XeroResponse:
         """One Accounting call; raises a ``XeroError`` unless Xero answered 2xx. With
         ``tenant_id``, refuses (TenantChanged, nothing sent) when the connection reaches
-        another tenant. Bodies are written with exact decimals: a ``Decimal`` is a JSON number
-        with its own digits, never a float's."""
+        another tenant; ``before_send`` runs alongside the token read and, if it raises,
+        nothing is sent. Bodies are written with exact decimals: a ``Decimal`` is a JSON
+        number with its own digits, never a float's."""
         endpoint = f"{method} {path.split('?')[0]}"
         started = time.perf_counter()
         extra: dict[str, Any] = {}
@@ -274,7 +294,7 @@ class XeroApiClient:
             f"{self._base}{path}",
             params=params,
             headers=headers,
-            auth=XeroTokenAuth(self._tokens, org_id, tenant_id),
+            auth=XeroTokenAuth(self._tokens, org_id, tenant_id, before_send),
             **extra,
         )
         limits = RateLimits.from_headers(response.headers)
