@@ -6,8 +6,16 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
 
-from service_kit.consumer import Abandoned, Consumer, Received, Retry
+from service_kit.consumer import (
+    FETCH_MAX_WAIT_MS,
+    Abandoned,
+    Consumer,
+    Received,
+    Retry,
+    listen,
+)
 from service_kit.errors import RetryLater
 from service_kit.events import RawRecord, decode_record
 from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, new_event
@@ -177,3 +185,20 @@ async def test_after_ack_sees_the_acknowledged_records() -> None:
 
     await service.consumer(after_ack=after_ack).consume(message)
     assert (message.acks, seen) == (["ack"], [4, 5])
+
+
+def _fetch_wait(**options: Any) -> object:
+    broker = KafkaBroker("localhost:9092")
+
+    async def consume(message: Any) -> None:
+        return None
+
+    listen(broker, consume, "invoice-events", group_id="g", **options)
+    [subscriber] = broker.subscribers
+    # FastStream keeps the consumer's settings here until it builds the aiokafka consumer.
+    return subscriber._connection_args["fetch_max_wait_ms"]  # type: ignore[attr-defined]
+
+
+def test_subscriptions_ask_the_broker_for_short_fetch_waits_unless_told_otherwise() -> None:
+    assert _fetch_wait() == FETCH_MAX_WAIT_MS < 500  # Kafka's own default
+    assert _fetch_wait(fetch_max_wait_ms=20) == 20
