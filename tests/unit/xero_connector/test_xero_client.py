@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from xero_connector.adapters.xero_client import ApiCall, XeroApiClient
+from xero_connector.errors import NotConnected
 from xero_connector.ports import XeroAccess
 from xero_connector.writers import Fenced
 from xero_connector.xero_errors import (
@@ -134,16 +135,18 @@ async def test_a_call_for_another_tenant_is_refused_before_it_is_sent() -> None:
     assert sent == []
 
 
-class HeldTokens(StubAccessTokens):
-    """A token read that ends only once ``release`` is set: the check before sending must
-    run meanwhile, or the call never goes."""
+class MeetingTokens(StubAccessTokens):
+    """A token read that lets the check go on, then waits for it: it ends only if the check
+    runs beside it, not before it nor after it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.release = asyncio.Event()
+        self.reading = asyncio.Event()
+        self.checked = asyncio.Event()
 
     async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess:
-        await self.release.wait()
+        self.reading.set()
+        await self.checked.wait()
         return await super().access(org_id, rejected=rejected)
 
 
@@ -154,10 +157,11 @@ async def test_the_check_before_sending_runs_alongside_the_token_read() -> None:
         sent.append(request)
         return httpx.Response(200, json={"Invoices": []})
 
-    tokens = HeldTokens()
+    tokens = MeetingTokens()
 
     async def check() -> None:
-        tokens.release.set()
+        await tokens.reading.wait()
+        tokens.checked.set()
 
     api = client(httpx.MockTransport(answer), tokens, [])
     call = api.request("org_a", "PUT", "/Invoices", json={}, before_send=check)
@@ -180,3 +184,44 @@ async def test_a_refused_check_sends_nothing() -> None:
             "org_a", "PUT", "/Invoices", json={}, before_send=check
         )
     assert sent == []
+
+
+async def test_a_write_sent_again_after_an_expired_token_is_checked_again() -> None:
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["authorization"])
+        detail = {"Status": 401, "Detail": "TokenExpired: token expired at 11/20/2026"}
+        return httpx.Response(401, json=detail)
+
+    checks: list[int] = []
+
+    async def check() -> None:  # a successor takes over while the token is refreshed
+        checks.append(1)
+        if len(checks) > 1:
+            raise Fenced("org_a: a later writer took over")
+
+    with pytest.raises(Fenced):
+        await client(httpx.MockTransport(answer), StubAccessTokens(), []).request(
+            "org_a", "PUT", "/Invoices", json={}, before_send=check
+        )
+    assert (sent, len(checks)) == (["Bearer tok-1"], 2)
+
+
+class GoneTokens(StubAccessTokens):
+    async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess:
+        raise NotConnected(org_id)
+
+
+async def test_a_fenced_writer_learns_it_even_when_the_token_read_fails_too() -> None:
+    async def check() -> None:
+        await asyncio.sleep(0)  # still running when the token read fails
+        raise Fenced("org_a: a later writer took over")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("nothing may be sent")
+
+    with pytest.raises(Fenced):
+        await client(httpx.MockTransport(answer), GoneTokens(), []).request(
+            "org_a", "PUT", "/Invoices", json={}, before_send=check
+        )

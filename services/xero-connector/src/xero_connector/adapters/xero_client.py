@@ -14,6 +14,7 @@ reports expired (401 ``TokenExpired``) is refreshed and the request sent once mo
 :class:`XeroTokenAuth` (an ``httpx.Auth`` flow). No token, code or secret is ever logged.
 """
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
@@ -26,7 +27,6 @@ import simplejson
 from xero_connector.config import Settings
 from xero_connector.metrics import XERO_CALLS, XERO_LATENCY
 from xero_connector.ports import AccessTokens, XeroAccess
-from xero_connector.sync.concurrent import alongside
 from xero_connector.xero_errors import (
     TenantChanged,
     XeroTransportError,
@@ -202,16 +202,32 @@ class XeroTokenAuth(httpx.Auth):
         self._sign(request, access)
         response = yield request
         if response.status_code == 401 and _token_expired(await response.aread()):
-            access = await self._tokens.access(self._org_id, rejected=access.access_token)
+            access = await self._checked_access(rejected=access.access_token)
             self._sign(request, access)
             yield request
 
-    async def _checked_access(self) -> XeroAccess:
+    async def _checked_access(self, rejected: str | None = None) -> XeroAccess:
         """The token, read while ``before_send`` runs (the writer check: two reads of the
-        store side by side); a refusal of either and nothing is sent."""
+        store side by side); a refusal of either and nothing is sent. When both fail, the
+        check's error is raised, as if it had run first: a fenced instance sends its batch
+        back rather than failing invoices it no longer writes."""
+        read = self._tokens.access(self._org_id, rejected=rejected)
         if self._before_send is None:
-            return await self._tokens.access(self._org_id)
-        return await alongside(self._tokens.access(self._org_id), self._before_send())
+            return await read
+        check = asyncio.ensure_future(self._before_send())
+        try:
+            access = await read
+        except asyncio.CancelledError:
+            check.cancel()
+            await asyncio.gather(check, return_exceptions=True)
+            raise
+        except Exception:
+            (refused,) = await asyncio.gather(check, return_exceptions=True)
+            if isinstance(refused, Exception):
+                raise refused  # noqa: B904 (the token's error stays as its context)
+            raise
+        await check
+        return access
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("XeroTokenAuth works with httpx.AsyncClient only")
