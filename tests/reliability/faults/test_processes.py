@@ -22,6 +22,9 @@ def test_a_connector_killed_mid_bulk_and_restarted_loses_and_duplicates_nothing(
     per_org = 1000
     with fault_stack(infra, unique, tmp_path) as stack:
         orgs = stack.connect_orgs(["org_kill_a", "org_kill_b"], auto_create_contacts=True)
+        # A slower Xero (200 ms a call) keeps the bulk going for seconds after the first
+        # 300, so the fault lands mid-bulk however fast the connector is.
+        stack.sandbox("PUT", "/_sandbox/faults", json={"latency_ms": 200})
         numbers = stack.publish_bulk(orgs, per_org)
 
         stack.wait_progress(orgs, at_least=300)
@@ -32,6 +35,7 @@ def test_a_connector_killed_mid_bulk_and_restarted_loses_and_duplicates_nothing(
         stack.restart(CONNECTOR)
         back = time.monotonic()
         stack.wait_progress(orgs, at_least=in_xero_at_kill + 1)
+        stack.sandbox("PUT", "/_sandbox/faults", json={"latency_ms": 0})
         resumed = time.monotonic()
         settled = stack.wait_settled(orgs, per_org)
 
@@ -57,6 +61,9 @@ def test_with_two_connectors_the_survivor_takes_the_killed_ones_partitions(
         # it had work in flight on them.
         org_ids = orgs_on_every_partition("org_pair", partitions)
         orgs = stack.connect_orgs(org_ids, auto_create_contacts=True)
+        # A slower Xero (200 ms a call) keeps the bulk going for seconds after the first
+        # 300, so the fault lands mid-bulk however fast the connector is.
+        stack.sandbox("PUT", "/_sandbox/faults", json={"latency_ms": 200})
         numbers = stack.publish_bulk(orgs, per_org)
 
         stack.wait_progress(orgs, at_least=300)
@@ -64,6 +71,7 @@ def test_with_two_connectors_the_survivor_takes_the_killed_ones_partitions(
         stack.kill(second)
         in_xero_at_kill = sum(len(stack.xero_invoices(org)) for org in orgs)
         stack.wait_progress(orgs, at_least=in_xero_at_kill + 1)
+        stack.sandbox("PUT", "/_sandbox/faults", json={"latency_ms": 0})
         resumed = time.monotonic()
         settled = stack.wait_settled(orgs, per_org, killed={second})
 

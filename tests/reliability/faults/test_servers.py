@@ -19,6 +19,9 @@ def test_a_kafka_restart_mid_bulk_loses_and_duplicates_nothing(
     per_org = 1000
     with fault_stack(infra, unique, tmp_path) as stack:
         orgs = stack.connect_orgs(["org_kafka_a", "org_kafka_b"], auto_create_contacts=True)
+        # A slower Xero (200 ms a call) keeps the bulk going for seconds after the first
+        # 300, so the fault lands mid-bulk however fast the connector is.
+        stack.sandbox("PUT", "/_sandbox/faults", json={"latency_ms": 200})
         numbers = stack.publish_bulk(orgs, per_org)
 
         stack.wait_progress(orgs, at_least=300)
@@ -30,6 +33,7 @@ def test_a_kafka_restart_mid_bulk_loses_and_duplicates_nothing(
         infra.kafka.wait_ready()
         back = time.monotonic()
         stack.wait_progress(orgs, at_least=in_xero_at_stop + 1, timeout_s=180)
+        stack.sandbox("PUT", "/_sandbox/faults", json={"latency_ms": 0})
         resumed = time.monotonic()
         settled = stack.wait_settled(orgs, per_org)
 
