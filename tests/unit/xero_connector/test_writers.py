@@ -1,6 +1,6 @@
 """One writer per organisation: acquire, take over after expiry, fence a zombie, release."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -82,3 +82,42 @@ async def test_a_release_lets_the_successor_in_at_once() -> None:
     await a.acquire("org")
     await a.release_all()
     assert await b.acquire("org", wait_seconds=0) == 2
+
+
+class CountingLeases(MemoryLeases):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def latest(self, org_id: str) -> tuple[int, str, datetime] | None:
+        self.calls += 1
+        return await super().latest(org_id)
+
+    async def extend(self, org_id: str, epoch: int, expires_at: datetime) -> None:
+        self.calls += 1
+        await super().extend(org_id, epoch, expires_at)
+
+
+async def test_a_lease_renewed_a_moment_ago_is_kept_without_asking_the_store() -> None:
+    clock = FakeClock()
+    store = CountingLeases()
+    a = WriterLeases(store, "a", ttl_seconds=60, clock=clock)
+    assert await a.acquire("org") == 1
+    taken = store.calls
+    clock.advance(0.5)
+    assert await a.acquire("org") == 1  # the next batch, half a second later
+    assert store.calls == taken
+    clock.advance(0.6)  # RENEW_EVERY since the renewal: renewed again, by the store
+    assert await a.acquire("org") == 1
+    assert store.calls == taken + 2
+    assert store.docs["org", 1][1] == clock() + timedelta(seconds=60)
+
+
+async def test_a_released_lease_is_not_kept_from_memory() -> None:
+    clock = FakeClock()
+    a, b, _ = two(clock)
+    await a.acquire("org")
+    await a.release_all()
+    assert await b.acquire("org", wait_seconds=0) == 2
+    with pytest.raises(Fenced):  # a moment after its renewal, but released: the store decides
+        await a.acquire("org", wait_seconds=0)

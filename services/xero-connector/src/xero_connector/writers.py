@@ -77,9 +77,15 @@ class WriterLeases:
         self._renewed: dict[str, datetime] = {}
 
     async def acquire(self, org_id: str, wait_seconds: float | None = None) -> int:
-        """This instance's epoch for the organisation: the one it holds, a new one, or one
-        taken over once the previous holder's lease expired (waiting up to ``wait_seconds``, by
-        default a lease's length). Raises Fenced when another holder keeps it."""
+        """This instance's epoch for the organisation: the one it holds (renewed, at most once
+        every ``RENEW_EVERY`` like ``check``), a new one, or one taken over once the previous
+        holder's lease expired (waiting up to ``wait_seconds``, by default a lease's length).
+        Raises Fenced when another holder keeps it."""
+        held, renewed = self._held.get(org_id), self._renewed.get(org_id)
+        if held is not None and renewed is not None and self._clock() - renewed < RENEW_EVERY:
+            # Renewed a moment ago: no successor can take it for most of a lease's length, and
+            # every write checks again anyway. A batch a second starts without a store call.
+            return held
         deadline = self._clock() + (
             self._ttl if wait_seconds is None else timedelta(seconds=wait_seconds)
         )

@@ -1,0 +1,42 @@
+"""Steps of a batch at once: answers in order, the first failure stops the rest and is raised
+as itself."""
+
+import asyncio
+
+import pytest
+
+from service_kit.errors import RetryLater
+from xero_connector.sync.concurrent import together
+
+
+async def test_together_answers_each_step_in_order_and_runs_them_at_once() -> None:
+    started: list[str] = []
+    both = asyncio.Event()
+
+    async def step(name: str) -> str:
+        started.append(name)
+        if len(started) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 1)  # only returns once the other has begun
+        return name
+
+    assert await together(step("settings"), step("records")) == ("settings", "records")
+
+
+async def test_the_first_failure_cancels_the_other_steps_and_is_raised_alone() -> None:
+    cancelled = asyncio.Event()
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def outage() -> None:
+        await asyncio.sleep(0)
+        raise RetryLater("the store is down")
+
+    with pytest.raises(RetryLater, match="the store is down"):
+        await together(slow(), outage(), slow())
+    assert cancelled.is_set()
