@@ -2,13 +2,21 @@
 FastStream keep their binary-mode headers; bad records reach the DLQ with the reason."""
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from service_kit.events import Topics, dead_letter, ensure_topics, event_broker, publish_event
+from service_kit.consumer import listen
+from service_kit.events import (
+    PREFETCH_BACKOFF_S,
+    Topics,
+    dead_letter,
+    ensure_topics,
+    event_broker,
+    publish_event,
+)
 from sync_schemas import EnvelopeError, EventType, decode, new_event, topics
 from tests.support.samples import sample_data
 
@@ -50,6 +58,35 @@ async def test_published_event_keeps_binary_mode_headers_and_decodes_back(
     assert headers["ce_type"] == b"invoice.sync_failed.v1"
     assert received.key == b"org_acme"
     assert decode(received.value, received.headers) == event
+
+
+async def test_subscribers_consume_through_a_fetcher_that_holds_back_10_ms_not_100(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    names = Topics.with_prefix(unique)
+    await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
+    event = new_event(
+        EventType.INVOICE_CREATED, sample_data(EventType.INVOICE_CREATED), source="/x"
+    )
+    broker = event_broker([kafka_bootstrap], client_id=unique)
+    received: list[Any] = []
+    arrived = asyncio.Event()
+
+    async def consume(message: Any) -> None:
+        received.extend(message.raw_message)
+        arrived.set()
+
+    listen(broker, consume, names.invoice_events, group_id=unique)
+    await broker.start()
+    try:
+        await publish_event(broker, event, names)
+        await asyncio.wait_for(arrived.wait(), 30)
+        [subscriber] = broker.subscribers
+        fetcher = cast(Any, subscriber).consumer._fetcher  # aiokafka's, started by FastStream
+        assert fetcher._prefetch_backoff == PREFETCH_BACKOFF_S < 0.1
+    finally:
+        await broker.stop()
+    assert [decode(r.value, r.headers) for r in received] == [event]
 
 
 def test_topic_names_keep_the_contracts_without_a_prefix() -> None:
