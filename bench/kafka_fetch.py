@@ -28,13 +28,30 @@ KAFKA_DEFAULT_WAIT_MS = 500
 PARTITIONS = 12
 
 
-async def _produce(bootstrap: str, topic: str, records: int, size: int) -> None:
+async def create_topic(bootstrap: str, topic: str) -> None:
+    """``topic`` with ``PARTITIONS`` partitions, as the services' topics have by default."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
     finally:
         await admin.close()
+
+
+def polling_consumer(bootstrap: str, topic: str, group: str, wait_ms: int) -> AIOKafkaConsumer:
+    """A consumer of ``topic`` from its start, committing by hand, as a subscriber is."""
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=wait_ms,
+    )
+
+
+async def _produce(bootstrap: str, topic: str, records: int, size: int) -> None:
+    await create_topic(bootstrap, topic)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -47,14 +64,7 @@ async def _produce(bootstrap: str, topic: str, records: int, size: int) -> None:
 
 
 async def _polls(bootstrap: str, topic: str, wait_ms: int, records: int, work_ms: float) -> Any:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"{topic}-{wait_ms}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=wait_ms,
-    )
+    consumer = polling_consumer(bootstrap, topic, f"{topic}-{wait_ms}", wait_ms)
     await consumer.start()
     try:
         polls: list[tuple[float, int]] = []

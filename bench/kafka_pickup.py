@@ -20,16 +20,15 @@ import time
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer
 from aiokafka.consumer.fetcher import Fetcher
 
 from bench.common import machine, percentile, standalone
+from bench.kafka_fetch import PARTITIONS, create_topic, polling_consumer
 from service_kit.consumer import FETCH_MAX_WAIT_MS
 from service_kit.events import PREFETCH_BACKOFF_S
 
 AIOKAFKA_DEFAULT_BACKOFF_S = 0.1
-PARTITIONS = 12
 
 
 async def _produce(bootstrap: str, topic: str, rate: float, seconds: float) -> None:
@@ -51,14 +50,7 @@ async def _produce(bootstrap: str, topic: str, rate: float, seconds: float) -> N
 async def _consume(
     bootstrap: str, topic: str, args: argparse.Namespace, ready: asyncio.Event
 ) -> list[float]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"{topic}-group",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-    )
+    consumer = polling_consumer(bootstrap, topic, f"{topic}-group", FETCH_MAX_WAIT_MS)
     await consumer.start()
     pickups: list[float] = []
     expected = int(args.seconds * 20) * max(1, round(args.rate / 20))
@@ -82,12 +74,7 @@ async def _consume(
 
 async def _run(bootstrap: str, backoff: float, args: argparse.Namespace) -> dict[str, Any]:
     topic = f"bench-pickup-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await create_topic(bootstrap, topic)
     defaults = Fetcher.__init__.__kwdefaults__
     assert defaults is not None
     kept = defaults["prefetch_backoff"]
