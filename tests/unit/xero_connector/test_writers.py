@@ -121,3 +121,17 @@ async def test_a_released_lease_is_not_kept_from_memory() -> None:
     assert await b.acquire("org", wait_seconds=0) == 2
     with pytest.raises(Fenced):  # a moment after its renewal, but released: the store decides
         await a.acquire("org", wait_seconds=0)
+
+
+async def test_a_lease_kept_from_memory_still_fences_the_write_when_a_later_epoch_exists() -> None:
+    # A successor should not get in within a second of a renewal; if it does all the same
+    # (clocks apart by most of a lease), each write's check still refuses.
+    clock = FakeClock()
+    a, _, store = two(clock)
+    await a.acquire("org")
+    await store.create("org", 2, "b", clock() + timedelta(seconds=60))
+    assert await a.acquire("org") == 1  # from memory
+    with pytest.raises(Fenced):
+        await a.check("org", 1)
+    with pytest.raises(Fenced):  # and the next batch asks the store
+        await a.acquire("org", wait_seconds=0)

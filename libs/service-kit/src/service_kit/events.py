@@ -101,9 +101,9 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 # there wait for the application (its Fetcher's ``prefetch_backoff``, 100 ms, which
 # AIOKafkaConsumer does not expose). Meanwhile a record arriving on another partition is not
 # fetched, so it waits out the batch being handled and is fetched only for the one after:
-# about two batches per stage instead of one. At 200 invoices a second the connector took up
-# the newest record of a batch some 90 ms after it was produced with 100 ms, 30 to 45 ms with
-# 10 (docs/benchmarks.md). More fetch requests while a batch is handled; each is a long poll.
+# about two batches per stage instead of one. On Kafka alone (``python -m bench.kafka_pickup``)
+# the median wait for a busy consumer's poll went from 91-95 ms to 48 (docs/benchmarks.md).
+# The price: more fetch requests while a batch is handled, each a long poll.
 # Set as that keyword's default, for every consumer of the process: AIOKafkaConsumer.start()
 # builds its Fetcher without it.
 PREFETCH_BACKOFF_S = 0.01

@@ -6,12 +6,11 @@ settings, records = await together(config.settings(org), records.get_many(org, i
 
 import asyncio
 from collections.abc import Awaitable, Coroutine
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
-C = TypeVar("C")
 
 
 async def alongside(main: Awaitable[T], side: Coroutine[Any, Any, Any]) -> T:
@@ -30,23 +29,16 @@ async def alongside(main: Awaitable[T], side: Coroutine[Any, Any, Any]) -> T:
     return answer
 
 
-@overload
-async def together(a: Awaitable[A], b: Awaitable[B], /) -> tuple[A, B]: ...
-
-
-@overload
-async def together(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C], /) -> tuple[A, B, C]: ...
-
-
-async def together(*steps: Awaitable[Any]) -> tuple[Any, ...]:
-    """Every step's answer, in order. The first failure cancels the others and is raised once
-    they have stopped: nothing goes on after the step, and the exception is the failing
-    step's own, not a group."""
-    tasks = [asyncio.ensure_future(step) for step in steps]
+async def together(a: Awaitable[A], b: Awaitable[B], /) -> tuple[A, B]:
+    """Both answers, in order. The first failure cancels the other step and is raised once it
+    has stopped: nothing goes on after the step, and the exception is the failing step's own,
+    not a group."""
+    first, second = asyncio.ensure_future(a), asyncio.ensure_future(b)
     try:
-        return tuple(await asyncio.gather(*tasks))
+        answer_a, answer_b = await asyncio.gather(first, second)
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        first.cancel()
+        second.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
         raise
+    return answer_a, answer_b

@@ -6,10 +6,10 @@ through the ports, in order, and carries it out.
 
 Per organisation (organisations run concurrently):
 1. events of one invoice collapse to its newest version (each event still gets a result);
-2. the settings, the invoice records and the connection are read side by side: the
-   connection gives the tenant (``not_connected`` / ``connection_expired`` fail fast), and a
-   version older than its record's high-water mark is never written;
-3. the writer lease (writers.py), held from batch to batch;
+2. the settings and the invoice records, read side by side: a version older than its
+   record's high-water mark is never written;
+3. the connection gives the tenant (``not_connected`` / ``connection_expired`` fail fast),
+   then the writer lease (writers.py), held from batch to batch;
 4. voids: the Xero invoice's current status decides DELETED, VOIDED, nothing, or a refusal;
 5. pre-validation against the mappings and the org's cached Xero settings;
 6. contacts for the whole group (batched creates);
@@ -53,8 +53,6 @@ from xero_connector.xero_errors import TenantForbidden, XeroError
 
 log = structlog.get_logger(__name__)
 _WAITS_FOR_CONNECTION = frozenset({ErrorCode.CONNECTION_EXPIRED, ErrorCode.NOT_CONNECTED})
-# Why an organisation's Xero cannot be reached: an answer for its invoices, not a failure.
-_Unreachable = NotConnected | ConnectionExpired | XeroError
 
 
 class Expiry(Protocol):
@@ -127,19 +125,19 @@ class SyncPipeline:
 
     async def _org(self, org_id: str, asks: list[SyncAsk], started: float) -> list[CloudEvent[Any]]:
         with structlog.contextvars.bound_contextvars(org_id=org_id):
-            # Three reads that do not depend on each other, side by side: each is a store
-            # round trip, and a batch's latency is the chain of them.
-            settings, records, scope = await together(
+            # Two store reads side by side: a batch's latency is the chain of its round trips.
+            # The connection is read only once invoices are known to need it (reading it may
+            # refresh the token, or find the connection expired).
+            settings, records = await together(
                 self._config.settings(org_id),
                 self._records.get_many(org_id, list({a.invoice.invoice_id: 0 for a in asks})),
-                self._scope(org_id),
             )
             if settings.sync_mode is SyncMode.MANUAL:
                 asks = [r for r in asks if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
             if not asks:
                 return []
             targets = planner.collapse(asks)
-            sync_results = await self._outcomes(org_id, settings, targets, records, scope)
+            sync_results = await self._outcomes(org_id, settings, targets, records)
             sync_results = {
                 t.invoice_id: planner.plan_retry(
                     t.attempt, sync_results[t.invoice_id], self._policy
@@ -205,24 +203,15 @@ class SyncPipeline:
         if due:
             await self._retries.schedule(due)
 
-    async def _scope(self, org_id: str) -> XeroScope | _Unreachable:
-        """The organisation's tenant and token generation, or why Xero cannot be reached (an
-        answer for the invoices that need it, once the stale ones are set apart)."""
-        try:
-            return await self.xero.scope(org_id)
-        except (NotConnected, ConnectionExpired, XeroError) as error:
-            return error
-
     async def _outcomes(
         self,
         org_id: str,
         settings: OrgSettings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
-        scope: XeroScope | _Unreachable,
     ) -> dict[str, SyncResult]:
         sync_results: dict[str, SyncResult] = {}
-        for t in targets:  # the version guard first: a stale ask is stale, Xero reachable or not
+        for t in targets:  # the version guard first: a stale ask never waits on Xero
             record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
             stale = planner.guard(t, record, None)
             if stale is not None:
@@ -230,11 +219,13 @@ class SyncPipeline:
         live = [t for t in targets if t.invoice_id not in sync_results]
         if not live:
             return sync_results
-        if isinstance(scope, NotConnected | ConnectionExpired):
-            _fail_rest(live, sync_results, failed(scope.error_code, str(scope)))
+        try:
+            scope = await self.xero.scope(org_id)
+        except (NotConnected, ConnectionExpired) as error:
+            _fail_rest(live, sync_results, failed(error.error_code, str(error)))
             return self._kept(targets, records, sync_results)
-        if isinstance(scope, XeroError):
-            _fail_rest(live, sync_results, unavailable(scope))
+        except XeroError as error:
+            _fail_rest(live, sync_results, unavailable(error))
             return sync_results
         if self._writers is not None:  # Fenced, when another instance writes it, ends the batch
             scope = replace(scope, epoch=await self._writers.acquire(org_id))
