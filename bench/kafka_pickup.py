@@ -21,23 +21,26 @@ import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.consumer.fetcher import Fetcher
 
 from bench.common import machine, percentile, standalone
 from bench.kafka_fetch import PARTITIONS, create_topic, polling_consumer
-from service_kit.consumer import FETCH_MAX_WAIT_MS
-from service_kit.events import PREFETCH_BACKOFF_S
+from service_kit.consumer import FETCH_MAX_WAIT_MS, PREFETCH_BACKOFF_S, set_prefetch_backoff
 
 AIOKAFKA_DEFAULT_BACKOFF_S = 0.1
 
 
-async def _produce(bootstrap: str, topic: str, rate: float, seconds: float) -> None:
+def _bursts(args: argparse.Namespace) -> tuple[int, int]:
+    """How many bursts, 20 a second, and how many records in each."""
+    return int(args.seconds * 20), max(1, round(args.rate / 20))
+
+
+async def _produce(bootstrap: str, topic: str, args: argparse.Namespace) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         began = time.monotonic()
-        per_burst = max(1, round(rate / 20))
-        for burst in range(int(seconds * 20)):
+        bursts, per_burst = _bursts(args)
+        for burst in range(bursts):
             await asyncio.sleep(max(0.0, began + burst / 20 - time.monotonic()))
             for _ in range(per_burst):
                 key = f"org_{random.randrange(50)}".encode()
@@ -53,7 +56,8 @@ async def _consume(
     consumer = polling_consumer(bootstrap, topic, f"{topic}-group", FETCH_MAX_WAIT_MS)
     await consumer.start()
     pickups: list[float] = []
-    expected = int(args.seconds * 20) * max(1, round(args.rate / 20))
+    bursts, per_burst = _bursts(args)
+    expected = bursts * per_burst
     try:
         while len(consumer.assignment()) < PARTITIONS:  # joined the group: records may come
             await consumer.getmany(timeout_ms=100)
@@ -75,18 +79,15 @@ async def _consume(
 async def _run(bootstrap: str, backoff: float, args: argparse.Namespace) -> dict[str, Any]:
     topic = f"bench-pickup-{uuid.uuid4().hex[:8]}"
     await create_topic(bootstrap, topic)
-    defaults = Fetcher.__init__.__kwdefaults__
-    assert defaults is not None
-    kept = defaults["prefetch_backoff"]
-    defaults["prefetch_backoff"] = backoff
+    kept = set_prefetch_backoff(backoff)
     try:
         ready = asyncio.Event()
         consuming = asyncio.create_task(_consume(bootstrap, topic, args, ready))
         await asyncio.wait_for(ready.wait(), 60)
-        await _produce(bootstrap, topic, args.rate, args.seconds)
+        await _produce(bootstrap, topic, args)
         pickups = await asyncio.wait_for(consuming, 60)
     finally:
-        defaults["prefetch_backoff"] = kept
+        set_prefetch_backoff(kept)
     return {
         "prefetch_backoff_ms": round(backoff * 1000),
         "records": len(pickups),

@@ -8,15 +8,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from service_kit.consumer import listen
-from service_kit.events import (
-    PREFETCH_BACKOFF_S,
-    Topics,
-    dead_letter,
-    ensure_topics,
-    event_broker,
-    publish_event,
-)
+from service_kit.consumer import PREFETCH_BACKOFF_S, listen
+from service_kit.events import Topics, dead_letter, ensure_topics, event_broker, publish_event
 from sync_schemas import EnvelopeError, EventType, decode, new_event, topics
 from tests.support.samples import sample_data
 

@@ -21,7 +21,6 @@ from typing import Any, ClassVar, Protocol
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
@@ -97,29 +96,8 @@ class Topics:
 PRODUCER_BATCH_BYTES = 512 * 1024
 
 
-# How long aiokafka holds back the next fetch from a broker while records it fetched from
-# there wait for the application (its Fetcher's ``prefetch_backoff``, 100 ms, which
-# AIOKafkaConsumer does not expose). Meanwhile a record arriving on another partition is not
-# fetched, so it waits out the batch being handled and is fetched only for the one after:
-# about two batches per stage instead of one. On Kafka alone (``python -m bench.kafka_pickup``)
-# the median wait for a busy consumer's poll went from 91-95 ms to 48 (docs/benchmarks.md).
-# The price: more fetch requests while a batch is handled, each a long poll.
-# Set as that keyword's default, for every consumer of the process: AIOKafkaConsumer.start()
-# builds its Fetcher without it.
-PREFETCH_BACKOFF_S = 0.01
-
-
-def _prompt_fetches() -> None:
-    defaults = Fetcher.__init__.__kwdefaults__
-    if defaults is None or "prefetch_backoff" not in defaults:
-        raise RuntimeError("aiokafka's Fetcher no longer takes prefetch_backoff")
-    defaults["prefetch_backoff"] = PREFETCH_BACKOFF_S
-
-
 def event_broker(bootstrap_servers: Sequence[str], client_id: str, **options: Any) -> KafkaBroker:
-    """A broker whose publishes are durable (all in-sync replicas, idempotent producer) and
-    whose consumers fetch again after ``PREFETCH_BACKOFF_S`` beside records not yet taken."""
-    _prompt_fetches()
+    """A broker whose publishes are durable: all in-sync replicas, idempotent producer."""
     return KafkaBroker(
         list(bootstrap_servers),
         client_id=client_id,

@@ -81,10 +81,10 @@ class WriterLeases:
         every ``RENEW_EVERY`` like ``check``), a new one, or one taken over once the previous
         holder's lease expired (waiting up to ``wait_seconds``, by default a lease's length).
         Raises Fenced when another holder keeps it."""
-        held, renewed = self._held.get(org_id), self._renewed.get(org_id)
-        if held is not None and renewed is not None and self._clock() - renewed < RENEW_EVERY:
-            # Renewed a moment ago: no successor can take it for most of a lease's length, and
-            # every write checks again anyway. A batch a second starts without a store call.
+        held = self._held.get(org_id)
+        if held is not None and self._renewed_lately(org_id, self._clock()):
+            # No successor can take it for most of a lease's length, and every write checks
+            # again anyway: a batch a second starts without a store call.
             return held
         deadline = self._clock() + (
             self._ttl if wait_seconds is None else timedelta(seconds=wait_seconds)
@@ -118,10 +118,13 @@ class WriterLeases:
             log.warning("writer.fenced", org_id=org_id, epoch=epoch)
             raise Fenced(f"{org_id}: a later writer took over from epoch {epoch}")
         now = self._clock()
-        last = self._renewed.get(org_id)
-        if last is None or now - last >= RENEW_EVERY:
+        if not self._renewed_lately(org_id, now):
             await self._store.extend(org_id, epoch, now + self._ttl)
             self._renewed[org_id] = now
+
+    def _renewed_lately(self, org_id: str, now: datetime) -> bool:
+        last = self._renewed.get(org_id)
+        return last is not None and now - last < RENEW_EVERY
 
     async def release_all(self) -> None:
         """Let successors take over at once (a revoke): each held lease ends now."""

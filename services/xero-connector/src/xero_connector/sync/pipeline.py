@@ -128,9 +128,9 @@ class SyncPipeline:
             # Two store reads side by side: a batch's latency is the chain of its round trips.
             # The connection is read only once invoices are known to need it (reading it may
             # refresh the token, or find the connection expired).
+            invoice_ids = list(dict.fromkeys(a.invoice.invoice_id for a in asks))
             settings, records = await together(
-                self._config.settings(org_id),
-                self._records.get_many(org_id, list({a.invoice.invoice_id: 0 for a in asks})),
+                self._config.settings(org_id), self._records.get_many(org_id, invoice_ids)
             )
             if settings.sync_mode is SyncMode.MANUAL:
                 asks = [r for r in asks if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
