@@ -293,6 +293,39 @@ async def test_a_chunks_links_are_stored_while_the_next_chunk_is_sent_and_before
     ]  # fmt: skip
 
 
+async def test_the_writer_never_waits_for_links_between_chunks() -> None:
+    records = LinksHeld()
+    xero = ReleasesOnPut(records, nth=3)  # the first chunk's links wait for the third PUT
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    # A writer that waited for the first chunk's links before the third PUT would never send
+    # it (the timeout turns that hang into a failure).
+    _, links = await asyncio.wait_for(run(chunked, creates(5), {}), timeout=5)
+    assert xero.calls == ["PUT"] * 3
+    assert records.links == links and len(links) == 5
+    # Queued behind each other all the same: a later chunk's links never land first.
+    assert records.order == [
+        "start inv_1", "end inv_1", "start inv_3", "end inv_3", "start inv_5", "end inv_5"
+    ]  # fmt: skip
+
+
+class LinksDown(Records):
+    async def settle(
+        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+    ) -> None:
+        raise RetryLater("the store is down")
+
+
+async def test_links_that_cannot_be_stored_stop_the_writes() -> None:
+    xero, records = FakeXero(), LinksDown()
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    with pytest.raises(RetryLater):
+        await run(chunked, creates(5), {})
+    # The failure is raised at the next chunk's links: the chunk sent meanwhile, no other.
+    assert xero.calls == ["PUT", "PUT"]
+
+
 async def test_links_reached_before_an_error_are_stored_before_it_is_raised() -> None:
     records = LinksHeld()
     # The second PUT finds the connection expired, while the first chunk's links are held.

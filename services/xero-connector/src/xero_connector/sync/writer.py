@@ -13,9 +13,10 @@ that is not ours is touched.
   adopted (linked, then updated); anything else holding the number fails
   ``invoice_number_taken``.
 - A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
-- Each chunk's links are stored while the next chunk is sent, one chunk's after the other's,
-  and all of them before ``write`` returns (so before any result goes out). A crash in
-  between loses no create: their intents are stored, so they are looked up, not sent again.
+- Each chunk's links are stored while the next chunks are sent (the writer never waits for
+  them between chunks), one chunk's after the other's, and all of them before ``write``
+  returns (so before any result goes out). A crash in between loses no create: their
+  intents are stored, so they are looked up, not sent again.
 """
 
 import asyncio
@@ -52,24 +53,33 @@ def unavailable(error: XeroError) -> SyncResult:
 class _Links:
     """The links one ``write`` reaches, and their storing: a chunk's are stored in the
     background while the write goes on, each chunk's once the chunk before is stored (a later
-    link of an invoice never lands first), and ``stored`` waits for all of them."""
+    link of an invoice never lands first), and ``stored`` waits for all of them. The writer
+    never waits for a store to start the next chunk; a store that failed is raised at the
+    next chunk's ``store`` (and by ``stored``)."""
 
     def __init__(self, records: InvoiceRecords, org_id: str) -> None:
         self.reached: dict[str, Link] = {}
         self._records = records
         self._org_id = org_id
-        self._storing: asyncio.Future[None] | None = None
+        self._storing: asyncio.Future[None] | None = None  # the newest store, after the others
 
     async def store(self, chunk: list[Write]) -> None:
-        """Start storing the links ``chunk`` reached (each raises its invoice's high-water
-        mark as well); waits only for the chunk before."""
+        """Queue storing the links ``chunk`` reached (each raises its invoice's high-water
+        mark as well) behind the stores before it."""
+        if self._storing is not None and self._storing.done():
+            await self.stored()  # raises a failed store's error: no more writes after it
+        previous = self._storing
         written = {w.invoice_id: self.reached[w.invoice_id] for w in chunk if w in self}
-        await self.stored()
         if written:
-            self._storing = asyncio.ensure_future(self._records.settle(self._org_id, {}, written))
+            self._storing = asyncio.ensure_future(self._after(previous, written))
+
+    async def _after(self, previous: asyncio.Future[None] | None, written: dict[str, Link]) -> None:
+        if previous is not None:
+            await previous  # a failed store fails every one queued behind it
+        await self._records.settle(self._org_id, {}, written)
 
     async def stored(self) -> None:
-        """Every link reached so far is stored (or its store's error raised)."""
+        """Every link reached so far is stored (or the first failed store's error raised)."""
         if self._storing is not None:
             storing, self._storing = self._storing, None
             await storing
