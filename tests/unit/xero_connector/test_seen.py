@@ -152,11 +152,8 @@ class PreparingConfig:
     def __init__(self) -> None:
         self.recorded: list[tuple[str, Used]] = []
 
-    async def settings(self, org_id: str) -> OrgSettings:
-        return OrgSettings()
-
-    async def mappings(self, org_id: str) -> Mappings:
-        return Mappings()
+    async def config(self, org_id: str) -> tuple[OrgSettings, Mappings]:
+        return OrgSettings(), Mappings()
 
     async def record_used(self, org_id: str, used: Used) -> None:
         self.recorded.append((org_id, used))
@@ -180,7 +177,7 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     ]
     sync_results: dict[str, SyncResult] = {}
     writes = await preparer.writes(
-        XeroScope("org_a", "t1"), OrgSettings(), targets, {}, sync_results
+        XeroScope("org_a", "t1"), OrgSettings(), Mappings(), targets, {}, sync_results
     )
     assert writes == [] and len(sync_results) == 40  # unmapped: refused before Xero
     assert config.recorded == [("org_a", Used.by(invoices))]

@@ -44,6 +44,11 @@ class ConfigService:
     async def mappings(self, org_id: str) -> Mappings:
         return await self._store.get_mappings(org_id) or Mappings()
 
+    async def config(self, org_id: str) -> tuple[OrgSettings, Mappings]:
+        """The settings and the mappings as one read saw them (the defaults where unset)."""
+        settings, mappings = await self._store.get_config(org_id)
+        return settings or OrgSettings(), mappings or Mappings()
+
     async def put_mappings(self, org_id: str, mappings: Mappings) -> Mappings:
         await self._store.put_mappings(org_id, mappings)
         return mappings

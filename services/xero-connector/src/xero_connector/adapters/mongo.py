@@ -268,6 +268,26 @@ class MongoAuthorizations:
         return result.deleted_count
 
 
+def _settings(doc: Doc | None) -> OrgSettings | None:
+    if not doc or doc.get("settings") is None:
+        return None
+    return OrgSettings.model_validate(doc["settings"])
+
+
+def _mappings(doc: Doc | None) -> Mappings | None:
+    if not doc or doc.get("mappings") is None:
+        return None
+    stored = doc["mappings"]
+    # Stored as {from, to} pairs: upstream codes may hold "." or "$", which field names
+    # cannot (and FerretDB stores no nested arrays).
+    return Mappings.model_validate(
+        {
+            name: {pair["from"]: pair["to"] for pair in stored.get(name) or []}
+            for name in ("accounts", "tax_rates", "currencies")
+        }
+    )
+
+
 @retry_later_on(PyMongoError)
 class MongoOrgConfig:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
@@ -275,10 +295,11 @@ class MongoOrgConfig:
         self._seen = db["seen_currencies"]
 
     async def get_settings(self, org_id: str) -> OrgSettings | None:
+        return _settings(await self._config.find_one({"_id": org_id}))
+
+    async def get_config(self, org_id: str) -> tuple[OrgSettings | None, Mappings | None]:
         doc = await self._config.find_one({"_id": org_id})
-        if not doc or doc.get("settings") is None:
-            return None
-        return OrgSettings.model_validate(doc["settings"])
+        return _settings(doc), _mappings(doc)
 
     async def put_settings(self, org_id: str, settings: OrgSettings) -> None:
         await self._config.update_one(
@@ -286,18 +307,7 @@ class MongoOrgConfig:
         )
 
     async def get_mappings(self, org_id: str) -> Mappings | None:
-        doc = await self._config.find_one({"_id": org_id})
-        if not doc or doc.get("mappings") is None:
-            return None
-        stored = doc["mappings"]
-        # Stored as {from, to} pairs: upstream codes may hold "." or "$", which field names
-        # cannot (and FerretDB stores no nested arrays).
-        return Mappings.model_validate(
-            {
-                name: {pair["from"]: pair["to"] for pair in stored.get(name) or []}
-                for name in ("accounts", "tax_rates", "currencies")
-            }
-        )
+        return _mappings(await self._config.find_one({"_id": org_id}))
 
     async def put_mappings(self, org_id: str, mappings: Mappings) -> None:
         pairs = {

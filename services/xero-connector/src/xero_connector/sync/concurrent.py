@@ -1,7 +1,7 @@
 """Steps of a batch at once, none outliving the step.
 
 answer = await alongside(self._creates(...), self._intend(...))
-settings, records = await together(config.settings(org), records.get_many(org, ids))
+(settings, mappings), records = await together(config.config(org), records.get_many(org, ids))
 """
 
 import asyncio

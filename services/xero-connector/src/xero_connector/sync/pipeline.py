@@ -6,8 +6,8 @@ through the ports, in order, and carries it out.
 
 Per organisation (organisations run concurrently):
 1. events of one invoice collapse to its newest version (each event still gets a result);
-2. the settings and the invoice records, read side by side: a version older than its
-   record's high-water mark is never written;
+2. the settings and mappings (one read) and the invoice records, side by side: a version
+   older than its record's high-water mark is never written;
 3. the connection gives the tenant (``not_connected`` / ``connection_expired`` fail fast),
    then the writer lease (writers.py), held from batch to batch;
 4. voids: the Xero invoice's current status decides DELETED, VOIDED, nothing, or a refusal;
@@ -34,6 +34,7 @@ from xero_connector.contacts import ContactResolver
 from xero_connector.domain import (
     PARKED_UNTIL,
     InvoiceRecord,
+    Mappings,
     OrgSettings,
     ScheduledRetry,
     SyncMode,
@@ -129,15 +130,15 @@ class SyncPipeline:
             # The connection is read only once invoices are known to need it (reading it may
             # refresh the token, or find the connection expired).
             invoice_ids = list(dict.fromkeys(a.invoice.invoice_id for a in asks))
-            settings, records = await together(
-                self._config.settings(org_id), self._records.get_many(org_id, invoice_ids)
+            (settings, mappings), records = await together(
+                self._config.config(org_id), self._records.get_many(org_id, invoice_ids)
             )
             if settings.sync_mode is SyncMode.MANUAL:
                 asks = [r for r in asks if r.event_type is EventType.INVOICE_SYNC_REQUESTED]
             if not asks:
                 return []
             targets = planner.collapse(asks)
-            sync_results = await self._outcomes(org_id, settings, targets, records)
+            sync_results = await self._outcomes(org_id, settings, mappings, targets, records)
             sync_results = {
                 t.invoice_id: planner.plan_retry(
                     t.attempt, sync_results[t.invoice_id], self._policy
@@ -207,6 +208,7 @@ class SyncPipeline:
         self,
         org_id: str,
         settings: OrgSettings,
+        mappings: Mappings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
     ) -> dict[str, SyncResult]:
@@ -230,7 +232,7 @@ class SyncPipeline:
         if self._writers is not None:  # Fenced, when another instance writes it, ends the batch
             scope = replace(scope, epoch=await self._writers.acquire(org_id))
         try:
-            await self._run(scope, settings, live, records, sync_results)
+            await self._run(scope, settings, mappings, live, records, sync_results)
             for t in targets:  # every invoice gets an answer, whatever happened above
                 if t.invoice_id not in sync_results:
                     log.error("sync.no_outcome", invoice_id=t.invoice_id)
@@ -270,13 +272,16 @@ class SyncPipeline:
         self,
         scope: XeroScope,
         settings: OrgSettings,
+        mappings: Mappings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
         sync_results: dict[str, SyncResult],
     ) -> None:
         """Results land in ``sync_results`` as they are reached, so an error later in the batch
         fails only what is left."""
-        writes = await self._preparer.writes(scope, settings, targets, records, sync_results)
+        writes = await self._preparer.writes(
+            scope, settings, mappings, targets, records, sync_results
+        )
         await self.writer.write(scope, writes, records, sync_results)
         await self._preparer.after(scope, targets, sync_results)
 

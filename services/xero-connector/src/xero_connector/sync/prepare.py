@@ -1,6 +1,6 @@
 """Before Xero: what each invoice of a batch turns into, a write or an outcome already.
 
-    writes = await preparer.writes(scope, settings, targets, records, sync_results)
+    writes = await preparer.writes(scope, settings, mappings, targets, records, sync_results)
     ...                                     # the writer sends them
     await preparer.after(scope, targets, sync_results)   # forget what Xero said is stale
 
@@ -31,9 +31,7 @@ _CACHE_CODES = frozenset(
 
 
 class Config(Protocol):
-    async def settings(self, org_id: str) -> OrgSettings: ...
-
-    async def mappings(self, org_id: str) -> Mappings: ...
+    async def config(self, org_id: str) -> tuple[OrgSettings, Mappings]: ...
 
     async def record_used(self, org_id: str, used: Used) -> None: ...
 
@@ -61,6 +59,7 @@ class Preparer:
         self,
         scope: XeroScope,
         settings: OrgSettings,
+        mappings: Mappings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
         sync_results: dict[str, SyncResult],
@@ -68,7 +67,14 @@ class Preparer:
         voids = [t for t in targets if t.invoice.status is InvoiceStatus.VOID]
         others = [t for t in targets if t.invoice.status is not InvoiceStatus.VOID]
         cancels = await self._cancels(scope, voids, records, sync_results)
-        return cancels + await self._prepare(scope, settings, others, records, sync_results)
+        if not others:
+            return cancels
+        # One write per batch and organisation (what the console's "seen" lists show), which
+        # nothing here reads: it goes along with the preparing.
+        return cancels + await alongside(
+            self._prepare(scope, settings, mappings, others, records, sync_results),
+            self._config.record_used(scope.org_id, Used.by(t.invoice for t in others)),
+        )
 
     async def after(
         self, scope: XeroScope, targets: list[Target], sync_results: dict[str, SyncResult]
@@ -120,18 +126,11 @@ class Preparer:
         self,
         scope: XeroScope,
         settings: OrgSettings,
+        mappings: Mappings,
         targets: list[Target],
         records: dict[str, InvoiceRecord],
         sync_results: dict[str, SyncResult],
     ) -> list[Write]:
-        if not targets:
-            return []
-        # One write per batch and organisation (what the console's "seen" lists show), which
-        # nothing here reads: it goes along with the read of the mappings.
-        mappings = await alongside(
-            self._config.mappings(scope.org_id),
-            self._config.record_used(scope.org_id, Used.by(t.invoice for t in targets)),
-        )
         live = await self._prevalidate(scope, settings, mappings, targets, sync_results)
         contact_ids, unresolved = await self._contacts.resolve(
             scope, [t.invoice.customer for t in live], auto_create=settings.auto_create_contacts
