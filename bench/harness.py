@@ -214,6 +214,19 @@ def cpu_seconds() -> dict[str, float]:
     return totals
 
 
+def stolen_seconds() -> float | None:
+    """CPU time the hypervisor gave other virtual machines while this one's was runnable, so
+    far, summed over the cores (Linux's ``steal``; None where the system does not say). This
+    host's speed moves with it: a figure measured while it rose was measured on less CPU."""
+    return getattr(psutil.cpu_times(), "steal", None)
+
+
+def stolen_between(before: float | None) -> float | None:
+    """Seconds stolen since ``before``, a ``stolen_seconds()`` reading."""
+    now = stolen_seconds()
+    return None if before is None or now is None else round(now - before, 2)
+
+
 def cpu_share(
     before: dict[str, float], after: dict[str, float], seconds: float
 ) -> dict[str, float]:

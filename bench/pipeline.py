@@ -49,6 +49,8 @@ from bench.harness import (
     cpu_seconds,
     cpu_share,
     sandbox_process,
+    stolen_between,
+    stolen_seconds,
 )
 from service_kit.events import ensure_topics
 from service_kit.mongo import BULK_CHUNK, bulk_write_chunked, find_by_ids
@@ -226,7 +228,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
     }
     counts_before = store_counts(services)
     async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
-        cpu_before = cpu_seconds()
+        cpu_before, stolen = cpu_seconds(), stolen_seconds()
         began = time.time()
         await asyncio.gather(*(post_batches(http, batches[i::4], sent) for i in range(4)))
         ingested = time.time()
@@ -245,6 +247,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         "pipeline_invoices_per_s": round(count / elapsed, 1),
         # cores each process used on average (2 on this machine): who is busy, who waits
         "cpu_cores_used": cpu,
+        "stolen_cpu_seconds": stolen_between(stolen),
         "store": store,
     }
 
@@ -256,6 +259,7 @@ async def steady(s: Stack, orgs: list[str], rate: float, seconds: float) -> dict
     batches = batches_of(orgs, 5_000_000, ticks * per_tick, per_tick)
     sent: dict[str, float] = {}
     headers = {"Authorization": f"Bearer {KEY}"}
+    stolen = stolen_seconds()
     async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
         began = time.monotonic()
         tasks = []
@@ -273,6 +277,8 @@ async def steady(s: Stack, orgs: list[str], rate: float, seconds: float) -> dict
         "latency_p50_ms": round(percentile(latencies, 50), 1),
         "latency_p99_ms": round(percentile(latencies, 99), 1),
         "latency_max_ms": round(max(latencies), 1),
+        # CPU time the host gave other virtual machines meanwhile (see stolen_seconds)
+        "stolen_cpu_seconds": stolen_between(stolen),
     }
 
 

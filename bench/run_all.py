@@ -23,6 +23,7 @@ from rich.table import Table
 
 from bench import connector_calls, drain, pipeline, queries
 from bench.common import RESULTS, machine, write_result
+from bench.harness import stolen_between, stolen_seconds
 from bench.plots import plot_all
 from local_infra.endpoints import kafka_endpoint, mongodb_endpoint
 
@@ -113,6 +114,8 @@ def summary(console: Console) -> None:
         ("3 latency", "latency_p50_ms", pipe.get("latency_p50_ms")),
         ("3 latency", "latency_p99_ms", pipe.get("latency_p99_ms")),
     ]
+    steady = pipe.get("runs", {}).get("instances_1", {}).get("steady", {})
+    rows.append(("3 latency", "stolen_cpu_seconds", steady.get("stolen_cpu_seconds")))
     for service, mb in pipe.get("peak_rss_mb", {}).items():
         rows.append(("4 memory", f"peak_rss_mb.{service}", mb))
     query = _load("queries")
@@ -120,10 +123,17 @@ def summary(console: Console) -> None:
     for view, timing in query.get("views", {}).items():
         rows.append((f"5 queries, {size}", f"p95_ms.{view}", timing["p95_ms"]))
     rows.append((f"5 queries, {size}", "worst_p95_ms", query.get("worst_p95_ms")))
+    # The host lends its cores to other virtual machines: what it took during each measurement.
+    for name in ("connector_calls", "drain", "pipeline", "queries"):
+        rows.append(
+            (f"host, during {name}", "stolen_cpu_seconds", _load(name).get("stolen_cpu_seconds"))
+        )
     for measure, key, value in rows:
         target = TARGETS.get(key, "")
         if key == "pipeline_vs_slowest":
             target = ">= 0.5"
+        if key == "drain_vs_lower_bound" and " orgs, " in measure:
+            target = "<= 1.5"  # issue 18: many organisations at once
         table.add_row(measure, key, "-" if value is None else str(value), target)
     console.print(table)
 
@@ -144,7 +154,7 @@ def main() -> None:
         for key in wanted:
             name, measure = MEASUREMENTS[key]
             console.print(f"[bold]{name}[/bold] …")
-            began = time.monotonic()
+            began, stolen = time.monotonic(), stolen_seconds()
             margs = args
             if key == "pipeline":
                 margs = argparse.Namespace(
@@ -162,6 +172,7 @@ def main() -> None:
                 )
             result = measure(kafka, mongo, margs)
             timings[name] = round(time.monotonic() - began, 1)
+            result["stolen_cpu_seconds"] = stolen_between(stolen)
             result["sizes"] = {k: v for k, v in vars(margs).items() if k != "only"}
             console.print(f"wrote {write_result(name, result)} ({timings[name]} s)")
     for path in plot_all():
