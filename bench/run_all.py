@@ -99,9 +99,12 @@ def summary(console: Console) -> None:
     ]
     for scale, ratio in calls.get("drain_vs_lower_bound_time_scale", {}).items():
         rows.append((f"2 drain, 1 org, time_scale {scale}", "drain_vs_lower_bound", ratio))
+    many_orgs: set[str] = set()  # measured with the 1.5 target of many organisations
     for name, run in many.get("runs", {}).items():
         label = f"2 drain, {run['orgs']} orgs, {name.split('_')[1]} inst."
         rows.append((label, "drain_vs_lower_bound", run["drain_vs_lower_bound"]))
+        if run["orgs"] > 1:
+            many_orgs.add(label)
         rows.append((label, "responses_429", run["responses_429"]))
     rows += [
         ("3 pipeline", "pipeline_invoices_per_s", pipe.get("pipeline_invoices_per_s")),
@@ -132,7 +135,7 @@ def summary(console: Console) -> None:
         target = TARGETS.get(key, "")
         if key == "pipeline_vs_slowest":
             target = ">= 0.5"
-        if key == "drain_vs_lower_bound" and " orgs, " in measure:
+        if key == "drain_vs_lower_bound" and measure in many_orgs:
             target = "<= 1.5"  # issue 18: many organisations at once
         table.add_row(measure, key, "-" if value is None else str(value), target)
     console.print(table)

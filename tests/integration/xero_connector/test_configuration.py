@@ -384,14 +384,14 @@ async def test_a_batch_reads_the_settings_and_the_mappings_in_one_find(
     )
     try:
         store = MongoOrgConfig(client[mongo_db.name])
-        assert await store.get_config("org_none") == (None, None)
+        assert await store.get_settings_and_mappings("org_none") == (None, None)
         settings = OrgSettings(sync_mode=SyncMode.MANUAL, auto_create_contacts=True)
         await store.put_settings("org_s", settings)
-        assert await store.get_config("org_s") == (settings, None)
+        assert await store.get_settings_and_mappings("org_s") == (settings, None)
         mappings = Mappings(accounts={"hardware.parts": "260"}, tax_rates={"$zero": "NONE"})
         await store.put_mappings("org_s", mappings)
         finds.collections.clear()
-        assert await store.get_config("org_s") == (settings, mappings)
+        assert await store.get_settings_and_mappings("org_s") == (settings, mappings)
         assert finds.collections == ["org_config"]  # one round trip for both
         assert await store.get_settings("org_s") == settings
         assert await store.get_mappings("org_s") == mappings

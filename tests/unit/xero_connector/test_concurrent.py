@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from service_kit.errors import RetryLater
-from xero_connector.sync.concurrent import together
+from xero_connector.sync.concurrent import alongside, together
 
 
 async def test_together_answers_each_step_in_order_and_runs_them_at_once() -> None:
@@ -40,3 +40,37 @@ async def test_the_first_failure_cancels_the_other_step_and_is_raised_alone() ->
     with pytest.raises(RetryLater, match="the store is down"):
         await together(slow(), outage())
     assert cancelled.is_set()
+
+
+async def test_a_side_step_not_cut_short_finishes_when_the_main_step_fails() -> None:
+    finished: list[str] = []
+
+    async def record() -> None:
+        for _ in range(5):  # still running when the main step fails
+            await asyncio.sleep(0)
+        finished.append("recorded")
+
+    async def prepare() -> None:
+        raise RetryLater("Xero is unavailable")
+
+    with pytest.raises(RetryLater, match="Xero is unavailable"):
+        await alongside(prepare(), record(), cut_short=False)
+    assert finished == ["recorded"]
+    finished.clear()
+    with pytest.raises(RetryLater):
+        await alongside(prepare(), record())  # cut short by default
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert finished == []
+
+
+async def test_the_main_steps_failure_is_raised_over_the_side_steps() -> None:
+    async def record() -> None:
+        await asyncio.sleep(0)
+        raise RetryLater("the store is down")
+
+    async def prepare() -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await alongside(prepare(), record(), cut_short=False)

@@ -36,7 +36,9 @@ class FakeConfig:
     async def get_mappings(self, org_id: str) -> Mappings | None:
         return None
 
-    async def get_config(self, org_id: str) -> tuple[OrgSettings | None, Mappings | None]:
+    async def get_settings_and_mappings(
+        self, org_id: str
+    ) -> tuple[OrgSettings | None, Mappings | None]:
         return None, None
 
     async def put_mappings(self, org_id: str, mappings: Mappings) -> None: ...

@@ -1,19 +1,23 @@
 """The codes recent invoices used: recorded once per batch, listed unmapped first."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from sync_schemas import EventType, Invoice
+import pytest
+
+from sync_schemas import EventType, Invoice, InvoiceStatus
 from tests.unit.xero_connector.fakes import FakeClock
 from xero_connector.adapters.mongo import field_key
 from xero_connector.configuration import ConfigService
-from xero_connector.domain import LastSeen, Mappings, OrgSettings, Used
+from xero_connector.domain import InvoiceRecord, LastSeen, Mappings, OrgSettings, Used
 from xero_connector.org_data import OrgDataCache
 from xero_connector.ports import XeroScope
 from xero_connector.seen import Seen, seen_codes
 from xero_connector.sync.model import SyncAsk, SyncResult, Target
 from xero_connector.sync.prepare import Preparer
+from xero_connector.xero_errors import XeroUnavailable
 
 T1 = datetime(2026, 11, 1, tzinfo=UTC)
 T2 = datetime(2026, 11, 2, tzinfo=UTC)
@@ -104,6 +108,11 @@ class MemoryStore:
     async def get_mappings(self, org_id: str) -> Mappings | None:
         return self.mappings
 
+    async def get_settings_and_mappings(
+        self, org_id: str
+    ) -> tuple[OrgSettings | None, Mappings | None]:
+        return self.settings, self.mappings
+
     async def record_used(self, org_id: str, used: Used, at: datetime) -> None:
         self.writes.append((org_id, used, at))
 
@@ -131,6 +140,16 @@ async def test_seen_covers_the_recent_window_only() -> None:
     assert seen.currencies == [] and seen.revenue_categories == []
 
 
+async def test_settings_and_mappings_come_with_the_defaults_where_unset() -> None:
+    store = MemoryStore()
+    config = ConfigService(store, None, None)  # type: ignore[arg-type]
+    assert await config.settings_and_mappings("org_a") == (OrgSettings(), Mappings())
+    store.mappings = Mappings(tax_rates={"GST15": "OUTPUT2"})
+    assert await config.settings_and_mappings("org_a") == (OrgSettings(), store.mappings)
+    store.settings = OrgSettings(auto_create_contacts=True)
+    assert await config.settings_and_mappings("org_a") == (store.settings, store.mappings)
+
+
 class StubXero:
     async def currencies(self, scope: XeroScope) -> list[Any]:
         return []
@@ -152,7 +171,7 @@ class PreparingConfig:
     def __init__(self) -> None:
         self.recorded: list[tuple[str, Used]] = []
 
-    async def config(self, org_id: str) -> tuple[OrgSettings, Mappings]:
+    async def settings_and_mappings(self, org_id: str) -> tuple[OrgSettings, Mappings]:
         return OrgSettings(), Mappings()
 
     async def record_used(self, org_id: str, used: Used) -> None:
@@ -182,6 +201,60 @@ async def test_the_pipeline_records_a_whole_batch_in_one_write() -> None:
     assert writes == [] and len(sync_results) == 40  # unmapped: refused before Xero
     assert config.recorded == [("org_a", Used.by(invoices))]
     assert config.recorded[0][1].tax_codes == {"T0", "T1", "T2"}
+
+
+class XeroDown(StubXero):
+    async def currencies(self, scope: XeroScope) -> list[Any]:
+        raise XeroUnavailable("Xero answered 503")
+
+
+class SlowRecording(PreparingConfig):
+    async def record_used(self, org_id: str, used: Used) -> None:
+        for _ in range(5):  # a store round trip: longer than the preparing takes to fail
+            await asyncio.sleep(0)
+        await super().record_used(org_id, used)
+
+
+def preparer_for(xero: StubXero, config: PreparingConfig) -> Preparer:
+    return Preparer(
+        xero,  # type: ignore[arg-type]
+        config,
+        OrgDataCache(xero, ttl_seconds=60),  # type: ignore[arg-type]
+        NoContacts(),  # type: ignore[arg-type]
+        "http://console/{org_id}/{invoice_id}",
+    )
+
+
+def targets_of(invoices: list[Invoice]) -> list[Target]:
+    return [
+        Target(i, [SyncAsk(f"e{i.invoice_id}", EventType.INVOICE_CREATED, i)]) for i in invoices
+    ]
+
+
+async def test_the_used_codes_are_recorded_even_when_the_preparing_fails() -> None:
+    config = SlowRecording()
+    invoices = [invoice(n, tax_code="T1") for n in range(1, 4)]
+    with pytest.raises(XeroUnavailable):
+        await preparer_for(XeroDown(), config).writes(
+            XeroScope("org_a", "t1"), OrgSettings(), Mappings(), targets_of(invoices), {}, {}
+        )
+    assert config.recorded == [("org_a", Used.by(invoices))]  # not cut short
+
+
+async def test_a_batch_of_voids_only_records_no_codes() -> None:
+    config = PreparingConfig()
+    void = invoice(1).model_copy(update={"status": InvoiceStatus.VOID})
+    sync_results: dict[str, SyncResult] = {}
+    writes = await preparer_for(StubXero(), config).writes(
+        XeroScope("org_a", "t1"),
+        OrgSettings(),
+        Mappings(),
+        targets_of([void]),
+        {"inv_1": InvoiceRecord("org_a", "inv_1")},
+        sync_results,
+    )
+    assert writes == [] and "inv_1" in sync_results  # nothing of ours in Xero to void
+    assert config.recorded == []
 
 
 def test_any_code_becomes_a_safe_field_name_and_comes_back() -> None:

@@ -15,7 +15,7 @@ from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.errors import ConnectionExpired
 from xero_connector.ports import XeroScope
 from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write
-from xero_connector.sync.writer import Writer
+from xero_connector.sync.writer import LINKS_AHEAD, Writer
 from xero_connector.xero_errors import XeroUnavailable
 from xero_connector.xero_models import WrittenInvoice, XeroInvoice
 
@@ -293,37 +293,89 @@ async def test_a_chunks_links_are_stored_while_the_next_chunk_is_sent_and_before
     ]  # fmt: skip
 
 
-async def test_the_writer_never_waits_for_links_between_chunks() -> None:
+async def test_the_writer_goes_on_while_earlier_chunks_links_are_stored() -> None:
     records = LinksHeld()
-    xero = ReleasesOnPut(records, nth=3)  # the first chunk's links wait for the third PUT
+    # The first chunk's links wait for the last PUT the writer may send meanwhile.
+    xero = ReleasesOnPut(records, nth=LINKS_AHEAD + 1)
     chunked = writer(xero, records)
     chunked.chunk_size = 2
-    # A writer that waited for the first chunk's links before the third PUT would never send
-    # it (the timeout turns that hang into a failure).
-    _, links = await asyncio.wait_for(run(chunked, creates(5), {}), timeout=5)
-    assert xero.calls == ["PUT"] * 3
-    assert records.links == links and len(links) == 5
+    chunks = LINKS_AHEAD + 2
+    # A writer that waited for the first chunk's links before that PUT would never send it
+    # (the timeout turns that hang into a failure).
+    _, links = await asyncio.wait_for(run(chunked, creates(2 * chunks), {}), timeout=5)
+    assert xero.calls == ["PUT"] * chunks
+    assert records.links == links and len(links) == 2 * chunks
     # Queued behind each other all the same: a later chunk's links never land first.
-    assert records.order == [
-        "start inv_1", "end inv_1", "start inv_3", "end inv_3", "start inv_5", "end inv_5"
-    ]  # fmt: skip
+    firsts = [min(f"inv_{2 * n + 1}", f"inv_{2 * n + 2}") for n in range(chunks)]  # as noted
+    assert records.order == [f"{step} {first}" for first in firsts for step in ("start", "end")]
 
 
-class LinksDown(Records):
+async def test_the_writer_waits_once_links_ahead_chunks_links_are_storing() -> None:
+    records = LinksHeld()  # never released
+    xero = FakeXero()
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(run(chunked, creates(4 * LINKS_AHEAD), {}), timeout=0.2)
+    # Each of the first LINKS_AHEAD chunks' links storing, the next chunk sent, and then the
+    # writer waits for the first chunk's.
+    assert xero.calls == ["PUT"] * (LINKS_AHEAD + 1)
+
+
+class LinksFailOnRelease(LinksHeld):
+    """Each store waits for ``release``, then fails: a store that fails late."""
+
     async def settle(
         self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
     ) -> None:
+        await self.release.wait()
         raise RetryLater("the store is down")
 
 
-async def test_links_that_cannot_be_stored_stop_the_writes() -> None:
-    xero, records = FakeXero(), LinksDown()
+async def test_a_store_that_fails_stops_the_writes_at_the_next_chunk() -> None:
+    records = LinksFailOnRelease()
+    xero = ReleasesOnPut(records, nth=2)  # the first chunk's store fails once PUT 2 is sent
     chunked = writer(xero, records)
     chunked.chunk_size = 2
     with pytest.raises(RetryLater):
-        await run(chunked, creates(5), {})
-    # The failure is raised at the next chunk's links: the chunk sent meanwhile, no other.
-    assert xero.calls == ["PUT", "PUT"]
+        await asyncio.wait_for(run(chunked, creates(19), {}), timeout=5)
+    # Known once the third chunk is on its way, the failure is raised before the fourth.
+    assert xero.calls == ["PUT"] * 3
+
+
+class CancelsOnPost(FakeXero):
+    """Cancels ``task`` as the ``nth`` update answers: before anything else the loop runs."""
+
+    def __init__(self, *held: XeroInvoice, nth: int) -> None:
+        super().__init__(*held)
+        self.nth = nth
+        self.task: asyncio.Task[Any] | None = None
+
+    async def update_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        answer = await super().update_invoices(scope, invoices, key=key, unitdp=unitdp)
+        if self.calls.count("POST") == self.nth and self.task is not None:
+            asyncio.get_running_loop().call_soon(self.task.cancel)
+        return answer
+
+
+async def test_a_write_cancelled_as_its_links_are_stored_leaves_no_store_running() -> None:
+    held = [XeroInvoice(f"x-u{n}", f"INV-{n}", "ACCREC", "AUTHORISED", URL) for n in (1, 2, 3)]
+    updates = creates(3)
+    for w, invoice_in_xero in zip(updates, held, strict=True):
+        w.xero_id = invoice_in_xero.invoice_id
+    records = LinksHeld()  # never released: the first chunk's links stay in flight
+    xero = CancelsOnPost(*held, nth=2)  # the cancel lands once the write waits for its links
+    chunked = writer(xero, records)
+    chunked.chunk_size = 2
+    task = asyncio.ensure_future(run(chunked, updates, {}))
+    xero.task = task
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=5)
+    assert xero.calls == ["POST", "POST"] and records.order == ["start inv_1"]
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == []  # neither chunk's store goes on after the write
 
 
 async def test_links_reached_before_an_error_are_stored_before_it_is_raised() -> None:

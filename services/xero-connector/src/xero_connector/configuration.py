@@ -1,6 +1,7 @@
 """Settings and mappings per organisation, and the mapping check against live Xero.
 
 settings = await config.settings("org_acme")      # the defaults for a new organisation
+settings, mappings = await config.settings_and_mappings("org_acme")   # one read, the pipeline
 problems = await config.check("org_acme")         # [] when every mapped code is usable
 choices = await config.choices("org_acme")        # what the mappings may name, from Xero
 await config.record_used("org_acme", Used.by(invoices))   # the pipeline, once per batch
@@ -44,9 +45,9 @@ class ConfigService:
     async def mappings(self, org_id: str) -> Mappings:
         return await self._store.get_mappings(org_id) or Mappings()
 
-    async def config(self, org_id: str) -> tuple[OrgSettings, Mappings]:
+    async def settings_and_mappings(self, org_id: str) -> tuple[OrgSettings, Mappings]:
         """The settings and the mappings as one read saw them (the defaults where unset)."""
-        settings, mappings = await self._store.get_config(org_id)
+        settings, mappings = await self._store.get_settings_and_mappings(org_id)
         return settings or OrgSettings(), mappings or Mappings()
 
     async def put_mappings(self, org_id: str, mappings: Mappings) -> Mappings:
@@ -60,7 +61,8 @@ class ConfigService:
         """What invoices used in the last ``recent_currency_days``, each marked mapped or not
         by the stored mappings and settings (no Xero call)."""
         last_seen = await self._store.seen_since(org_id, self._clock() - self._recent)
-        return seen_codes(last_seen, await self.mappings(org_id), await self.settings(org_id))
+        settings, mappings = await self.settings_and_mappings(org_id)
+        return seen_codes(last_seen, mappings, settings)
 
     async def check(self, org_id: str, proposal: Mappings | None = None) -> list[Problem]:
         """The stored mappings, or ``proposal`` (not saved), against the live organisation.

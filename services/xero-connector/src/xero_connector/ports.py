@@ -93,7 +93,9 @@ class OrgConfigStore(Protocol):
 
     async def get_mappings(self, org_id: str) -> Mappings | None: ...
 
-    async def get_config(self, org_id: str) -> tuple[OrgSettings | None, Mappings | None]:
+    async def get_settings_and_mappings(
+        self, org_id: str
+    ) -> tuple[OrgSettings | None, Mappings | None]:
         """The settings and the mappings, in one read (one document)."""
         ...
 

@@ -297,7 +297,9 @@ class MongoOrgConfig:
     async def get_settings(self, org_id: str) -> OrgSettings | None:
         return _settings(await self._config.find_one({"_id": org_id}))
 
-    async def get_config(self, org_id: str) -> tuple[OrgSettings | None, Mappings | None]:
+    async def get_settings_and_mappings(
+        self, org_id: str
+    ) -> tuple[OrgSettings | None, Mappings | None]:
         doc = await self._config.find_one({"_id": org_id})
         return _settings(doc), _mappings(doc)
 

@@ -1,29 +1,39 @@
 """Steps of a batch at once, none outliving the step.
 
 answer = await alongside(self._creates(...), self._intend(...))
-(settings, mappings), records = await together(config.config(org), records.get_many(org, ids))
+(settings, mappings), records = await together(config.settings_and_mappings(org), ...)
 """
 
 import asyncio
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
 
 
-async def alongside(main: Awaitable[T], side: Coroutine[Any, Any, Any]) -> T:
+async def alongside(
+    main: Awaitable[T], side: Coroutine[Any, Any, Any], *, cut_short: bool = True
+) -> T:
     """``main``'s answer, with ``side`` running meanwhile. A failure of ``main`` cancels
-    ``side``; a failure of ``side`` is raised once ``main`` is done. Either way neither goes on
-    after the step (no write outlives its batch), and the exception raised is the step's own,
-    not a group (callers tell ``RetryLater`` from a bug)."""
+    ``side`` (with ``cut_short=False``, lets it finish, and logs its own failure); a failure
+    of ``side`` is raised once ``main`` is done. Either way neither goes on after the step (no
+    write outlives its batch), and the exception raised is the step's own, not a group
+    (callers tell ``RetryLater`` from a bug)."""
     task = asyncio.ensure_future(side)
     try:
         answer = await main
     except BaseException:
-        task.cancel()
+        if cut_short:
+            task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if not cut_short and not task.cancelled() and task.exception() is not None:
+            log.warning("step.side_failed", error=repr(task.exception()))
         raise
     await task
     return answer

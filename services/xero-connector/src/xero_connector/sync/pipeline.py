@@ -131,7 +131,8 @@ class SyncPipeline:
             # refresh the token, or find the connection expired).
             invoice_ids = list(dict.fromkeys(a.invoice.invoice_id for a in asks))
             (settings, mappings), records = await together(
-                self._config.config(org_id), self._records.get_many(org_id, invoice_ids)
+                self._config.settings_and_mappings(org_id),
+                self._records.get_many(org_id, invoice_ids),
             )
             if settings.sync_mode is SyncMode.MANUAL:
                 asks = [r for r in asks if r.event_type is EventType.INVOICE_SYNC_REQUESTED]

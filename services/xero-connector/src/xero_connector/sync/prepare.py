@@ -31,7 +31,7 @@ _CACHE_CODES = frozenset(
 
 
 class Config(Protocol):
-    async def config(self, org_id: str) -> tuple[OrgSettings, Mappings]: ...
+    async def settings_and_mappings(self, org_id: str) -> tuple[OrgSettings, Mappings]: ...
 
     async def record_used(self, org_id: str, used: Used) -> None: ...
 
@@ -70,10 +70,11 @@ class Preparer:
         if not others:
             return cancels
         # One write per batch and organisation (what the console's "seen" lists show), which
-        # nothing here reads: it goes along with the preparing.
+        # nothing here reads: it goes along with the preparing, and ends even if that fails.
         return cancels + await alongside(
             self._prepare(scope, settings, mappings, others, records, sync_results),
             self._config.record_used(scope.org_id, Used.by(t.invoice for t in others)),
+            cut_short=False,
         )
 
     async def after(

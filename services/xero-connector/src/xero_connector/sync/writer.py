@@ -13,15 +13,16 @@ that is not ours is touched.
   adopted (linked, then updated); anything else holding the number fails
   ``invoice_number_taken``.
 - A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
-- Each chunk's links are stored while the next chunks are sent (the writer never waits for
-  them between chunks), one chunk's after the other's, and all of them before ``write``
-  returns (so before any result goes out). A crash in between loses no create: their
-  intents are stored, so they are looked up, not sent again.
+- Each chunk's links are stored while the next chunks are sent (the writer waits for them
+  only when ``LINKS_AHEAD`` chunks' are storing), one chunk's after the other's, and all of
+  them before ``write`` returns (so before any result goes out). A crash in between loses no
+  create: their intents are stored, so they are looked up, not sent again.
 """
 
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -44,6 +45,9 @@ from xero_connector.xero_models import WrittenInvoice
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
+# Chunks whose links may still be storing when the next chunk is sent: the writer does not
+# wait for a slow store, and a store that fails lets no more than this many go after it.
+LINKS_AHEAD = 4
 
 
 def unavailable(error: XeroError) -> SyncResult:
@@ -51,38 +55,47 @@ def unavailable(error: XeroError) -> SyncResult:
 
 
 class _Links:
-    """The links one ``write`` reaches, and their storing: a chunk's are stored in the
-    background while the write goes on, each chunk's once the chunk before is stored (a later
-    link of an invoice never lands first), and ``stored`` waits for all of them. The writer
-    never waits for a store to start the next chunk; a store that failed is raised at the
-    next chunk's ``store`` (and by ``stored``)."""
+    """The links one ``write`` reaches, and their storing: each chunk's are stored in the
+    background once the chunk before's are (a later link of an invoice never lands first),
+    while the writer goes on. The writer is never more than ``LINKS_AHEAD`` chunks ahead of
+    its links: before it queues a chunk's, it waits for the oldest store when that many are
+    storing, and a store that failed is raised there, so at most that many more chunks go
+    out after it. ``stored`` waits for all of them, and leaves none running whatever ends
+    it."""
 
     def __init__(self, records: InvoiceRecords, org_id: str) -> None:
         self.reached: dict[str, Link] = {}
         self._records = records
         self._org_id = org_id
-        self._storing: asyncio.Future[None] | None = None  # the newest store, after the others
+        self._stores: deque[asyncio.Future[None]] = deque()  # chunk order, <= LINKS_AHEAD
 
     async def store(self, chunk: list[Write]) -> None:
         """Queue storing the links ``chunk`` reached (each raises its invoice's high-water
-        mark as well) behind the stores before it."""
-        if self._storing is not None and self._storing.done():
-            await self.stored()  # raises a failed store's error: no more writes after it
-        previous = self._storing
+        mark as well) behind those before."""
+        while self._stores and (len(self._stores) == LINKS_AHEAD or self._stores[0].done()):
+            await self._stores.popleft()  # a failed store's error: no more writes after it
         written = {w.invoice_id: self.reached[w.invoice_id] for w in chunk if w in self}
         if written:
-            self._storing = asyncio.ensure_future(self._after(previous, written))
+            before = self._stores[-1] if self._stores else None
+            self._stores.append(asyncio.ensure_future(self._store_after(before, written)))
 
-    async def _after(self, previous: asyncio.Future[None] | None, written: dict[str, Link]) -> None:
-        if previous is not None:
-            await previous  # a failed store fails every one queued behind it
-        await self._records.settle(self._org_id, {}, written)
+    async def _store_after(
+        self, before: asyncio.Future[None] | None, links: dict[str, Link]
+    ) -> None:
+        if before is not None:
+            await before  # a failed store fails the one queued behind it
+        await self._records.settle(self._org_id, {}, links)
 
     async def stored(self) -> None:
         """Every link reached so far is stored (or the first failed store's error raised)."""
-        if self._storing is not None:
-            storing, self._storing = self._storing, None
-            await storing
+        stores, self._stores = self._stores, deque()
+        try:
+            for storing in stores:
+                await storing
+        finally:  # cancelled, or failed: none of them goes on after the write
+            for storing in stores:
+                storing.cancel()
+            await asyncio.gather(*stores, return_exceptions=True)
 
     def __contains__(self, w: Write) -> bool:
         return w.invoice_id in self.reached
