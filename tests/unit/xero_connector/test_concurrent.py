@@ -4,6 +4,7 @@ as itself."""
 import asyncio
 
 import pytest
+from structlog.testing import capture_logs
 
 from service_kit.errors import RetryLater
 from xero_connector.sync.concurrent import alongside, together
@@ -72,5 +73,8 @@ async def test_the_main_steps_failure_is_raised_over_the_side_steps() -> None:
     async def prepare() -> None:
         raise ValueError("a bug")
 
-    with pytest.raises(ValueError, match="a bug"):
+    with capture_logs() as logs, pytest.raises(ValueError, match="a bug"):
         await alongside(prepare(), record(), cut_short=False)
+    assert [(e["event"], "the store is down" in e["error"]) for e in logs] == [
+        ("step.side_failed", True)
+    ]

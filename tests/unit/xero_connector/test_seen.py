@@ -140,6 +140,25 @@ async def test_seen_covers_the_recent_window_only() -> None:
     assert seen.currencies == [] and seen.revenue_categories == []
 
 
+class OneReadOnly(MemoryStore):
+    """Settings and mappings only in one read."""
+
+    async def get_settings(self, org_id: str) -> OrgSettings | None:
+        raise AssertionError("the settings read alone")
+
+    async def get_mappings(self, org_id: str) -> Mappings | None:
+        raise AssertionError("the mappings read alone")
+
+
+async def test_seen_reads_the_settings_and_the_mappings_once() -> None:
+    store = OneReadOnly()
+    store.mappings = Mappings(tax_rates={"T1": "OUTPUT2"})
+    config = ConfigService(store, None, None)  # type: ignore[arg-type]
+    await config.record_used("org_a", Used(tax_codes=frozenset({"T1", "T2"})))
+    seen = await config.seen("org_a")
+    assert sorted((s.value, s.mapped) for s in seen.tax_codes) == [("T1", True), ("T2", False)]
+
+
 async def test_settings_and_mappings_come_with_the_defaults_where_unset() -> None:
     store = MemoryStore()
     config = ConfigService(store, None, None)  # type: ignore[arg-type]

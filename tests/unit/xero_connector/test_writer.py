@@ -332,15 +332,16 @@ class LinksFailOnRelease(LinksHeld):
         raise RetryLater("the store is down")
 
 
-async def test_a_store_that_fails_stops_the_writes_at_the_next_chunk() -> None:
+async def test_a_store_that_fails_late_stops_the_writes_within_links_ahead_chunks() -> None:
     records = LinksFailOnRelease()
-    xero = ReleasesOnPut(records, nth=2)  # the first chunk's store fails once PUT 2 is sent
+    # The first chunk's store fails once the last PUT the writer may send meanwhile is sent.
+    xero = ReleasesOnPut(records, nth=LINKS_AHEAD + 1)
     chunked = writer(xero, records)
     chunked.chunk_size = 2
     with pytest.raises(RetryLater):
         await asyncio.wait_for(run(chunked, creates(19), {}), timeout=5)
-    # Known once the third chunk is on its way, the failure is raised before the fourth.
-    assert xero.calls == ["PUT"] * 3
+    # Raised before the chunk after those: a writer that never waited would send all ten.
+    assert xero.calls == ["PUT"] * (LINKS_AHEAD + 1)
 
 
 class CancelsOnPost(FakeXero):

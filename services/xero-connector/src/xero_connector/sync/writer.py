@@ -130,9 +130,11 @@ class Writer:
         sync_results: dict[str, SyncResult],
     ) -> dict[str, Link]:
         """Each write's result goes into ``sync_results`` as soon as Xero answers it (an error
-        later leaves it there); returns the links stored. Whatever ends the write, the links
-        it reached are stored first: an error after a chunk was written does not leave that
-        chunk's results without their links."""
+        later leaves it there); returns the links stored. Whatever error ends the write, the
+        links it reached are stored first: an error after a chunk was written does not leave
+        that chunk's results without their links. A cancellation while links are storing
+        cancels those stores (their intents are stored, so those creates are looked up when
+        the batch comes again)."""
         links = _Links(self._records, scope.org_id)
         try:
             await self._write(scope, writes, records, sync_results, links)
