@@ -10,7 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from service_kit.consumer import PREFETCH_BACKOFF_S, listen
 from service_kit.events import Topics, dead_letter, ensure_topics, event_broker, publish_event
-from sync_schemas import EnvelopeError, EventType, decode, new_event, topics
+from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, new_event, topics
 from tests.support.samples import sample_data
 
 
@@ -30,14 +30,22 @@ async def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
     return records
 
 
+async def prefixed_topics(bootstrap: str, unique: str) -> Topics:
+    """The contract's topics behind this test's prefix, created on the broker."""
+    names = Topics.with_prefix(unique)
+    await ensure_topics([bootstrap], names.all(), partitions=3)
+    return names
+
+
+def sample_event(event_type: EventType) -> CloudEvent[Any]:
+    return new_event(event_type, sample_data(event_type), source="/x")
+
+
 async def test_published_event_keeps_binary_mode_headers_and_decodes_back(
     kafka_bootstrap: str, unique: str
 ) -> None:
-    names = Topics.with_prefix(unique)
-    await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
-    event = new_event(
-        EventType.INVOICE_SYNC_FAILED, sample_data(EventType.INVOICE_SYNC_FAILED), source="/x"
-    )
+    names = await prefixed_topics(kafka_bootstrap, unique)
+    event = sample_event(EventType.INVOICE_SYNC_FAILED)
     broker = event_broker([kafka_bootstrap], client_id=unique)
     await broker.start()
     try:
@@ -56,11 +64,8 @@ async def test_published_event_keeps_binary_mode_headers_and_decodes_back(
 async def test_subscribers_consume_through_a_fetcher_that_holds_back_10_ms_not_100(
     kafka_bootstrap: str, unique: str
 ) -> None:
-    names = Topics.with_prefix(unique)
-    await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
-    event = new_event(
-        EventType.INVOICE_CREATED, sample_data(EventType.INVOICE_CREATED), source="/x"
-    )
+    names = await prefixed_topics(kafka_bootstrap, unique)
+    event = sample_event(EventType.INVOICE_CREATED)
     broker = event_broker([kafka_bootstrap], client_id=unique)
     received: list[Any] = []
     arrived = asyncio.Event()
@@ -92,8 +97,7 @@ def test_topic_names_keep_the_contracts_without_a_prefix() -> None:
 async def test_undecodable_record_is_dead_lettered_with_reason_and_original_bytes(
     kafka_bootstrap: str, unique: str
 ) -> None:
-    names = Topics.with_prefix(unique)
-    await ensure_topics([kafka_bootstrap], names.all(), partitions=3)
+    names = await prefixed_topics(kafka_bootstrap, unique)
     source, dlq = names.invoice_events, names.dlq
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()

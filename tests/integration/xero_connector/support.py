@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
 
 from service_kit.events import Topics
 from sync_schemas import CloudEvent, decode
@@ -25,6 +27,40 @@ from xero_connector.xero_models import Currency, Organisation
 API_KEY = "xc-test-key-5b1f0e"
 TOKEN_KEY = "6XUWgNpNk6S0Y7Aa6Xx3t7mHk0eKzqgJmH9dE0kRr8Y="  # a Fernet key for tests only
 REDIRECT_URI = "http://127.0.0.1:8002/v1/oauth/callback"
+
+
+class CommandsSent(monitoring.CommandListener):
+    """Every command a client sent the server, in order: what a store call costs it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def of(self, name: str) -> list[dict[str, Any]]:
+        return [command for sent, command in self.sent if sent == name]
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@asynccontextmanager
+async def watched_db(
+    mongodb_uri: str, name: str
+) -> AsyncIterator[tuple[AsyncDatabase[dict[str, Any]], CommandsSent]]:
+    """Database ``name`` through a client of its own, and the commands it sends."""
+    commands = CommandsSent()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_uri, tz_aware=True, event_listeners=[commands]
+    )
+    try:
+        yield client[name], commands
+    finally:
+        await client.close()
 
 
 class OrgReader:

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.integration.xero_connector.pipeline_support import (
@@ -15,7 +14,12 @@ from tests.integration.xero_connector.pipeline_support import (
     results,
     setup_org,
 )
-from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, connect
+from tests.integration.xero_connector.support import (
+    ConnectorFactory,
+    Sandbox,
+    connect,
+    watched_db,
+)
 from xero_connector.adapters.mongo import MongoOrgConfig
 from xero_connector.domain import Mappings, OrgSettings, SyncMode, Used
 
@@ -358,42 +362,20 @@ async def test_the_check_takes_a_proposal_and_leaves_the_stored_mappings_alone(
         assert fields == {"body.accounts.consulting", "body.colour"}
 
 
-class Finds(monitoring.CommandListener):
-    """The collections each ``find`` sent to the server reads."""
-
-    def __init__(self) -> None:
-        self.collections: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.collections.append(event.command["find"])
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_a_batch_reads_the_settings_and_the_mappings_in_one_find(
     mongodb_uri: str, mongo_db: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    finds = Finds()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongodb_uri, tz_aware=True, event_listeners=[finds]
-    )
-    try:
-        store = MongoOrgConfig(client[mongo_db.name])
+    async with watched_db(mongodb_uri, mongo_db.name) as (db, commands):
+        store = MongoOrgConfig(db)
         assert await store.get_settings_and_mappings("org_none") == (None, None)
         settings = OrgSettings(sync_mode=SyncMode.MANUAL, auto_create_contacts=True)
         await store.put_settings("org_s", settings)
         assert await store.get_settings_and_mappings("org_s") == (settings, None)
         mappings = Mappings(accounts={"hardware.parts": "260"}, tax_rates={"$zero": "NONE"})
         await store.put_mappings("org_s", mappings)
-        finds.collections.clear()
+        commands.sent.clear()
         assert await store.get_settings_and_mappings("org_s") == (settings, mappings)
-        assert finds.collections == ["org_config"]  # one round trip for both
+        finds = [command["find"] for command in commands.of("find")]
+        assert finds == ["org_config"]  # one round trip for both
         assert await store.get_settings("org_s") == settings
         assert await store.get_mappings("org_s") == mappings
-    finally:
-        await client.close()

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sync_schemas import ErrorCode, SyncOutcome
@@ -26,7 +25,12 @@ from tests.integration.xero_connector.pipeline_support import (
     stats,
     xero_invoices,
 )
-from tests.integration.xero_connector.support import ConnectorFactory, Sandbox, read_events
+from tests.integration.xero_connector.support import (
+    ConnectorFactory,
+    Sandbox,
+    read_events,
+    watched_db,
+)
 from tests.support.eventually import eventually
 from xero_connector.adapters.mongo_sync import (
     MongoContactCache,
@@ -215,34 +219,13 @@ async def test_a_retry_of_an_older_version_never_replaces_a_newer_ones(
     assert await retries.due(now + timedelta(seconds=2)) == [later]
 
 
-class DeletesSent(monitoring.CommandListener):
-    """The ``_id`` each delete statement sent to the server names."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "delete":
-            self.ids += [d["q"]["_id"] for d in event.command["deletes"]]
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_a_batch_deletes_only_the_older_retries_it_finds(
     mongodb_uri: str, mongo_db: AsyncDatabase[dict[str, Any]]
 ) -> None:
     # Every outcome drops the invoice's older retries, but few invoices of a batch have one:
     # a delete statement for each would cost the server as much as writing their links.
-    deletes = DeletesSent()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongodb_uri, tz_aware=True, event_listeners=[deletes]
-    )
-    try:
-        retries = MongoRetries(client[mongo_db.name])
+    async with watched_db(mongodb_uri, mongo_db.name) as (db, commands):
+        retries = MongoRetries(db)
         now = datetime.now(UTC).replace(microsecond=0)
         scheduled = [
             ScheduledRetry("org_r", i, now, 2, None, {"invoice_id": i, "version": v})
@@ -251,9 +234,8 @@ async def test_a_batch_deletes_only_the_older_retries_it_finds(
         await retries.schedule(scheduled)
         await retries.drop_older("org_r", {f"inv_{n}": 2 for n in range(1, 101)})
         assert {r.invoice_id for r in await retries.due(now)} == {"inv_2", "inv_3"}
-        assert deletes.ids == ["org_r/inv_1"]
-    finally:
-        await client.close()
+        deleted = [d["q"]["_id"] for command in commands.of("delete") for d in command["deletes"]]
+        assert deleted == ["org_r/inv_1"]
 
 
 async def test_parked_syncs_are_released_once_and_the_sweep_sees_only_those_still_parked(
