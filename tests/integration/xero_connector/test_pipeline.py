@@ -286,6 +286,60 @@ async def test_links_never_go_back_to_an_older_version_and_high_water_only_rises
     assert record.link is not None and (record.link.version, record.high_water) == (4, 4)
 
 
+async def test_a_first_creates_link_is_one_insert_and_a_wrong_guess_keeps_the_newer_link(
+    mongodb_uri: str, mongo_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    # Intents and links apart: on FerretDB an update costs about eight inserts, and the
+    # link written over its intent was most of the store's work in a bulk.
+    async with watched_db(mongodb_uri, mongo_db.name) as (db, commands):
+        records = MongoInvoiceRecords(db)
+        await records.intend("org_n", "t-1", {"inv_1": ("INV-1", "https://c/1")})
+        first = Link("t-1", "x-1", 1, "h1", "AUTHORISED")
+        await records.settle("org_n", {}, {"inv_1": first}, new={"inv_1"})
+        writes = [(name, c[name]) for name, c in commands.sent if name in ("insert", "update")]
+        assert writes == [("insert", "intents"), ("insert", "links")]
+        record = (await records.get_many("org_n", ["inv_1"]))["inv_1"]
+        assert (record.link, record.high_water, record.number) == (first, 1, "INV-1")
+        assert record.intents["t-1"].numbers == ("INV-1",)
+        # Taken for new by mistake (another writer linked version 3 meanwhile): the insert
+        # is refused and the link goes through the version guard like any other.
+        await records.settle("org_n", {}, {"inv_1": Link("t-1", "x-3", 3, "h3", "DRAFT")})
+        await records.settle(
+            "org_n", {}, {"inv_1": Link("t-1", "x-2", 2, "h2", "DRAFT")}, new={"inv_1"}
+        )
+        record = (await records.get_many("org_n", ["inv_1"]))["inv_1"]
+        assert record.link == Link("t-1", "x-3", 3, "h3", "DRAFT") and record.high_water == 3
+        await records.settle(
+            "org_n", {}, {"inv_1": Link("t-1", "x-3", 4, "h4", "VOIDED")}, new={"inv_1"}
+        )
+        record = (await records.get_many("org_n", ["inv_1"]))["inv_1"]
+        assert record.link is not None and (record.link.version, record.high_water) == (4, 4)
+
+
+async def test_intents_stored_in_links_before_the_split_are_still_read(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    # A record written by the version that kept intents in the links document.
+    await mongo_db["links"].insert_one(
+        {
+            "_id": "org_o/inv_1",
+            "org_id": "org_o",
+            "invoice_id": "inv_1",
+            "number": "INV-OLD",
+            "intents": {"t-1": {"numbers": ["INV-OLD"], "urls": ["https://c/1"]}},
+            "high_water": 2,
+        }
+    )
+    records = MongoInvoiceRecords(mongo_db)
+    record = (await records.get_many("org_o", ["inv_1"]))["inv_1"]
+    assert record.intents["t-1"].numbers == ("INV-OLD",) and record.number == "INV-OLD"
+    await records.intend("org_o", "t-1", {"inv_1": ("INV-NEW", "https://c/1")})
+    record = (await records.get_many("org_o", ["inv_1"]))["inv_1"]
+    assert record.intents["t-1"].numbers == ("INV-OLD", "INV-NEW")  # every number we sent
+    assert record.intents["t-1"].urls == ("https://c/1",)
+    assert (record.number, record.high_water) == ("INV-NEW", 2)
+
+
 async def test_five_deliveries_of_one_invoice_in_a_burst_make_one_xero_invoice(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:

@@ -3,7 +3,7 @@ is stored, a lost answer or a taken number is looked up, only what is ours is ad
 
 import asyncio
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -75,6 +75,7 @@ class Records:
     def __init__(self) -> None:
         self.intents: dict[str, list[tuple[str, str]]] = {}
         self.links: dict[str, Link] = {}
+        self.new: set[str] = set()  # links stored as those of invoices without a record
 
     async def intend(
         self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
@@ -83,9 +84,15 @@ class Records:
             self.intents.setdefault(invoice_id, []).append(pair)
 
     async def settle(
-        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+        self,
+        org_id: str,
+        high_water: Mapping[str, int],
+        links: Mapping[str, Link],
+        *,
+        new: Collection[str] = (),
     ) -> None:
         self.links.update(links)
+        self.new.update(new)
 
 
 def create(number: str = "INV-1", invoice_id: str = "inv_1") -> Write:
@@ -121,6 +128,26 @@ async def test_a_create_is_a_put_after_its_intent_is_stored() -> None:
     assert records.intents == {"inv_1": [("INV-1", URL)]}
     assert sync_results["inv_1"].outcome is SyncOutcome.CREATED
     assert records.links["inv_1"] == links["inv_1"]  # stored as soon as Xero answered
+
+
+async def test_only_first_creates_are_stored_as_new_links() -> None:
+    # An invoice with no mark and no link yet has no record to update: its link can be an
+    # insert. One that failed before (a mark) or was linked (an update) has a record.
+    linked = InvoiceRecord("org_acme", "inv_3", 1, Link("tenant-1", "x-3", 1, "h", "DRAFT"))
+    xero, records = FakeXero(), Records()
+    xero.invoices["x-3"] = XeroInvoice("x-3", "INV-3", "ACCREC", "DRAFT", URL)
+    update = create("INV-3", "inv_3")
+    update.xero_id = "x-3"
+    known = {
+        "inv_1": InvoiceRecord("org_acme", "inv_1"),  # blank: as the pipeline fills them in
+        "inv_2": InvoiceRecord("org_acme", "inv_2", high_water=1),  # failed before
+        "inv_3": linked,
+    }
+    writes = [create("INV-1", "inv_1"), create("INV-2", "inv_2"), update, create("INV-4", "inv_4")]
+    sync_results, links = await run(writer(xero, records), writes, known)
+    assert {r.outcome for r in sync_results.values()} == {SyncOutcome.CREATED, SyncOutcome.UPDATED}
+    assert set(links) == {"inv_1", "inv_2", "inv_3", "inv_4"}
+    assert records.new == {"inv_1", "inv_4"}
 
 
 async def test_a_lost_answer_is_looked_up_and_adopted_not_created_twice() -> None:
@@ -244,14 +271,19 @@ class LinksHeld(Records):
         self.order: list[str] = []
 
     async def settle(
-        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+        self,
+        org_id: str,
+        high_water: Mapping[str, int],
+        links: Mapping[str, Link],
+        *,
+        new: Collection[str] = (),
     ) -> None:
         first = min(links)
         self.order.append(f"start {first}")
         await self.release.wait()
         for _ in range(10):  # a store's round trip: longer than the error takes to rise
             await asyncio.sleep(0)
-        await super().settle(org_id, high_water, links)
+        await super().settle(org_id, high_water, links, new=new)
         self.order.append(f"end {first}")
 
 
@@ -326,7 +358,12 @@ class LinksFailOnRelease(LinksHeld):
     """Each store waits for ``release``, then fails: a store that fails late."""
 
     async def settle(
-        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+        self,
+        org_id: str,
+        high_water: Mapping[str, int],
+        links: Mapping[str, Link],
+        *,
+        new: Collection[str] = (),
     ) -> None:
         await self.release.wait()
         raise RetryLater("the store is down")

@@ -1,7 +1,7 @@
 """What the connector's use cases need from the outside world. Adapters implement these;
 unit tests use the small fakes in tests/unit/xero_connector/fakes.py."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -203,9 +203,16 @@ class InvoiceRecords(Protocol):
         ...
 
     async def settle(
-        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+        self,
+        org_id: str,
+        high_water: Mapping[str, int],
+        links: Mapping[str, Link],
+        *,
+        new: Collection[str] = (),
     ) -> None:
-        """Raise each invoice's high-water mark (never lower it) and store the new links."""
+        """Raise each invoice's high-water mark (never lower it) and store the new links.
+        ``new``: invoices thought to have neither mark nor link stored yet (a first create):
+        theirs can be inserted rather than updated. A wrong guess costs a round trip."""
         ...
 
     async def unlink(self, org_id: str, invoice_id: str) -> None: ...

@@ -2,8 +2,10 @@
 what FerretDB v1 makes atomic: only an insert failing on a duplicate ``_id``).
 
 Collections:
-- ``links``        ``_id`` = ``{org_id}/{invoice_id}``: the invoice record (high-water mark,
-                   the link to a Xero invoice in a tenant, the intents of our creates)
+- ``links``        ``_id`` = ``{org_id}/{invoice_id}``: the invoice's high-water mark and its
+                   link to a Xero invoice in a tenant (and the intents of records stored
+                   before ``intents`` was split off)
+- ``intents``      ``_id`` = ``{org_id}/{invoice_id}``: the numbers and Urls of our creates
 - ``contacts``     ``_id`` = ``{org_id}/{tenant_id}/{customer_id}``: Xero ContactID
 - ``processed_events`` ``_id`` = CloudEvents id whose result is published
 - ``scheduled_retries`` ``_id`` = ``{org_id}/{invoice_id}``: a sync to request again (a
@@ -11,7 +13,8 @@ Collections:
 - ``writer_leases`` ``_id`` = ``writer:{org_id}:{epoch}``: one writer per organisation
 """
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from pymongo import DeleteOne, ReplaceOne, UpdateOne
@@ -35,25 +38,40 @@ from xero_connector.ports import XeroScope
 
 @retry_later_on(PyMongoError)
 class MongoInvoiceRecords:
-    """``links`` (the collection keeps its first name): ``_id`` = ``{org_id}/{invoice_id}``;
-    ``high_water``, the link (``tenant_id``, ``xero_invoice_id``, ``version``,
-    ``payload_hash``, ``xero_status``) and ``intents.{tenant_id}`` = ``{numbers, urls}``.
+    """An invoice's record in two documents of the same ``_id`` (``{org_id}/{invoice_id}``):
+    ``links`` holds ``high_water`` and the link (``tenant_id``, ``xero_invoice_id``,
+    ``version``, ``payload_hash``, ``xero_status``); ``intents`` holds ``number`` and
+    ``intents.{tenant_id}`` = ``{numbers, urls}``.
+
+    Apart, a create's intent and its link are each an insert: on FerretDB v1 an update costs
+    about eight inserts (read, decode, apply, encode, write back), and the link written over
+    its intent was most of the store's work in a bulk. Records stored before the split keep
+    their intents in ``links``; both are read.
 
     A link stored before links had a tenant has no ``tenant_id``: it is read as
     ``LEGACY_TENANT``, trusted for the connected tenant until its next write stamps it."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._collection = db["links"]
+        self._intents = db["intents"]
 
     async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, InvoiceRecord]:
-        docs = await find_by_ids(self._collection, (invoice_key(org_id, i) for i in invoice_ids))
-        return {doc["invoice_id"]: _record(org_id, doc) for doc in docs.values()}
+        keys = [invoice_key(org_id, i) for i in invoice_ids]
+        links, intents = await asyncio.gather(
+            find_by_ids(self._collection, keys), find_by_ids(self._intents, keys)
+        )
+        records = [
+            _record(org_id, links.get(key, {}), intents.get(key, {}))
+            for key in keys
+            if key in links or key in intents
+        ]
+        return {record.invoice_id: record for record in records}
 
     async def intend(
         self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
     ) -> None:
-        """A new invoice's record is inserted with its intent (one insert for a whole bulk);
-        a known one's intent is added to."""
+        """A new invoice's intents are inserted (one insert for a whole bulk); a known one's
+        are added to."""
         ids = list(intents)
         fresh = [
             {
@@ -65,7 +83,7 @@ class MongoInvoiceRecords:
             }
             for invoice_id, (number, url) in intents.items()
         ]
-        known = [ids[i] for i in await insert_new(self._collection, fresh)]
+        known = [ids[i] for i in await insert_new(self._intents, fresh)]
         operations = [
             UpdateOne(
                 {"_id": invoice_key(org_id, invoice_id)},
@@ -79,14 +97,33 @@ class MongoInvoiceRecords:
             )
             for invoice_id in known
         ]
-        await bulk_write_chunked(self._collection, operations)
+        await bulk_write_chunked(self._intents, operations)
 
     async def settle(
-        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+        self,
+        org_id: str,
+        high_water: Mapping[str, int],
+        links: Mapping[str, Link],
+        *,
+        new: Collection[str] = (),
     ) -> None:
         """High-water marks only rise ($max; a link raises its invoice's to its version); a
         link is written only over one of the same or an older version, so a writer that fell
-        behind never replaces a newer link."""
+        behind never replaces a newer link. The links of ``new`` invoices are inserted; one
+        whose record exists after all is written as any other."""
+        inserted = [
+            {
+                "_id": invoice_key(org_id, invoice_id),
+                **_link_fields(org_id, invoice_id, link),
+                "high_water": link.version,
+            }
+            for invoice_id, link in links.items()
+            if invoice_id in new
+        ]
+        if inserted:
+            refused = await insert_new(self._collection, inserted)  # their record exists
+            taken = {inserted[i]["invoice_id"] for i in refused}
+            links = {i: link for i, link in links.items() if i not in new or i in taken}
         operations: list[UpdateOne] = [
             UpdateOne(
                 {"_id": invoice_key(org_id, invoice_id)},
@@ -105,15 +142,7 @@ class MongoInvoiceRecords:
                     "$or": [{"version": {"$lte": link.version}}, {"version": {"$exists": False}}],
                 },
                 {
-                    "$set": {
-                        "org_id": org_id,
-                        "invoice_id": invoice_id,
-                        "tenant_id": link.tenant_id,
-                        "xero_invoice_id": link.xero_invoice_id,
-                        "version": link.version,
-                        "payload_hash": link.payload_hash,
-                        "xero_status": link.xero_status,
-                    },
+                    "$set": _link_fields(org_id, invoice_id, link),
                     "$max": {"high_water": link.version},
                 },
             )
@@ -142,7 +171,20 @@ class MongoInvoiceRecords:
 _LINK_FIELDS = ("tenant_id", "xero_invoice_id", "version", "payload_hash", "xero_status")
 
 
-def _record(org_id: str, doc: Doc) -> InvoiceRecord:
+def _link_fields(org_id: str, invoice_id: str, link: Link) -> Doc:
+    return {
+        "org_id": org_id,
+        "invoice_id": invoice_id,
+        "tenant_id": link.tenant_id,
+        "xero_invoice_id": link.xero_invoice_id,
+        "version": link.version,
+        "payload_hash": link.payload_hash,
+        "xero_status": link.xero_status,
+    }
+
+
+def _record(org_id: str, doc: Doc, intents_doc: Doc) -> InvoiceRecord:
+    """The record from its ``links`` and ``intents`` documents (either may be ``{}``)."""
     link = None
     if doc.get("xero_invoice_id"):
         link = Link(
@@ -152,20 +194,30 @@ def _record(org_id: str, doc: Doc) -> InvoiceRecord:
             payload_hash=doc.get("payload_hash") or "",
             xero_status=doc.get("xero_status") or "",
         )
-    intents = {
+    intents = _intents(doc)  # stored before intents had their own collection
+    for tenant, intent in _intents(intents_doc).items():
+        known = intents.get(tenant, Intent())
+        intents[tenant] = Intent(
+            tuple(dict.fromkeys((*known.numbers, *intent.numbers))),
+            tuple(dict.fromkeys((*known.urls, *intent.urls))),
+        )
+    high_water = int(doc.get("high_water") or 0)
+    return InvoiceRecord(
+        org_id,
+        doc.get("invoice_id") or intents_doc["invoice_id"],
+        max(high_water, link.version if link else 0),
+        link,
+        intents,
+        intents_doc.get("number") or doc.get("number"),
+    )
+
+
+def _intents(doc: Doc) -> dict[str, Intent]:
+    return {
         tenant: Intent(tuple(i.get("numbers") or ()), tuple(i.get("urls") or ()))
         for tenant, i in (doc.get("intents") or {}).items()
         if isinstance(i, dict)
     }
-    high_water = int(doc.get("high_water") or 0)
-    return InvoiceRecord(
-        org_id,
-        doc["invoice_id"],
-        max(high_water, link.version if link else 0),
-        link,
-        intents,
-        doc.get("number"),
-    )
 
 
 @retry_later_on(PyMongoError)

@@ -63,10 +63,13 @@ class _Links:
     out after it. ``stored`` waits for all of them, and leaves none running whatever ends
     it."""
 
-    def __init__(self, records: InvoiceRecords, org_id: str) -> None:
+    def __init__(
+        self, records: InvoiceRecords, org_id: str, known: dict[str, InvoiceRecord]
+    ) -> None:
         self.reached: dict[str, Link] = {}
         self._records = records
         self._org_id = org_id
+        self._known = known
         self._stores: deque[asyncio.Future[None]] = deque()  # chunk order, <= LINKS_AHEAD
 
     async def store(self, chunk: list[Write]) -> None:
@@ -77,14 +80,17 @@ class _Links:
         written = {w.invoice_id: self.reached[w.invoice_id] for w in chunk if w in self}
         if written:
             before = self._stores[-1] if self._stores else None
-            self._stores.append(asyncio.ensure_future(self._store_after(before, written)))
+            # Invoices with neither mark nor link when the batch began (first creates): their
+            # links are inserted, far cheaper than an update on FerretDB.
+            new = {i for i in written if _blank(self._known.get(i))}
+            self._stores.append(asyncio.ensure_future(self._store_after(before, written, new)))
 
     async def _store_after(
-        self, before: asyncio.Future[None] | None, links: dict[str, Link]
+        self, before: asyncio.Future[None] | None, links: dict[str, Link], new: set[str]
     ) -> None:
         if before is not None:
             await before  # a failed store fails the one queued behind it
-        await self._records.settle(self._org_id, {}, links)
+        await self._records.settle(self._org_id, {}, links, new=new)
 
     async def stored(self) -> None:
         """Every link reached so far is stored (or the first failed store's error raised)."""
@@ -99,6 +105,10 @@ class _Links:
 
     def __contains__(self, w: Write) -> bool:
         return w.invoice_id in self.reached
+
+
+def _blank(record: InvoiceRecord | None) -> bool:
+    return record is None or (record.high_water == 0 and record.link is None)
 
 
 class Writer:
@@ -135,7 +145,7 @@ class Writer:
         that chunk's results without their links. A cancellation while links are storing
         cancels those stores (their intents are stored, so those creates are looked up when
         the batch comes again)."""
-        links = _Links(self._records, scope.org_id)
+        links = _Links(self._records, scope.org_id, records)
         try:
             await self._write(scope, writes, records, sync_results, links)
         finally:
