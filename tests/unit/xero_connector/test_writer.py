@@ -75,7 +75,7 @@ class Records:
     def __init__(self) -> None:
         self.intents: dict[str, list[tuple[str, str]]] = {}
         self.links: dict[str, Link] = {}
-        self.new: set[str] = set()  # links stored as those of invoices without a record
+        self.new: set[str] = set()  # links stored as new: no mark, no link before
 
     async def intend(
         self, org_id: str, tenant_id: str, intents: Mapping[str, tuple[str, str]]
@@ -131,8 +131,8 @@ async def test_a_create_is_a_put_after_its_intent_is_stored() -> None:
 
 
 async def test_only_first_creates_are_stored_as_new_links() -> None:
-    # An invoice with no mark and no link yet has no record to update: its link can be an
-    # insert. One that failed before (a mark) or was linked (an update) has a record.
+    # An invoice with no mark and no link yet has no links document to update: its link
+    # can be an insert. One that failed before (a mark) or was linked (an update) has one.
     linked = InvoiceRecord("org_acme", "inv_3", 1, Link("tenant-1", "x-3", 1, "h", "DRAFT"))
     xero, records = FakeXero(), Records()
     xero.invoices["x-3"] = XeroInvoice("x-3", "INV-3", "ACCREC", "DRAFT", URL)
@@ -157,6 +157,7 @@ async def test_a_lost_answer_is_looked_up_and_adopted_not_created_twice() -> Non
     assert [len(u) for u in xero.updated] == [1]  # the adopted invoice, sent once
     assert len(xero.invoices) == 1
     assert sync_results["inv_1"].outcome is SyncOutcome.UPDATED
+    assert records.new == {"inv_1"}  # adopted, but its first link all the same
 
 
 async def test_our_own_earlier_create_is_adopted_even_with_a_single_write_attempt() -> None:

@@ -6,7 +6,7 @@ versions of the invoice then update that Xero invoice by its InvoiceID.
     await links.unlink("org_acme", "inv_1")
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 import structlog
@@ -25,7 +25,12 @@ class LinkRecords(Protocol):
     ) -> dict[str, InvoiceRecord]: ...
 
     async def settle(
-        self, org_id: str, high_water: Mapping[str, int], links: Mapping[str, Link]
+        self,
+        org_id: str,
+        high_water: Mapping[str, int],
+        links: Mapping[str, Link],
+        *,
+        new: Collection[str] = (),
     ) -> None: ...
 
     async def unlink(self, org_id: str, invoice_id: str) -> None: ...
@@ -67,7 +72,8 @@ class LinkService:
         # writes never go below a stored version, so a previous link is forgotten first.)
         link = Link(scope.tenant_id, xero_invoice_id, 0, "", target.status)
         await self._records.unlink(org_id, invoice_id)
-        await self._records.settle(org_id, {}, {invoice_id: link})
+        # ``new``: a batch that stopped after storing the intents left no links document.
+        await self._records.settle(org_id, {}, {invoice_id: link}, new={invoice_id})
         log.info("xero.invoice_linked", org_id=org_id, invoice_id=invoice_id)
         return target
 

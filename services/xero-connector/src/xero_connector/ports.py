@@ -211,8 +211,9 @@ class InvoiceRecords(Protocol):
         new: Collection[str] = (),
     ) -> None:
         """Raise each invoice's high-water mark (never lower it) and store the new links.
-        ``new``: invoices thought to have neither mark nor link stored yet (a first create):
-        theirs can be inserted rather than updated. A wrong guess costs a round trip."""
+        ``new``: invoices that may have neither mark nor link stored (a first create): theirs
+        are inserted, and written as any other only if the record exists after all. A link
+        not in ``new`` is written only over a stored mark or link."""
         ...
 
     async def unlink(self, org_id: str, invoice_id: str) -> None: ...

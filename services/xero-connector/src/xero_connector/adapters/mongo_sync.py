@@ -13,7 +13,6 @@ Collections:
 - ``writer_leases`` ``_id`` = ``writer:{org_id}:{epoch}``: one writer per organisation
 """
 
-import asyncio
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
@@ -34,6 +33,7 @@ from xero_connector.domain import (
     ScheduledRetry,
 )
 from xero_connector.ports import XeroScope
+from xero_connector.sync.concurrent import together
 
 
 @retry_later_on(PyMongoError)
@@ -57,7 +57,7 @@ class MongoInvoiceRecords:
 
     async def get_many(self, org_id: str, invoice_ids: Iterable[str]) -> dict[str, InvoiceRecord]:
         keys = [invoice_key(org_id, i) for i in invoice_ids]
-        links, intents = await asyncio.gather(
+        links, intents = await together(
             find_by_ids(self._collection, keys), find_by_ids(self._intents, keys)
         )
         records = [
@@ -110,7 +110,8 @@ class MongoInvoiceRecords:
         """High-water marks only rise ($max; a link raises its invoice's to its version); a
         link is written only over one of the same or an older version, so a writer that fell
         behind never replaces a newer link. The links of ``new`` invoices are inserted; one
-        whose record exists after all is written as any other."""
+        whose record exists after all is written as any other. A link not in ``new`` is an
+        update of the ``links`` document, which must exist (a mark or a link stored)."""
         inserted = [
             {
                 "_id": invoice_key(org_id, invoice_id),
