@@ -5,7 +5,6 @@ events, then start a consuming instance, so that the whole burst arrives in one 
 """
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,9 +38,7 @@ from xero_connector.adapters.mongo_sync import (
     MongoRetries,
 )
 from xero_connector.domain import PARKED_UNTIL, Link, ScheduledRetry
-from xero_connector.links import LinkService
 from xero_connector.ports import XeroScope
-from xero_connector.xero_models import XeroInvoice
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
 
@@ -321,34 +318,6 @@ async def test_a_first_creates_link_is_one_insert_and_a_wrong_guess_keeps_the_ne
         await records.forget_org("org_n")
         record = (await records.get_many("org_n", ["inv_1"]))["inv_1"]
         assert record.link is None and record.intents["t-1"].numbers == ("INV-1",)
-
-
-class OneXeroInvoice:
-    """The Xero port of a tenant holding one invoice: what an explicit link looks up."""
-
-    def __init__(self, invoice: XeroInvoice) -> None:
-        self.invoice = invoice
-
-    async def scope(self, org_id: str) -> XeroScope:
-        return XeroScope(org_id, "t-1")
-
-    async def find_invoices(
-        self, scope: XeroScope, *, numbers: Sequence[str] = (), ids: Sequence[str] = ()
-    ) -> list[XeroInvoice]:
-        return [self.invoice]
-
-
-async def test_an_explicit_link_of_an_invoice_with_only_intents_is_stored(
-    mongo_db: AsyncDatabase[dict[str, Any]],
-) -> None:
-    # A batch stopped after storing its intents (a crash, a revoke): no mark, no link yet.
-    records = MongoInvoiceRecords(mongo_db)
-    await records.intend("org_l", "t-1", {"inv_1": ("INV-1", "https://c/1")})
-    theirs = XeroInvoice("x-hand", "INV-1", "ACCREC", "AUTHORISED", None)
-    links = LinkService(OneXeroInvoice(theirs), records)  # type: ignore[arg-type]
-    await links.link("org_l", "inv_1", "x-hand")
-    record = (await records.get_many("org_l", ["inv_1"]))["inv_1"]
-    assert record.link == Link("t-1", "x-hand", 0, "", "AUTHORISED")
 
 
 async def test_intents_stored_in_links_before_the_split_are_still_read(

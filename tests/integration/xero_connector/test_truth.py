@@ -128,6 +128,24 @@ async def test_a_hand_made_invoice_with_our_number_is_untouched_until_linked(
     assert unlinked.status_code == 204
 
 
+async def test_an_invoice_whose_batch_stopped_after_its_intents_can_be_linked(
+    connector: ConnectorFactory, sandbox: Sandbox
+) -> None:
+    # A crash or a revoke between storing a create's intents and its outcome leaves the
+    # invoice with intents only: no mark and no link yet. An explicit link must still land.
+    async with connector(consume=False) as c:
+        tenant = await setup_org(c, sandbox, "org_i")
+        [theirs] = await by_hand(sandbox, tenant, hand_made("INV-00001"))
+        records = c.stores.records
+        await records.intend("org_i", tenant, {"inv_00001": ("INV-00001", "https://v/1")})
+        link = "/v1/orgs/org_i/invoices/inv_00001/link"
+        linked = await c.http.post(link, json={"xero_invoice_id": theirs["InvoiceID"]})
+        record = (await records.get_many("org_i", ["inv_00001"]))["inv_00001"]
+    assert linked.status_code == 200, linked.text
+    assert record.link is not None and record.link.xero_invoice_id == theirs["InvoiceID"]
+    assert record.intents[tenant].numbers == ("INV-00001",)  # kept: they prove a create
+
+
 async def test_a_bill_with_our_number_found_after_a_timeout_is_untouched(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:

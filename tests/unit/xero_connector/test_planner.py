@@ -292,3 +292,10 @@ def test_a_resync_at_the_written_version_is_not_failed_by_outside_causes(
         assert planned.retry_after is None and outcome.message in planned.message
     else:
         assert planned == outcome
+
+
+def test_an_intent_adding_another_keeps_each_number_and_url_once_in_order() -> None:
+    stored = Intent(("INV-1", "INV-2"), ("u1",))
+    merged = stored.adding(Intent(("INV-2", "INV-3"), ("u1", "u2")))
+    assert merged == Intent(("INV-1", "INV-2", "INV-3"), ("u1", "u2"))
+    assert Intent().adding(stored) == stored

@@ -185,6 +185,13 @@ class Intent:
     def proves(self, number: str, url: str | None) -> bool:
         return number.casefold() in {n.casefold() for n in self.numbers} and url in self.urls
 
+    def adding(self, other: "Intent") -> "Intent":
+        """Both intents' numbers and Urls, each once, these first."""
+        return Intent(
+            tuple(dict.fromkeys((*self.numbers, *other.numbers))),
+            tuple(dict.fromkeys((*self.urls, *other.urls))),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceRecord:

@@ -197,11 +197,7 @@ def _record(org_id: str, doc: Doc, intents_doc: Doc) -> InvoiceRecord:
         )
     intents = _intents(doc)  # stored before intents had their own collection
     for tenant, intent in _intents(intents_doc).items():
-        known = intents.get(tenant, Intent())
-        intents[tenant] = Intent(
-            tuple(dict.fromkeys((*known.numbers, *intent.numbers))),
-            tuple(dict.fromkeys((*known.urls, *intent.urls))),
-        )
+        intents[tenant] = intents.get(tenant, Intent()).adding(intent)
     high_water = int(doc.get("high_water") or 0)
     return InvoiceRecord(
         org_id,

@@ -318,9 +318,7 @@ class Writer:
         """The stored intent plus the one just stored for this create."""
         record = records.get(w.invoice_id)
         known = record.intent_in(scope.tenant_id) if record else Intent()
-        return Intent(
-            (*known.numbers, str(w.payload["InvoiceNumber"])), (*known.urls, str(w.payload["Url"]))
-        )
+        return known.adding(Intent((str(w.payload["InvoiceNumber"]),), (str(w.payload["Url"]),)))
 
     def _settle(
         self,
