@@ -9,7 +9,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service_kit.consumer import PREFETCH_BACKOFF_S, listen
-from service_kit.events import Topics, dead_letter, ensure_topics, event_broker, publish_event
+from service_kit.events import (
+    PublishFailed,
+    Topics,
+    dead_letter,
+    ensure_topics,
+    event_broker,
+    publish_event,
+    publish_events,
+)
 from sync_schemas import CloudEvent, EnvelopeError, EventType, decode, new_event, topics
 from tests.support.samples import sample_data
 
@@ -59,6 +67,50 @@ async def test_published_event_keeps_binary_mode_headers_and_decodes_back(
     assert headers["ce_type"] == b"invoice.sync_failed.v1"
     assert received.key == b"org_acme"
     assert decode(received.value, received.headers) == event
+
+
+def numbered_failure(number: int, message: str = "no contact") -> CloudEvent[Any]:
+    data = sample_data(EventType.INVOICE_SYNC_FAILED).model_copy(
+        update={"invoice_number": f"INV-{number}", "message": message}
+    )
+    return new_event(EventType.INVOICE_SYNC_FAILED, data, source="/x", subject="org_acme")
+
+
+async def test_published_events_all_reach_their_topics_in_order_once_acknowledged(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    names = await prefixed_topics(kafka_bootstrap, unique)
+    results = [numbered_failure(n) for n in range(300)]
+    invoice = sample_event(EventType.INVOICE_CREATED)
+    broker = event_broker([kafka_bootstrap], client_id=unique)
+    await broker.start()
+    try:
+        await publish_events(broker, [*results[:150], invoice, *results[150:]], names)
+    finally:
+        await broker.stop()
+
+    received = await read_all(kafka_bootstrap, names.sync_results, 300)
+    assert [decode(r.value, r.headers) for r in received] == results  # one key: one order
+    [other] = await read_all(kafka_bootstrap, names.invoice_events, 1)
+    assert decode(other.value, other.headers) == invoice
+
+
+async def test_an_event_kafka_refuses_fails_the_publish_after_the_others_went_out(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    names = await prefixed_topics(kafka_bootstrap, unique)
+    sent = [numbered_failure(1), numbered_failure(2)]
+    too_large = numbered_failure(3, message="x" * 4_000)
+    broker = event_broker([kafka_bootstrap], client_id=unique, max_request_size=3_000)
+    await broker.start()
+    try:
+        with pytest.raises(PublishFailed):
+            await publish_events(broker, [*sent, too_large], names)
+    finally:
+        await broker.stop()
+
+    received = await read_all(kafka_bootstrap, names.sync_results, 2)
+    assert [decode(r.value, r.headers) for r in received] == sent
 
 
 async def test_subscribers_consume_through_a_fetcher_that_holds_back_10_ms_not_100(

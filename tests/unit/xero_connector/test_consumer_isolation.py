@@ -6,6 +6,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 
 from service_kit.errors import RetryLater
+from service_kit.events import PublishFailed
 from sync_schemas import (
     EnvelopeError,
     ErrorCode,
@@ -148,3 +149,33 @@ async def test_a_rebalance_during_the_batch_does_not_fail_the_lag_metric() -> No
     assert published == ["result:inv_a"]
     assert message.acked
     assert message.consumer.asked == []  # type: ignore[attr-defined]
+
+
+async def test_a_batchs_results_go_out_together_before_its_events_are_marked() -> None:
+    processed = Processed()
+    calls: list[tuple[list[Any], list[str]]] = []
+    failing = True
+
+    async def publish(result: Any) -> None:
+        raise AssertionError("a batch's results are published together")
+
+    async def publish_all(results: Any) -> None:
+        calls.append((list(results), list(processed.marked)))
+        if failing:
+            raise PublishFailed("kafka went away")
+
+    async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
+        raise AssertionError("nothing here is dead-lettered")
+
+    sync = SyncConsumer(Pipeline(), processed, publish, to_dlq, None, publish_all)  # type: ignore[arg-type]
+    message = Message((record(0, "inv_a"), record(1, "inv_b")))
+    await sync.consume(message)
+    # Kafka did not take them: nothing is marked, the batch comes again.
+    assert calls == [(["result:inv_a", "result:inv_b"], [])]
+    assert processed.marked == [] and message.nacked and not message.acked
+
+    failing = False
+    again = Message((record(0, "inv_a"), record(1, "inv_b")))
+    await sync.consume(again)
+    assert calls[1] == (["result:inv_a", "result:inv_b"], [])  # published before the marks
+    assert len(processed.marked) == 2 and again.acked

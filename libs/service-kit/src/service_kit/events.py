@@ -12,6 +12,7 @@ Subscribers that read raw records pass ``parser=readable_headers, decoder=raw_bo
 must hand every record to the handler, whatever its bytes, for the envelope to judge it.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
@@ -208,6 +209,39 @@ async def publish_event(
             key=record.key,
             headers=_text_headers(record.headers),
         )
+
+
+async def publish_events(
+    broker: KafkaBroker, events: Sequence[CloudEvent[Any]], names: Topics = Topics()
+) -> None:
+    """Publish ``events``, each to its type's topic, and return once the broker has
+    acknowledged every one. Raises :class:`PublishFailed` when any is not (the others may
+    have gone out: every consumer deduplicates on the CloudEvents id).
+
+    Every record is handed to the producer first and the acknowledgements awaited after,
+    rather than one coroutine per event: for a batch of about 800 results that halved the
+    publishing's CPU (``bench/publish.py``). The producer still batches per partition, and
+    one key's records keep their order."""
+    with _publishing:
+        deliveries: list[asyncio.Future[Any]] = []
+        try:
+            for event in events:
+                record = encode(event)
+                deliveries.append(
+                    await broker.publish(
+                        record.value,
+                        names.for_type(event.type),
+                        key=record.key,
+                        headers=_text_headers(record.headers),
+                        no_confirm=True,
+                    )
+                )
+        finally:
+            # Every delivery is awaited, also after a failed send: none is left unretrieved.
+            outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 def dead_letter_headers(record: RawRecord, error: EnvelopeError) -> dict[str, str]:

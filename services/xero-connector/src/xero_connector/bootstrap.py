@@ -235,10 +235,10 @@ def wiring(settings: Settings) -> Wiring:
             app.state.pipeline = pipeline(
                 settings, stores, tokens, port, org_data, app.state.config, writers
             )
-            publish, to_dlq = kafka_ports(broker, names)
+            publish, publish_all, to_dlq = kafka_ports(broker, names)
             fence = Fence(on_revoked=writers.release_all)
             app.state.consumer = SyncConsumer(
-                app.state.pipeline, stores.processed, publish, to_dlq, fence
+                app.state.pipeline, stores.processed, publish, to_dlq, fence, publish_all
             )
             if settings.consume:
                 subscribe(

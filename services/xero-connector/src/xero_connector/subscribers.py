@@ -30,6 +30,7 @@ from service_kit.events import (
     dead_letter,
     decode_record,
     publish_event,
+    publish_events,
 )
 from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice
 from xero_connector.fence import Fence
@@ -53,6 +54,7 @@ class Processed(Protocol):
 
 
 Publish = Callable[[CloudEvent[Any]], Awaitable[None]]
+PublishAll = Callable[[Sequence[CloudEvent[Any]]], Awaitable[None]]
 DeadLetter = Callable[[RawRecord, EnvelopeError], Awaitable[None]]
 
 
@@ -78,10 +80,12 @@ class SyncConsumer:
         publish: Publish,
         to_dlq: DeadLetter,
         fence: Fence | None = None,
+        publish_all: PublishAll | None = None,
     ) -> None:
         self.pipeline = pipeline
         self._processed = processed
         self._publish = publish
+        self._publish_all = publish_all or _one_by_one(publish)
         self.fence = fence or Fence()
         self._loop: Consumer[CloudEvent[Any]] = Consumer(
             self.handle,
@@ -111,7 +115,7 @@ class SyncConsumer:
         if not fresh:
             return
         results = await self.pipeline.sync([to_ask(e) for e in fresh])
-        await asyncio.gather(*(self._publish(r) for r in results))
+        await self._publish_all(results)
         await self._processed.mark([e.id for e in fresh], utc_now())
 
     async def _answer_bug(
@@ -133,6 +137,13 @@ class SyncConsumer:
             answer = failure(ask, ErrorCode.INTERNAL_ERROR, message)
         await self._publish(answer)
         await self._processed.mark([event.id], utc_now())
+
+
+def _one_by_one(publish: Publish) -> PublishAll:
+    async def publish_all(events: Sequence[CloudEvent[Any]]) -> None:
+        await asyncio.gather(*(publish(event) for event in events))
+
+    return publish_all
 
 
 def _observe_lag(message: Ackable, records: Sequence[RawRecord]) -> None:
@@ -178,11 +189,14 @@ def subscribe(
     )
 
 
-def kafka_ports(broker: KafkaBroker, names: Topics) -> tuple[Publish, DeadLetter]:
+def kafka_ports(broker: KafkaBroker, names: Topics) -> tuple[Publish, PublishAll, DeadLetter]:
     async def publish(event: CloudEvent[Any]) -> None:
         await publish_event(broker, event, names)
+
+    async def publish_all(events: Sequence[CloudEvent[Any]]) -> None:
+        await publish_events(broker, events, names)
 
     async def to_dlq(record: RawRecord, error: EnvelopeError) -> None:
         await dead_letter(broker, record, error, names)
 
-    return publish, to_dlq
+    return publish, publish_all, to_dlq
