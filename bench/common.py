@@ -138,6 +138,39 @@ def store_counts(urls: dict[str, list[str]]) -> StoreCounts:
     return {key: (c, s) for key, (c, s) in counts.items()}
 
 
+GcPauses = dict[str, tuple[float, float]]
+
+
+def gc_pauses(urls: dict[str, list[str]]) -> GcPauses:
+    """Each service's cyclic garbage collections and the seconds they stood still
+    (``gc_pause_seconds`` from ``service_kit.collector``), summed over its instances."""
+    pauses: dict[str, list[float]] = {}
+    for service, service_urls in urls.items():
+        sums = pauses.setdefault(service, [0.0, 0.0])
+        for url in service_urls:
+            text = httpx.get(f"{url}/metrics", timeout=10).text
+            for family in text_string_to_metric_families(text):
+                if family.name != "gc_pause_seconds":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_count"):
+                        sums[0] += sample.value
+                    elif sample.name.endswith("_sum"):
+                        sums[1] += sample.value
+    return {service: (n, seconds) for service, (n, seconds) in pauses.items()}
+
+
+def gc_work(before: GcPauses, after: GcPauses) -> dict[str, dict[str, float]]:
+    """Collections and pause seconds per service between two ``gc_pauses``."""
+    return {
+        service: {
+            "collections": int(n - before.get(service, (0.0, 0.0))[0]),
+            "pause_seconds": round(seconds - before.get(service, (0.0, 0.0))[1], 3),
+        }
+        for service, (n, seconds) in after.items()
+    }
+
+
 def store_work(before: StoreCounts, after: StoreCounts, invoices: int) -> dict[str, Any]:
     """Commands and statements per invoice between two ``store_counts``: in all, per service,
     and per service, command and collection."""

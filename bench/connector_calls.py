@@ -30,7 +30,16 @@ from typing import Any
 
 import httpx
 
-from bench.common import StoreCounts, machine, standalone, store_counts, store_work
+from bench.common import (
+    GcPauses,
+    StoreCounts,
+    gc_pauses,
+    gc_work,
+    machine,
+    standalone,
+    store_counts,
+    store_work,
+)
 from bench.harness import (
     CONNECTOR_NO_LIMITS,
     KEY,
@@ -98,6 +107,7 @@ class Timed:
     cpu_from: dict[str, float]
     cpu_to: dict[str, float]
     store: StoreCounts
+    gc: GcPauses
 
 
 async def timed_drain(
@@ -152,6 +162,7 @@ async def timed_drain(
             await asyncio.sleep(1)
             urls = {"xero-connector": [c.url for c in connectors]}
             store_to = await asyncio.to_thread(store_counts, urls)
+            gc_to = await asyncio.to_thread(gc_pauses, urls)
     return Timed(
         started,
         first_at,
@@ -165,6 +176,7 @@ async def timed_drain(
         roles_from,
         roles_to,
         store_to,
+        gc_to,
     )
 
 
@@ -265,6 +277,9 @@ async def bulk_run(
         # the connectors' MongoDB commands and statements per invoice (round trips, and
         # what the server pays for one by one), by command and collection
         "store": store_work({}, timed.store, total),
+        # the connectors' garbage collections since their start, and the time they stood
+        # still for them (service_kit.collector)
+        "connector_gc": gc_work({}, timed.gc).get("xero-connector"),
     }
 
 

@@ -32,6 +32,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.common import (
     free_port,
+    gc_pauses,
+    gc_work,
     machine,
     percentile,
     service_process,
@@ -226,7 +228,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         "xero-connector": s.connector_urls,
         "sync-log": [s.log_url],
     }
-    counts_before = store_counts(services)
+    counts_before, gc_before = store_counts(services), gc_pauses(services)
     async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
         cpu_before, stolen = cpu_seconds(), stolen_seconds()
         began = time.time()
@@ -239,6 +241,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
     # (published marks, sweeps) belongs to the run too, so give it a moment.
     await asyncio.sleep(2)
     store = store_work(counts_before, store_counts(services), count)
+    gc = gc_work(gc_before, gc_pauses(services))
     return {
         "invoices": count,
         "orgs": len(orgs),
@@ -249,6 +252,8 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         "cpu_cores_used": cpu,
         "stolen_cpu_seconds": stolen_between(stolen),
         "store": store,
+        # each service's garbage collections in the run, and the time they stood still
+        "gc": gc,
     }
 
 

@@ -97,6 +97,8 @@ def summary(console: Console) -> None:
         ("2 drain, 1 org", "drain_vs_lower_bound", calls.get("drain_vs_lower_bound")),
         ("2 drain, 1 org", "responses_429", calls.get("responses_429")),
     ]
+    drain_gc = calls.get("batched", {}).get("connector_gc") or {}
+    rows.append(("2 drain, 1 org", "connector_gc_pause_s", drain_gc.get("pause_seconds")))
     for scale, ratio in calls.get("drain_vs_lower_bound_time_scale", {}).items():
         rows.append((f"2 drain, 1 org, time_scale {scale}", "drain_vs_lower_bound", ratio))
     many_orgs: set[str] = set()  # measured with the 1.5 target of many organisations
@@ -117,6 +119,8 @@ def summary(console: Console) -> None:
         ("3 latency", "latency_p50_ms", pipe.get("latency_p50_ms")),
         ("3 latency", "latency_p99_ms", pipe.get("latency_p99_ms")),
     ]
+    for service, gc in pipe.get("runs", {}).get("instances_1", {}).get("gc", {}).items():
+        rows.append(("3 pipeline", f"gc_pause_s.{service}", gc["pause_seconds"]))
     steady = pipe.get("runs", {}).get("instances_1", {}).get("steady", {})
     rows.append(("3 latency", "stolen_cpu_seconds", steady.get("stolen_cpu_seconds")))
     for service, mb in pipe.get("peak_rss_mb", {}).items():

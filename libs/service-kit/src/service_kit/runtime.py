@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from service_kit.body_limit import BodySizeLimit
+from service_kit.collector import tune_collector
 from service_kit.gate import ApiKeyGate
 from service_kit.http import OPS_PATHS, create_app
 from service_kit.logging import configure_logging
@@ -114,4 +115,5 @@ def docs_paths(app: FastAPI) -> set[str]:
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(settings.log_level, settings.log_json)
+    tune_collector()  # the app is built: what the imports left is frozen (collector.py)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
