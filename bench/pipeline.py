@@ -154,6 +154,17 @@ async def connect_orgs(s: Stack, orgs: list[str]) -> None:
             )
 
 
+# Idle connections are dropped by the client before uvicorn drops them (its keep-alive timeout
+# is 5 s, httpx's pool expiry too): a request sent on a connection the server is closing
+# fails with ReadError, which ended one steady run here.
+KEEPALIVE_EXPIRY_S = 2.0
+
+
+def ingest_client(s: Stack, headers: dict[str, str]) -> httpx.AsyncClient:
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
+    return httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120, limits=limits)
+
+
 async def post_batches(
     http: httpx.AsyncClient, batches: list[list[dict[str, Any]]], sent: dict[str, float]
 ) -> None:
@@ -229,7 +240,7 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         "sync-log": [s.log_url],
     }
     counts_before, gc_before = store_counts(services), gc_pauses(services)
-    async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
+    async with ingest_client(s, headers) as http:
         cpu_before, stolen = cpu_seconds(), stolen_seconds()
         began = time.time()
         await asyncio.gather(*(post_batches(http, batches[i::4], sent) for i in range(4)))
@@ -265,7 +276,7 @@ async def steady(s: Stack, orgs: list[str], rate: float, seconds: float) -> dict
     sent: dict[str, float] = {}
     headers = {"Authorization": f"Bearer {KEY}"}
     stolen = stolen_seconds()
-    async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
+    async with ingest_client(s, headers) as http:
         began = time.monotonic()
         tasks = []
         for i, batch in enumerate(sorted(batches, key=lambda b: b[0]["invoice_id"])):
@@ -382,7 +393,7 @@ async def post_and_wait_warmup(s: Stack, orgs: list[str]) -> None:
     batches = batches_of(orgs, 9_000_000, 50 * len(orgs), 50)
     sent: dict[str, float] = {}
     headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=s.ingest_url, headers=headers, timeout=120) as http:
+    async with ingest_client(s, headers) as http:
         await post_batches(http, batches, sent)
     await stored(s, set(sent), within=300)
 
