@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 RESULTS = Path(__file__).parent / "results"
 LOGS = RESULTS / "logs"
@@ -124,18 +125,23 @@ def store_counts(urls: dict[str, list[str]]) -> StoreCounts:
     to (commands, statements)."""
     counts: dict[tuple[str, str, str], list[float]] = {}
     for service, service_urls in urls.items():
-        for url in service_urls:
-            text = httpx.get(f"{url}/metrics", timeout=10).text
-            for family in text_string_to_metric_families(text):
-                if family.name not in ("mongo_commands", "mongo_statements"):
-                    continue
-                slot = 0 if family.name == "mongo_commands" else 1
-                for sample in family.samples:
-                    if not sample.name.endswith("_total"):
-                        continue
-                    key = (service, sample.labels["command"], sample.labels["collection"])
-                    counts.setdefault(key, [0.0, 0.0])[slot] += sample.value
+        for family, sample in _samples(service_urls, {"mongo_commands", "mongo_statements"}):
+            if not sample.name.endswith("_total"):
+                continue
+            slot = 0 if family == "mongo_commands" else 1
+            key = (service, sample.labels["command"], sample.labels["collection"])
+            counts.setdefault(key, [0.0, 0.0])[slot] += sample.value
     return {key: (c, s) for key, (c, s) in counts.items()}
+
+
+def _samples(urls: list[str], families: set[str]) -> Iterator[tuple[str, Sample]]:
+    """The samples of ``families`` that the services at ``urls`` serve at /metrics."""
+    for url in urls:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            if family.name in families:
+                for sample in family.samples:
+                    yield family.name, sample
 
 
 GcPauses = dict[str, tuple[float, float]]
@@ -147,16 +153,11 @@ def gc_pauses(urls: dict[str, list[str]]) -> GcPauses:
     pauses: dict[str, list[float]] = {}
     for service, service_urls in urls.items():
         sums = pauses.setdefault(service, [0.0, 0.0])
-        for url in service_urls:
-            text = httpx.get(f"{url}/metrics", timeout=10).text
-            for family in text_string_to_metric_families(text):
-                if family.name != "gc_pause_seconds":
-                    continue
-                for sample in family.samples:
-                    if sample.name.endswith("_count"):
-                        sums[0] += sample.value
-                    elif sample.name.endswith("_sum"):
-                        sums[1] += sample.value
+        for _, sample in _samples(service_urls, {"gc_pause_seconds"}):
+            if sample.name.endswith("_count"):
+                sums[0] += sample.value
+            elif sample.name.endswith("_sum"):
+                sums[1] += sample.value
     return {service: (n, seconds) for service, (n, seconds) in pauses.items()}
 
 

@@ -107,7 +107,8 @@ class Timed:
     cpu_from: dict[str, float]
     cpu_to: dict[str, float]
     store: StoreCounts
-    gc: GcPauses
+    gc_from: GcPauses
+    gc_to: GcPauses
 
 
 async def timed_drain(
@@ -133,10 +134,12 @@ async def timed_drain(
             connectors.append(stack.enter_context(connector()))
             mark([connectors[-1].proc.pid])
 
-    async def drain_start() -> tuple[float, dict[str, float]]:
+    async def drain_start() -> tuple[float, dict[str, float], GcPauses]:
         at = await first()
         mark([c.proc.pid for c in connectors])
-        return at, cpu_seconds()
+        roles = cpu_seconds()
+        urls = {"xero-connector": [c.url for c in connectors]}
+        return at, roles, await asyncio.to_thread(gc_pauses, urls)
 
     async def drained() -> tuple[float, dict[int, float], dict[str, float]]:
         await results.wait_for(total, within=3 * 3600, producers=connectors)
@@ -157,7 +160,7 @@ async def timed_drain(
             finally:
                 draining.cancel()  # when an instance failed to start
             ended, cpu_to, roles_to = await draining
-            first_at, roles_from = await first_task
+            first_at, roles_from, gc_from = await first_task
             # The last batch marks its events processed just after publishing its results.
             await asyncio.sleep(1)
             urls = {"xero-connector": [c.url for c in connectors]}
@@ -176,6 +179,7 @@ async def timed_drain(
         roles_from,
         roles_to,
         store_to,
+        gc_from,
         gc_to,
     )
 
@@ -277,9 +281,9 @@ async def bulk_run(
         # the connectors' MongoDB commands and statements per invoice (round trips, and
         # what the server pays for one by one), by command and collection
         "store": store_work({}, timed.store, total),
-        # the connectors' garbage collections since their start, and the time they stood
-        # still for them (service_kit.collector)
-        "connector_gc": gc_work({}, timed.gc).get("xero-connector"),
+        # the connectors' garbage collections from the first call to the last result, and
+        # the time they stood still for them (service_kit.collector)
+        "connector_gc": gc_work(timed.gc_from, timed.gc_to).get("xero-connector"),
     }
 
 

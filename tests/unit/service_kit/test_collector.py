@@ -17,9 +17,12 @@ from service_kit.settings import ServiceSettings
 
 @pytest.fixture
 def collector() -> Iterator[None]:
-    """Whatever a test does to the collector is undone for the tests after it."""
+    """Whatever a test does to the collector is undone for the tests after it; automatic
+    collections wait meanwhile, so only the test's own are counted."""
     thresholds, callbacks = gc.get_threshold(), list(gc.callbacks)
+    gc.disable()
     yield
+    gc.enable()
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     gc.callbacks[:] = callbacks
@@ -40,6 +43,19 @@ def test_startup_objects_are_frozen_and_collections_wait_longer_and_are_timed() 
     gc.collect(0)
     gc.collect()
     assert (pauses("0"), pauses("2")) == (before[0] + 1, before[1] + 1)
+    assert (REGISTRY.get_sample_value("gc_pause_seconds_sum", {"generation": "2"}) or 0) > 0
+
+
+@pytest.mark.usefixtures("collector")
+def test_untuned_the_defaults_stay_and_the_pauses_are_still_timed() -> None:
+    gc.unfreeze()
+    defaults = gc.get_threshold()
+    tune_collector(tuned=False)
+
+    assert gc.get_threshold() == defaults and gc.get_freeze_count() == 0
+    before = pauses("1")
+    gc.collect(1)
+    assert pauses("1") == before + 1
 
 
 @pytest.mark.usefixtures("collector")
@@ -53,5 +69,9 @@ def test_a_service_serves_with_the_collector_tuned(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(runtime, "configure_logging", lambda *_: None)  # the tests' own stays
     gc.unfreeze()
     runtime.serve(FastAPI(), ServiceSettings(port=8001, mongodb_database="any"))
-
     assert seen["thresholds"] == THRESHOLDS and seen["frozen"] > 0
+
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    runtime.serve(FastAPI(), ServiceSettings(port=8001, mongodb_database="any", gc_tuned=False))
+    assert seen["thresholds"] == (700, 10, 10) and seen["frozen"] == 0

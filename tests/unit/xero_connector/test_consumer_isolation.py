@@ -76,10 +76,14 @@ def consumer(pipeline: Pipeline) -> tuple[SyncConsumer, list[Any], list[Any]]:
     async def publish(result: Any) -> None:
         published.append(result)
 
+    async def publish_all(results: Any) -> None:
+        published.extend(results)
+
     async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
         dead.append((rec.offset, error.reason))
 
-    return SyncConsumer(pipeline, Processed(), publish, to_dlq), published, dead  # type: ignore[arg-type]
+    sync = SyncConsumer(pipeline, Processed(), publish, publish_all, to_dlq)  # type: ignore[arg-type]
+    return sync, published, dead
 
 
 async def test_a_poisoned_invoice_is_dead_lettered_answered_and_the_rest_synced() -> None:
@@ -167,7 +171,7 @@ async def test_a_batchs_results_go_out_together_before_its_events_are_marked() -
     async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
         raise AssertionError("nothing here is dead-lettered")
 
-    sync = SyncConsumer(Pipeline(), processed, publish, to_dlq, None, publish_all)  # type: ignore[arg-type]
+    sync = SyncConsumer(Pipeline(), processed, publish, publish_all, to_dlq)  # type: ignore[arg-type]
     message = Message((record(0, "inv_a"), record(1, "inv_b")))
     await sync.consume(message)
     # Kafka did not take them: nothing is marked, the batch comes again.

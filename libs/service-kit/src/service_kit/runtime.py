@@ -115,5 +115,5 @@ def docs_paths(app: FastAPI) -> set[str]:
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(settings.log_level, settings.log_json)
-    tune_collector()  # the app is built: what the imports left is frozen (collector.py)
+    tune_collector(tuned=settings.gc_tuned)  # the app is built: freeze what it left
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -12,7 +12,6 @@ handling is a bug is dead-lettered *and* answered with ``internal_error``, so th
 never left pending without a reason.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -78,14 +77,14 @@ class SyncConsumer:
         pipeline: SyncPipeline,
         processed: Processed,
         publish: Publish,
+        publish_all: PublishAll,
         to_dlq: DeadLetter,
         fence: Fence | None = None,
-        publish_all: PublishAll | None = None,
     ) -> None:
         self.pipeline = pipeline
         self._processed = processed
         self._publish = publish
-        self._publish_all = publish_all or _one_by_one(publish)
+        self._publish_all = publish_all
         self.fence = fence or Fence()
         self._loop: Consumer[CloudEvent[Any]] = Consumer(
             self.handle,
@@ -137,13 +136,6 @@ class SyncConsumer:
             answer = failure(ask, ErrorCode.INTERNAL_ERROR, message)
         await self._publish(answer)
         await self._processed.mark([event.id], utc_now())
-
-
-def _one_by_one(publish: Publish) -> PublishAll:
-    async def publish_all(events: Sequence[CloudEvent[Any]]) -> None:
-        await asyncio.gather(*(publish(event) for event in events))
-
-    return publish_all
 
 
 def _observe_lag(message: Ackable, records: Sequence[RawRecord]) -> None:
