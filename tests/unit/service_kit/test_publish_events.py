@@ -2,13 +2,15 @@
 only once Kafka acknowledged every record, and any record Kafka refused fails it."""
 
 import asyncio
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, cast
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from faststream.kafka import KafkaBroker
 
 from service_kit.events import PublishFailed, Topics, publish_events
-from sync_schemas import CloudEvent, EventType, new_event
+from sync_schemas import EventType, new_event
 from tests.support.samples import sample_data
 
 
@@ -30,14 +32,16 @@ class Broker:
         return self.deliveries[-1]
 
 
-def events(count: int) -> list[CloudEvent[Any]]:
+def publish(broker: Broker, count: int) -> Coroutine[Any, Any, None]:
+    """``publish_events`` of ``count`` results through ``broker``."""
     data = sample_data(EventType.INVOICE_SYNC_FAILED)
-    return [new_event(EventType.INVOICE_SYNC_FAILED, data, source="/x") for _ in range(count)]
+    events = [new_event(EventType.INVOICE_SYNC_FAILED, data, source="/x") for _ in range(count)]
+    return publish_events(cast(KafkaBroker, broker), events, Topics())
 
 
 async def test_it_returns_only_once_every_record_is_acknowledged() -> None:
     broker = Broker()
-    publishing = asyncio.create_task(publish_events(broker, events(3), Topics()))  # type: ignore[arg-type]
+    publishing = asyncio.create_task(publish(broker, 3))
     await asyncio.sleep(0)
     assert len(broker.deliveries) == 3 and set(broker.topics) == {"invoices.sync-results"}
     broker.deliveries[0].set_result("ok")
@@ -50,7 +54,7 @@ async def test_it_returns_only_once_every_record_is_acknowledged() -> None:
 
 async def test_a_record_kafka_did_not_acknowledge_fails_it() -> None:
     broker = Broker()
-    publishing = asyncio.create_task(publish_events(broker, events(2), Topics()))  # type: ignore[arg-type]
+    publishing = asyncio.create_task(publish(broker, 2))
     await asyncio.sleep(0)
     broker.deliveries[0].set_exception(KafkaTimeoutError())
     broker.deliveries[1].set_result("ok")
@@ -60,7 +64,7 @@ async def test_a_record_kafka_did_not_acknowledge_fails_it() -> None:
 
 async def test_a_record_dropped_by_a_stopping_producer_fails_it_as_an_outage() -> None:
     broker = Broker()
-    publishing = asyncio.create_task(publish_events(broker, events(2), Topics()))  # type: ignore[arg-type]
+    publishing = asyncio.create_task(publish(broker, 2))
     await asyncio.sleep(0)
     broker.deliveries[0].cancel()
     broker.deliveries[1].set_result("ok")
@@ -73,5 +77,5 @@ async def test_a_record_refused_when_handed_over_fails_it_at_once() -> None:
     broker = Broker(refuse_at=1)
     with pytest.raises(PublishFailed):
         # The first record's delivery never resolves: the refusal does not wait for it.
-        await asyncio.wait_for(publish_events(broker, events(3), Topics()), 1)  # type: ignore[arg-type]
+        await asyncio.wait_for(publish(broker, 3), 1)
     assert len(broker.deliveries) == 1

@@ -18,8 +18,8 @@ the process anyway) and a collection waits for ``THRESHOLDS``: 10,000 more alloc
 deallocations for the youngest generation, then 20 of each younger collection for the next.
 The same drain then ran 19 collections, 0.09-0.11 s in all (docs/benchmarks.md, "Issue
 18, sixth pass"). Cycles wait longer to be freed; the services' peak RSS in the pipeline
-benchmark did not move. ``gc_pause_seconds`` (count and sum per generation) shows the pauses either
-way, and a service's ``gc_tuned`` setting turns the tuning off.
+benchmark did not move. ``gc_pause_seconds`` (count and sum per generation) shows the
+pauses either way, and a service's ``gc_tuned`` setting turns the tuning off.
 """
 
 import gc

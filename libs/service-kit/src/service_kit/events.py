@@ -244,7 +244,7 @@ async def publish_events(
                 raise PublishFailed("the producer dropped a record before Kafka took it")
 
 
-def _retrieved(delivery: "asyncio.Future[Any]") -> None:
+def _retrieved(delivery: asyncio.Future[Any]) -> None:
     """Mark a delivery's outcome as read (no "exception never retrieved" warning)."""
     if not delivery.cancelled():
         delivery.exception()

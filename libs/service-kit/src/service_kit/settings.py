@@ -38,13 +38,13 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=12, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a real cluster")
     log_level: str = "INFO"
+    log_json: bool | None = Field(
+        default=None, description="JSON log lines; default: JSON unless stderr is a terminal"
+    )
     gc_tuned: bool = Field(
         default=True,
         description="Freeze the start-up's objects and collect garbage less often "
         "(service_kit.collector); false keeps CPython's defaults",
-    )
-    log_json: bool | None = Field(
-        default=None, description="JSON log lines; default: JSON unless stderr is a terminal"
     )
 
     @field_validator("kafka_bootstrap_servers", "api_keys", mode="before")
