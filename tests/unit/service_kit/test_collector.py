@@ -19,10 +19,11 @@ from service_kit.settings import ServiceSettings
 def collector() -> Iterator[None]:
     """Whatever a test does to the collector is undone for the tests after it; automatic
     collections wait meanwhile, so only the test's own are counted."""
-    thresholds, callbacks = gc.get_threshold(), list(gc.callbacks)
+    thresholds, callbacks, enabled = gc.get_threshold(), list(gc.callbacks), gc.isenabled()
     gc.disable()
     yield
-    gc.enable()
+    if enabled:
+        gc.enable()
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     gc.callbacks[:] = callbacks
