@@ -163,13 +163,14 @@ def gc_pauses(urls: dict[str, list[str]]) -> GcPauses:
 
 def gc_work(before: GcPauses, after: GcPauses) -> dict[str, dict[str, float]]:
     """Collections and pause seconds per service between two ``gc_pauses``."""
-    return {
-        service: {
-            "collections": int(n - before.get(service, (0.0, 0.0))[0]),
-            "pause_seconds": round(seconds - before.get(service, (0.0, 0.0))[1], 3),
+    work = {}
+    for service, (n, seconds) in after.items():
+        n_before, seconds_before = before.get(service, (0.0, 0.0))
+        work[service] = {
+            "collections": int(n - n_before),
+            "pause_seconds": round(seconds - seconds_before, 3),
         }
-        for service, (n, seconds) in after.items()
-    }
+    return work
 
 
 def store_work(before: StoreCounts, after: StoreCounts, invoices: int) -> dict[str, Any]:

@@ -73,16 +73,13 @@ def consumer(pipeline: Pipeline) -> tuple[SyncConsumer, list[Any], list[Any]]:
     published: list[Any] = []
     dead: list[Any] = []
 
-    async def publish(result: Any) -> None:
-        published.append(result)
-
     async def publish_all(results: Any) -> None:
         published.extend(results)
 
     async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
         dead.append((rec.offset, error.reason))
 
-    sync = SyncConsumer(pipeline, Processed(), publish, publish_all, to_dlq)  # type: ignore[arg-type]
+    sync = SyncConsumer(pipeline, Processed(), publish_all, to_dlq)  # type: ignore[arg-type]
     return sync, published, dead
 
 
@@ -160,9 +157,6 @@ async def test_a_batchs_results_go_out_together_before_its_events_are_marked() -
     calls: list[tuple[list[Any], list[str]]] = []
     failing = True
 
-    async def publish(result: Any) -> None:
-        raise AssertionError("a batch's results are published together")
-
     async def publish_all(results: Any) -> None:
         calls.append((list(results), list(processed.marked)))
         if failing:
@@ -171,7 +165,7 @@ async def test_a_batchs_results_go_out_together_before_its_events_are_marked() -
     async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
         raise AssertionError("nothing here is dead-lettered")
 
-    sync = SyncConsumer(Pipeline(), processed, publish, publish_all, to_dlq)  # type: ignore[arg-type]
+    sync = SyncConsumer(Pipeline(), processed, publish_all, to_dlq)  # type: ignore[arg-type]
     message = Message((record(0, "inv_a"), record(1, "inv_b")))
     await sync.consume(message)
     # Kafka did not take them: nothing is marked, the batch comes again.

@@ -64,16 +64,13 @@ class Blocking:
 async def test_a_revoked_batch_is_stopped_and_left_to_the_new_owner() -> None:
     pipeline, published = Blocking(), list[Any]()
 
-    async def publish(event: Any) -> None:
-        published.append(event)
-
     async def publish_all(events: Any) -> None:
         published.extend(events)
 
     async def to_dlq(rec: Any, error: Any) -> None:
         raise AssertionError("nothing is dead-lettered")
 
-    consumer = SyncConsumer(pipeline, Processed(), publish, publish_all, to_dlq)  # type: ignore[arg-type]
+    consumer = SyncConsumer(pipeline, Processed(), publish_all, to_dlq)  # type: ignore[arg-type]
     message = Message((record(0, "inv_a"),))
     consuming = asyncio.create_task(consumer.consume(message))
     await pipeline.entered.wait()

@@ -238,7 +238,7 @@ def wiring(settings: Settings) -> Wiring:
             publish, publish_all, to_dlq = kafka_ports(broker, names)
             fence = Fence(on_revoked=writers.release_all)
             app.state.consumer = SyncConsumer(
-                app.state.pipeline, stores.processed, publish, publish_all, to_dlq, fence
+                app.state.pipeline, stores.processed, publish_all, to_dlq, fence
             )
             if settings.consume:
                 subscribe(

@@ -76,14 +76,12 @@ class SyncConsumer:
         self,
         pipeline: SyncPipeline,
         processed: Processed,
-        publish: Publish,
         publish_all: PublishAll,
         to_dlq: DeadLetter,
         fence: Fence | None = None,
     ) -> None:
         self.pipeline = pipeline
         self._processed = processed
-        self._publish = publish
         self._publish_all = publish_all
         self.fence = fence or Fence()
         self._loop: Consumer[CloudEvent[Any]] = Consumer(
@@ -134,7 +132,7 @@ class SyncConsumer:
         except Exception:  # the bug is in recording the outcome: answer all the same
             log.exception("record.answer_not_recorded", offset=record.offset)
             answer = failure(ask, ErrorCode.INTERNAL_ERROR, message)
-        await self._publish(answer)
+        await self._publish_all([answer])
         await self._processed.mark([event.id], utc_now())
 
 
