@@ -150,10 +150,16 @@ GcPauses = dict[str, tuple[float, float]]
 def gc_pauses(urls: dict[str, list[str]]) -> GcPauses:
     """Each service's cyclic garbage collections and the seconds they stood still
     (``gc_pause_seconds`` from ``service_kit.collector``), summed over its instances."""
+    return timings(urls, "gc_pause_seconds")
+
+
+def timings(urls: dict[str, list[str]], family: str) -> GcPauses:
+    """Each service's count and sum of the summary or histogram ``family``, summed over its
+    instances and labels."""
     pauses: dict[str, list[float]] = {}
     for service, service_urls in urls.items():
         sums = pauses.setdefault(service, [0.0, 0.0])
-        for _, sample in _samples(service_urls, {"gc_pause_seconds"}):
+        for _, sample in _samples(service_urls, {family}):
             if sample.name.endswith("_count"):
                 sums[0] += sample.value
             elif sample.name.endswith("_sum"):

@@ -33,12 +33,12 @@ import httpx
 from bench.common import (
     GcPauses,
     StoreCounts,
-    gc_pauses,
     gc_work,
     machine,
     standalone,
     store_counts,
     store_work,
+    timings,
 )
 from bench.harness import (
     CONNECTOR_NO_LIMITS,
@@ -107,8 +107,23 @@ class Timed:
     cpu_from: dict[str, float]
     cpu_to: dict[str, float]
     store: StoreCounts
-    gc_from: GcPauses
-    gc_to: GcPauses
+    timed_from: dict[str, GcPauses]  # TIMED's counts and sums at the first call
+    timed_to: dict[str, GcPauses]  # and after the last result
+
+
+# What the drain reads from each connector's /metrics at its first call and after its end.
+TIMED = ("gc_pause_seconds", "xero_call_duration_seconds", "xero_limiter_wait_seconds")
+
+
+def read_timed(urls: dict[str, list[str]]) -> dict[str, GcPauses]:
+    return {family: timings(urls, family) for family in TIMED}
+
+
+def waited(timed: Timed, family: str) -> dict[str, float]:
+    """The connectors' count and seconds of ``family`` during the drain."""
+    n, seconds = timed.timed_to[family].get("xero-connector", (0.0, 0.0))
+    n_from, seconds_from = timed.timed_from[family].get("xero-connector", (0.0, 0.0))
+    return {"count": int(n - n_from), "seconds": round(seconds - seconds_from, 3)}
 
 
 async def timed_drain(
@@ -134,12 +149,12 @@ async def timed_drain(
             connectors.append(stack.enter_context(connector()))
             mark([connectors[-1].proc.pid])
 
-    async def drain_start() -> tuple[float, dict[str, float], GcPauses]:
+    async def drain_start() -> tuple[float, dict[str, float], dict[str, GcPauses]]:
         at = await first()
         mark([c.proc.pid for c in connectors])
         roles = cpu_seconds()
         urls = {"xero-connector": [c.url for c in connectors]}
-        return at, roles, await asyncio.to_thread(gc_pauses, urls)
+        return at, roles, await asyncio.to_thread(read_timed, urls)
 
     async def drained() -> tuple[float, dict[int, float], dict[str, float]]:
         await results.wait_for(total, within=3 * 3600, producers=connectors)
@@ -160,12 +175,12 @@ async def timed_drain(
             finally:
                 draining.cancel()  # when an instance failed to start
             ended, cpu_to, roles_to = await draining
-            first_at, roles_from, gc_from = await first_task
+            first_at, roles_from, timed_from = await first_task
             # The last batch marks its events processed just after publishing its results.
             await asyncio.sleep(1)
             urls = {"xero-connector": [c.url for c in connectors]}
             store_to = await asyncio.to_thread(store_counts, urls)
-            gc_to = await asyncio.to_thread(gc_pauses, urls)
+            timed_to = await asyncio.to_thread(read_timed, urls)
     return Timed(
         started,
         first_at,
@@ -179,8 +194,8 @@ async def timed_drain(
         roles_from,
         roles_to,
         store_to,
-        gc_from,
-        gc_to,
+        timed_from,
+        timed_to,
     )
 
 
@@ -195,8 +210,10 @@ async def bulk_run(
     instances: int = 1,
     baseline: bool = False,
     limits: dict[str, float] = REAL_LIMITS,
+    latency_ms: int = 0,
 ) -> dict[str, Any]:
-    """Publish the bulk, then start ``instances`` connectors and time them draining it."""
+    """Publish the bulk, then start ``instances`` connectors and time them draining it, every
+    Xero call ``latency_ms`` slower."""
     prefix = f"bench_calls_{uuid.uuid4().hex[:8]}"
     settings: dict[str, Any] = {
         "xero_time_scale": limits["time_scale"],
@@ -226,6 +243,8 @@ async def bulk_run(
                         contacts=[],
                     )
                     tenants.append(tenant)
+        if latency_ms:
+            await http.put("/_sandbox/faults", json={"latency_ms": latency_ms})
         events = [
             e
             for i, org in enumerate(names)
@@ -256,6 +275,7 @@ async def bulk_run(
         "new_customers": orgs * customers_per_org,
         "instances": instances,
         "baseline_mode": baseline,
+        "xero_latency_ms": latency_ms,
         "limits": limits,
         "results": timed.results,
         "in_xero": held,
@@ -283,7 +303,13 @@ async def bulk_run(
         "store": store_work({}, timed.store, total),
         # the connectors' garbage collections from the first call to the last result, and
         # the time they stood still for them (service_kit.collector)
-        "connector_gc": gc_work(timed.gc_from, timed.gc_to).get("xero-connector"),
+        "connector_gc": gc_work(timed.timed_from[TIMED[0]], timed.timed_to[TIMED[0]]).get(
+            "xero-connector"
+        ),
+        # the connectors' Xero calls (their count and the seconds they took, summed: calls
+        # in flight together count each), and the calls the client-side limiter held back
+        "connector_xero_calls": waited(timed, "xero_call_duration_seconds"),
+        "connector_limiter_waits": waited(timed, "xero_limiter_wait_seconds"),
     }
 
 
@@ -294,6 +320,7 @@ async def one_org(
     invoices: int,
     customers: int,
     baseline: bool = False,
+    latency_ms: int = 0,
 ) -> dict[str, Any]:
     """A bulk of one organisation on a fresh sandbox with ``limits``."""
     with sandbox_process(limits) as sandbox:
@@ -306,6 +333,7 @@ async def one_org(
             customers_per_org=customers,
             baseline=baseline,
             limits=limits,
+            latency_ms=latency_ms,
         )
 
 
@@ -316,6 +344,7 @@ async def run(
     customers: int,
     baseline_invoices: int,
     slow_time_scale: float = 0,
+    latency_ms: int = 0,
 ) -> dict[str, Any]:
     batched = await one_org(kafka, mongo, REAL_LIMITS, invoices, customers)
     result: dict[str, Any] = {
@@ -335,6 +364,13 @@ async def run(
         }
         result["responses_429"] += paced["responses_429"]
         result[f"batched_time_scale_{slow_time_scale:g}"] = paced
+    if latency_ms:
+        # Xero's own calls are slower than the sandbox's: a connector that sends one write at
+        # a time would fall behind the limit however fast it is locally.
+        slow = await one_org(kafka, mongo, REAL_LIMITS, invoices, customers, latency_ms=latency_ms)
+        result["drain_vs_lower_bound_latency"] = {str(latency_ms): slow["drain_vs_lower_bound"]}
+        result["responses_429"] += slow["responses_429"]
+        result["batched_latency"] = slow
     if baseline_invoices:
         sample_customers = max(1, round(customers * baseline_invoices / invoices))
         base = await one_org(
@@ -362,6 +398,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=6.0,
         help="also drain at this time_scale, where the limit binds (0 skips it)",
     )
+    parser.add_argument(
+        "--xero-latency-ms",
+        type=int,
+        default=25,
+        help="also drain at time_scale 60 with every Xero call this much slower (25 ms: a "
+        "call of 1.5 s at Xero's scale; 0 skips it)",
+    )
 
 
 def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -373,6 +416,7 @@ def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
             args.customers,
             args.baseline_invoices,
             args.slow_time_scale,
+            args.xero_latency_ms,
         )
     )
     return result | {"machine": machine()}

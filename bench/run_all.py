@@ -101,6 +101,10 @@ def summary(console: Console) -> None:
     rows.append(("2 drain, 1 org", "connector_gc_pause_s", drain_gc.get("pause_seconds")))
     for scale, ratio in calls.get("drain_vs_lower_bound_time_scale", {}).items():
         rows.append((f"2 drain, 1 org, time_scale {scale}", "drain_vs_lower_bound", ratio))
+    for latency, ratio in calls.get("drain_vs_lower_bound_latency", {}).items():
+        rows.append((f"2 drain, 1 org, +{latency} ms a call", "drain_vs_lower_bound", ratio))
+    drain_calls = calls.get("batched", {}).get("connector_xero_calls") or {}
+    rows.append(("2 drain, 1 org", "connector_xero_call_s", drain_calls.get("seconds")))
     many_orgs: set[str] = set()  # measured with the 1.5 target of many organisations
     for name, run in many.get("runs", {}).items():
         label = f"2 drain, {run['orgs']} orgs, {name.split('_')[1]} inst."
