@@ -7,7 +7,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from service_kit.errors import RetryLater
-from xero_connector.sync.concurrent import alongside, together
+from xero_connector.sync.concurrent import alongside, every, together
 
 
 async def test_together_answers_each_step_in_order_and_runs_them_at_once() -> None:
@@ -41,6 +41,29 @@ async def test_the_first_failure_cancels_the_other_step_and_is_raised_alone() ->
     with pytest.raises(RetryLater, match="the store is down"):
         await together(slow(), outage())
     assert cancelled.is_set()
+
+
+async def test_every_runs_its_steps_at_once_and_the_first_failure_stops_the_rest() -> None:
+    started: list[int] = []
+    three = asyncio.Event()
+    cancelled: list[int] = []
+
+    async def lane(n: int, fail: bool = False) -> None:
+        started.append(n)
+        if len(started) == 3:
+            three.set()
+        await asyncio.wait_for(three.wait(), 1)  # only goes on once all three have begun
+        if fail:
+            raise RetryLater("Xero is unavailable")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(n)
+            raise
+
+    with pytest.raises(RetryLater, match="Xero is unavailable"):
+        await every(lane(1), lane(2, fail=True), lane(3))
+    assert sorted(started) == [1, 2, 3] and sorted(cancelled) == [1, 3]
 
 
 async def test_a_side_step_not_cut_short_finishes_when_the_main_step_fails() -> None:

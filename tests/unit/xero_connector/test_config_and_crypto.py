@@ -59,6 +59,13 @@ def test_the_batch_deadline_must_sit_well_inside_the_poll_interval() -> None:
     assert Settings(dev_mode=True).batch_deadline_seconds * 2 <= 600
 
 
+def test_write_lanes_fit_inside_xeros_concurrent_calls() -> None:
+    with pytest.raises(ValidationError, match="write_lanes must be at most xero_concurrent"):
+        Settings(dev_mode=True, write_lanes=4, xero_concurrent=3)
+    defaults = Settings(dev_mode=True)
+    assert 1 < defaults.write_lanes < defaults.xero_concurrent  # room for the other calls
+
+
 def test_the_url_template_must_name_the_invoice() -> None:
     with pytest.raises(ValidationError, match="invoice_id"):
         Settings(dev_mode=True, invoice_url_template="https://console.example/orgs/{org_id}")

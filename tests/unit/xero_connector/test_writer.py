@@ -243,6 +243,60 @@ async def test_each_create_is_sent_after_its_intent_is_stored_chunk_after_chunk(
     assert len(records.intents) == len(links) == 5
 
 
+class InFlight(IntentsFirst):
+    """Holds every create until ``release`` is set, noting how many are in flight at once."""
+
+    def __init__(self, records: Records, fail_on: str | None = None) -> None:
+        super().__init__(records)
+        self.release = asyncio.Event()
+        self.sent = 0
+        self.in_flight = 0
+        self.most = 0
+        self.fail_on = fail_on  # a create of this number: the call fails at once
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        self.sent += 1
+        if any(p["InvoiceNumber"] == self.fail_on for p in invoices):
+            raise RetryLater("the store behind the call is down")
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await self.release.wait()
+            return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+        finally:
+            self.in_flight -= 1
+
+
+def lanes(xero: FakeXero, records: Records, count: int) -> Writer:
+    return Writer(xero, records, chunk_size=2, lanes=count, sleep=no_wait)  # type: ignore[arg-type]
+
+
+async def test_lanes_send_that_many_chunks_at_once_each_after_its_intents() -> None:
+    records = SlowRecords()
+    xero = InFlight(records)
+    writing = asyncio.ensure_future(run(lanes(xero, records, 3), creates(9), {}))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert xero.in_flight == 3  # three chunks sent, none answered yet
+    xero.release.set()
+    sync_results, links = await writing
+    assert xero.most == 3 and xero.calls == ["PUT"] * 5 and xero.unintended == []
+    assert {r.outcome for r in sync_results.values()} == {SyncOutcome.CREATED}
+    assert len(records.intents) == len(links) == len(records.links) == 9
+
+
+async def test_a_failing_lane_stops_the_others_and_no_chunk_goes_after_it() -> None:
+    records = Records()
+    xero = InFlight(records, fail_on="INV-3")  # the second chunk fails while the first waits
+    sync_results: dict[str, SyncResult] = {}
+    with pytest.raises(RetryLater):
+        await lanes(xero, records, 2).write(SCOPE, creates(9), {}, sync_results)
+    assert xero.sent == 2 and xero.in_flight == 0  # the waiting one cancelled, none after
+    assert sync_results == {} and records.links == {}
+
+
 class StoreDown(Records):
     """The store fails after the first chunk's intents."""
 

@@ -161,6 +161,7 @@ def pipeline(
         chunk_size=1 if baseline else settings.chunk_size,
         write_attempts=settings.write_attempts,
         lookup_always=settings.invoice_lookup == "always",
+        lanes=1 if baseline else settings.write_lanes,
     )
     return SyncPipeline(
         xero=port,

@@ -94,6 +94,13 @@ class Settings(ServiceSettings):
     consumer_batch_size: int = Field(default=1000, ge=1, description="Records per poll")
     linger_ms: int = Field(default=200, ge=0, description="How long a poll waits for records")
     chunk_size: int = Field(default=50, ge=1, le=100, description="Invoices per Xero write")
+    write_lanes: int = Field(
+        default=3,
+        ge=1,
+        description="Chunks of creates sent to one organisation at once (at most "
+        "xero_concurrent: Xero allows 5 calls in flight a tenant); a takeover may be followed "
+        "by one create already on its way per lane",
+    )
     contact_batch_size: int = Field(default=50, ge=1, le=100)
     invoice_lookup: Literal["on_doubt", "always"] = Field(
         default="on_doubt",
@@ -209,6 +216,15 @@ class Settings(ServiceSettings):
                 f"writer_lease_seconds must exceed the longest a Xero call can take ({call:g} s: "
                 "the pool, connect, write and read timeouts): a write still in flight when the "
                 "lease ends could race its successor"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lanes_inside_the_concurrency(self) -> Self:
+        if self.write_lanes > self.xero_concurrent:
+            raise ValueError(
+                "write_lanes must be at most xero_concurrent: the lanes would only queue "
+                "behind the client-side limiter"
             )
         return self
 

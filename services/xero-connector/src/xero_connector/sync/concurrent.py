@@ -2,6 +2,7 @@
 
 answer = await alongside(self._creates(...), self._intend(...))
 (settings, mappings), records = await together(config.settings_and_mappings(org), ...)
+await every(lane(), lane())
 """
 
 import asyncio
@@ -43,12 +44,21 @@ async def together(a: Awaitable[A], b: Awaitable[B], /) -> tuple[A, B]:
     """Both answers, in order. The first failure cancels the other step and is raised once it
     has stopped: nothing goes on after the step, and the exception is the failing step's own,
     not a group."""
-    first, second = asyncio.ensure_future(a), asyncio.ensure_future(b)
-    try:
-        answer_a, answer_b = await asyncio.gather(first, second)
-    except BaseException:
-        first.cancel()
-        second.cancel()
-        await asyncio.gather(first, second, return_exceptions=True)
-        raise
+    answer_a, answer_b = await _all([a, b])
     return answer_a, answer_b
+
+
+async def every(*steps: Awaitable[Any]) -> None:
+    """All of ``steps`` at once, failing as ``together`` does."""
+    await _all(list(steps))
+
+
+async def _all(steps: list[Awaitable[Any]]) -> list[Any]:
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

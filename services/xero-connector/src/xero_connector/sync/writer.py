@@ -5,8 +5,10 @@ that is not ours is touched.
 
 - Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
   (a timeout after sending, a 5xx) is simply sent again.
-- Creates go by ``PUT``, which only creates. Before one is sent, its intent (the number and
-  source Url about to be sent) is stored: a chunk's while the chunk before it is written. A
+- Creates go by ``PUT``, which only creates, up to ``lanes`` chunks at once (each of a
+  different invoice's; Xero allows 5 calls in flight a tenant). Before one is sent, its
+  intent (the number and source Url about to be sent) is stored: a chunk's while the chunks
+  before it are written. A
   create refused as "Invoice # must be unique.", every create of a write whose outcome is
   unknown, and every create tried before (an intent without a link) is looked up by every
   number this integration ever sent for it: a sales invoice with our number and our Url is
@@ -33,7 +35,7 @@ from xero_connector.mapping import classify, idempotency_key, unit_decimals
 from xero_connector.metrics import BATCH_SIZE
 from xero_connector.ports import InvoiceRecords, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.concurrent import alongside
+from xero_connector.sync.concurrent import every
 from xero_connector.sync.model import SyncResult, Write, failed
 from xero_connector.xero_errors import (
     XeroBadRequest,
@@ -75,7 +77,7 @@ class _Links:
     async def store(self, chunk: list[Write]) -> None:
         """Queue storing the links ``chunk`` reached (each raises its invoice's high-water
         mark as well) behind those before."""
-        while self._stores and (len(self._stores) == LINKS_AHEAD or self._stores[0].done()):
+        while self._stores and (len(self._stores) >= LINKS_AHEAD or self._stores[0].done()):
             await self._stores.popleft()  # a failed store's error: no more writes after it
         written = {w.invoice_id: self.reached[w.invoice_id] for w in chunk if w in self}
         if written:
@@ -111,6 +113,31 @@ def _blank(record: InvoiceRecord | None) -> bool:
     return record is None or (record.high_water == 0 and record.link is None)
 
 
+class _Intents:
+    """The intents of one ``write``'s create chunks, each stored once, in the background."""
+
+    def __init__(self, writer: "Writer", scope: XeroScope, chunks: list[list[Write]]) -> None:
+        self._writer = writer
+        self._scope = scope
+        self._chunks = chunks
+        self._stores: dict[int, asyncio.Future[None]] = {}
+
+    def start(self, n: int) -> None:
+        if n < len(self._chunks) and n not in self._stores:
+            intend = self._writer._intend(self._scope, self._chunks[n])
+            self._stores[n] = asyncio.ensure_future(intend)
+
+    async def stored(self, n: int) -> None:
+        await self._stores[n]
+
+    async def stop(self) -> None:
+        """None goes on after the write (one started for a chunk never sent is harmless: an
+        intent without a link only makes the next create look first)."""
+        for storing in self._stores.values():
+            storing.cancel()
+        await asyncio.gather(*self._stores.values(), return_exceptions=True)
+
+
 class Writer:
     def __init__(
         self,
@@ -121,6 +148,7 @@ class Writer:
         write_attempts: int = 4,
         backoff_seconds: float = 0.5,
         lookup_always: bool = False,
+        lanes: int = 1,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.xero = xero
@@ -129,6 +157,7 @@ class Writer:
         self._attempts = write_attempts
         self._backoff = backoff_seconds
         self._lookup_always = lookup_always
+        self._lanes = lanes
         self._sleep = sleep
         self.deadline = float("inf")  # monotonic time after which no new write is sent
 
@@ -163,18 +192,24 @@ class Writer:
         creates = [w for w in writes if w.xero_id is None]
         size = self.chunk_size
         chunks = [creates[start : start + size] for start in range(0, len(creates), size)]
-        if chunks:
-            await self._intend(scope, chunks[0])
-        for n, chunk in enumerate(chunks):
-            if self._past_deadline(chunk, sync_results):
-                continue
-            # The next chunk's intents are stored while this one is written: each create's
-            # intent is still stored before it is sent, and no create waits on the others'.
-            following = chunks[n + 1] if n + 1 < len(chunks) else []
-            await alongside(
-                self._creates(scope, chunk, records, sync_results, links),
-                self._intend(scope, following),
-            )
+        intents = _Intents(self, scope, chunks)
+        taken = iter(range(len(chunks)))
+
+        async def lane() -> None:
+            for n in taken:  # shared: each chunk goes to the first lane free
+                if self._past_deadline(chunks[n], sync_results):
+                    continue
+                # Each create's intent is stored before it is sent; the next chunk's is
+                # stored while this one is written, so no create waits on the others'.
+                intents.start(n)
+                intents.start(n + 1)
+                await intents.stored(n)
+                await self._creates(scope, chunks[n], records, sync_results, links)
+
+        try:
+            await every(*(lane() for _ in range(min(self._lanes, len(chunks)))))
+        finally:
+            await intents.stop()
         # Linked invoices, and creates adopted above (their xero_id is set now); those the
         # split path already updated have their outcome.
         updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in sync_results]
