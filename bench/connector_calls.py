@@ -345,12 +345,17 @@ async def run(
     baseline_invoices: int,
     slow_time_scale: float = 0,
     latency_ms: int = 0,
+    repeat: int = 1,
 ) -> dict[str, Any]:
-    batched = await one_org(kafka, mongo, REAL_LIMITS, invoices, customers)
+    # This machine's figures move by a third between runs: the drain is run ``repeat`` times
+    # and the run with the median ratio stands for it (every run's ratio is kept).
+    runs = [await one_org(kafka, mongo, REAL_LIMITS, invoices, customers) for _ in range(repeat)]
+    batched = sorted(runs, key=lambda r: float(r["drain_vs_lower_bound"]))[len(runs) // 2]
     result: dict[str, Any] = {
         "calls_per_invoice": batched["calls_per_invoice"],
-        "responses_429": batched["responses_429"],
+        "responses_429": sum(r["responses_429"] for r in runs),
         "drain_vs_lower_bound": batched["drain_vs_lower_bound"],
+        "drain_vs_lower_bound_runs": [r["drain_vs_lower_bound"] for r in runs],
         "store_statements_per_invoice": batched["store"]["statements_per_invoice"],
         "batched": batched,
     }
@@ -399,6 +404,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also drain at this time_scale, where the limit binds (0 skips it)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="drains at time_scale 60 (the median run is reported)",
+    )
+    parser.add_argument(
         "--xero-latency-ms",
         type=int,
         default=25,
@@ -417,6 +428,7 @@ def measure(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any]:
             args.baseline_invoices,
             args.slow_time_scale,
             args.xero_latency_ms,
+            args.repeat,
         )
     )
     return result | {"machine": machine()}
