@@ -13,11 +13,12 @@ from sync_schemas import ErrorCode, EventType, SyncOutcome
 from tests.support.samples import invoice
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.errors import ConnectionExpired
+from xero_connector.limiter import DailyLimitSpent
 from xero_connector.ports import XeroScope
 from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write
 from xero_connector.sync.writer import LINKS_AHEAD, Writer
-from xero_connector.xero_errors import XeroUnavailable
-from xero_connector.xero_models import WrittenInvoice, XeroInvoice
+from xero_connector.xero_errors import XeroBadRequest, XeroUnavailable
+from xero_connector.xero_models import RateLimits, WrittenInvoice, XeroInvoice
 
 SCOPE = XeroScope("org_acme", "tenant-1")
 URL = "https://console.example/orgs/org_acme/invoices/inv_1"
@@ -210,13 +211,16 @@ class IntentsFirst(FakeXero):
         self.records = records
         self.unintended: list[str] = []
 
-    async def create_invoices(
-        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
-    ) -> list[WrittenInvoice]:
+    def note_unintended(self, invoices: Sequence[Mapping[str, Any]]) -> None:
         stored = {number for pairs in self.records.intents.values() for number, _ in pairs}
         self.unintended += [
             str(p["InvoiceNumber"]) for p in invoices if p["InvoiceNumber"] not in stored
         ]
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        self.note_unintended(invoices)
         await asyncio.sleep(0)  # a Xero call: the next chunk's intents are stored meanwhile
         return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
 
@@ -258,13 +262,14 @@ class InFlight(IntentsFirst):
         self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
     ) -> list[WrittenInvoice]:
         self.sent += 1
+        self.note_unintended(invoices)  # as it is sent
         if any(p["InvoiceNumber"] == self.fail_on for p in invoices):
             raise RetryLater("the store behind the call is down")
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         try:
             await self.release.wait()
-            return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+            return await FakeXero.create_invoices(self, scope, invoices, key=key, unitdp=unitdp)
         finally:
             self.in_flight -= 1
 
@@ -295,6 +300,53 @@ async def test_a_failing_lane_stops_the_others_and_no_chunk_goes_after_it() -> N
         await lanes(xero, records, 2).write(SCOPE, creates(9), {}, sync_results)
     assert xero.sent == 2 and xero.in_flight == 0  # the waiting one cancelled, none after
     assert sync_results == {} and records.links == {}
+
+
+class RefusesWhole(FakeXero):
+    """Refuses a request whole when it holds ``unreadable`` beside others; every call takes a
+    few turns of the loop, and a POST notes how many calls were in flight beside it."""
+
+    def __init__(self, *held: XeroInvoice, unreadable: str) -> None:
+        super().__init__(*held)
+        self.unreadable = unreadable
+        self.in_flight = 0
+        self.beside_posts: list[int] = []
+
+    async def _call(self) -> None:
+        self.in_flight += 1
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0)
+        finally:
+            self.in_flight -= 1
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        await self._call()
+        numbers = [p["InvoiceNumber"] for p in invoices]
+        if self.unreadable in numbers and len(numbers) > 1:
+            self.calls.append("PUT")
+            raise XeroBadRequest("unreadable", kind=None, status=400, limits=RateLimits())
+        return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+
+    async def update_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        self.beside_posts.append(self.in_flight)
+        await self._call()
+        return await super().update_invoices(scope, invoices, key=key, unitdp=unitdp)
+
+
+async def test_a_create_adopted_while_splitting_is_updated_after_every_lanes_creates() -> None:
+    ours = XeroInvoice("x-ours", "INV-1", "ACCREC", "AUTHORISED", URL)  # a create answered lost
+    xero, records = RefusesWhole(ours, unreadable="INV-2"), Records()
+    sync_results, _ = await run(lanes(xero, records, 2), creates(8), {})
+    # The first chunk is refused whole and halved; INV-1, refused as a duplicate, is adopted.
+    assert sync_results["inv_1"].outcome is SyncOutcome.UPDATED
+    assert sync_results["inv_1"].xero_id == "x-ours"
+    # Its update went alone, once no create was in flight.
+    assert xero.updated == [["x-ours"]] and xero.beside_posts == [0]
 
 
 class StoreDown(Records):
@@ -422,6 +474,45 @@ class LinksFailOnRelease(LinksHeld):
     ) -> None:
         await self.release.wait()
         raise RetryLater("the store is down")
+
+
+class FailsWhenHeld(FakeXero):
+    """The PUT of ``fail_on`` fails (a daily limit spent) once the other lane waits for its
+    links: after ``held`` other PUTs."""
+
+    def __init__(self, fail_on: str, held: int) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+        self.held = held
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        if any(p["InvoiceNumber"] == self.fail_on for p in invoices):
+            while self.calls.count("PUT") < self.held:
+                await asyncio.sleep(0)
+            for _ in range(5):  # the other lane is waiting for the oldest links now
+                await asyncio.sleep(0)
+            raise DailyLimitSpent(scope.tenant_id, 60.0)
+        return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+
+
+async def test_a_lane_that_fails_while_another_waits_for_links_loses_no_link() -> None:
+    records = LinksHeld()
+    xero = FailsWhenHeld("INV-2", held=LINKS_AHEAD + 1)  # the second lane's first chunk
+    two = Writer(xero, records, chunk_size=1, lanes=2, sleep=no_wait)  # type: ignore[arg-type]
+    sync_results: dict[str, SyncResult] = {}
+    writing = asyncio.ensure_future(two.write(SCOPE, creates(10), {}, sync_results))
+    while len(records.order) < 1 or not xero.calls.count("PUT") > LINKS_AHEAD:
+        await asyncio.sleep(0)
+    for _ in range(20):  # the failure comes while the first lane waits at the bound
+        await asyncio.sleep(0)
+    records.release.set()
+    with pytest.raises(DailyLimitSpent):  # the failure itself, not a cancellation
+        await asyncio.wait_for(writing, timeout=5)
+    # Every create Xero answered has its link stored, the last one's included.
+    assert set(sync_results) == set(records.links)
+    assert len(records.links) == LINKS_AHEAD + 1
 
 
 async def test_a_store_that_fails_late_stops_the_writes_within_links_ahead_chunks() -> None:

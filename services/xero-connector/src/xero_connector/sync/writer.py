@@ -5,20 +5,20 @@ that is not ours is touched.
 
 - Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
   (a timeout after sending, a 5xx) is simply sent again.
-- Creates go by ``PUT``, which only creates, up to ``lanes`` chunks at once (each of a
-  different invoice's; Xero allows 5 calls in flight a tenant). Before one is sent, its
-  intent (the number and source Url about to be sent) is stored: a chunk's while the chunks
-  before it are written. A
+- Creates go by ``PUT``, which only creates, up to ``lanes`` chunks at once (no invoice is
+  in two chunks; Xero allows 5 calls in flight a tenant). Before one is sent, its intent (the
+  number and source Url about to be sent) is stored: a chunk's while the chunks before it are
+  written. Updates, adopted creates' included, go one chunk at a time after the creates. A
   create refused as "Invoice # must be unique.", every create of a write whose outcome is
   unknown, and every create tried before (an intent without a link) is looked up by every
   number this integration ever sent for it: a sales invoice with our number and our Url is
   adopted (linked, then updated); anything else holding the number fails
   ``invoice_number_taken``.
 - A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
-- Each chunk's links are stored while the next chunks are sent (the writer waits for them
-  only when ``LINKS_AHEAD`` chunks' are storing), one chunk's after the other's, and all of
-  them before ``write`` returns (so before any result goes out). A crash in between loses no
-  create: their intents are stored, so they are looked up, not sent again.
+- Each chunk's links are stored while the next chunks are sent (a lane waits for them only
+  when more than ``LINKS_AHEAD`` chunks' are storing), one chunk's after the other's, and all
+  of them before ``write`` returns (so before any result goes out). A crash in between loses
+  no create: their intents are stored, so they are looked up, not sent again.
 """
 
 import asyncio
@@ -26,6 +26,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import structlog
 
@@ -47,8 +48,9 @@ from xero_connector.xero_models import WrittenInvoice
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
-# Chunks whose links may still be storing when the next chunk is sent: the writer does not
-# wait for a slow store, and a store that fails lets no more than this many go after it.
+# Chunks whose links may still be storing when a lane sends its next chunk: the writer does
+# not wait for a slow store, and a store that fails lets no more than this many a lane go
+# after it.
 LINKS_AHEAD = 4
 
 
@@ -59,11 +61,11 @@ def unavailable(error: XeroError) -> SyncResult:
 class _Links:
     """The links one ``write`` reaches, and their storing: each chunk's are stored in the
     background once the chunk before's are (a later link of an invoice never lands first),
-    while the writer goes on. The writer is never more than ``LINKS_AHEAD`` chunks ahead of
-    its links: before it queues a chunk's, it waits for the oldest store when that many are
-    storing, and a store that failed is raised there, so at most that many more chunks go
-    out after it. ``stored`` waits for all of them, and leaves none running whatever ends
-    it."""
+    while the writer goes on. A lane is never more than ``LINKS_AHEAD`` chunks ahead of the
+    links: once it has queued a chunk's, it waits for the oldest store while more than that
+    many are storing, and a store that failed is raised there. Waiting never cancels a store,
+    so a lane stopped meanwhile leaves its chunk's links queued. ``stored`` waits for all of
+    them, and leaves none running whatever ends it."""
 
     def __init__(
         self, records: InvoiceRecords, org_id: str, known: dict[str, InvoiceRecord]
@@ -72,13 +74,11 @@ class _Links:
         self._records = records
         self._org_id = org_id
         self._known = known
-        self._stores: deque[asyncio.Future[None]] = deque()  # chunk order, <= LINKS_AHEAD
+        self._stores: deque[asyncio.Future[None]] = deque()  # in the order queued
 
     async def store(self, chunk: list[Write]) -> None:
         """Queue storing the links ``chunk`` reached (each raises its invoice's high-water
-        mark as well) behind those before."""
-        while self._stores and (len(self._stores) >= LINKS_AHEAD or self._stores[0].done()):
-            await self._stores.popleft()  # a failed store's error: no more writes after it
+        mark as well) behind those before, then wait while too many are storing."""
         written = {w.invoice_id: self.reached[w.invoice_id] for w in chunk if w in self}
         if written:
             before = self._stores[-1] if self._stores else None
@@ -86,6 +86,12 @@ class _Links:
             # links are inserted, far cheaper than an update on FerretDB.
             new = {i for i in written if _blank(self._known.get(i))}
             self._stores.append(asyncio.ensure_future(self._store_after(before, written, new)))
+        while self._stores and (len(self._stores) > LINKS_AHEAD or self._stores[0].done()):
+            oldest = self._stores[0]
+            await asyncio.wait({oldest})  # unlike awaiting it, cancels nothing when stopped
+            oldest.result()  # a failed store's error: no more writes after it
+            if self._stores and self._stores[0] is oldest:  # not already taken by another lane
+                self._stores.popleft()
 
     async def _store_after(
         self, before: asyncio.Future[None] | None, links: dict[str, Link], new: set[str]
@@ -93,6 +99,10 @@ class _Links:
         if before is not None:
             await before  # a failed store fails the one queued behind it
         await self._records.settle(self._org_id, {}, links, new=new)
+
+    def cancel(self) -> None:
+        for storing in self._stores:
+            storing.cancel()
 
     async def stored(self) -> None:
         """Every link reached so far is stored (or the first failed store's error raised)."""
@@ -116,16 +126,16 @@ def _blank(record: InvoiceRecord | None) -> bool:
 class _Intents:
     """The intents of one ``write``'s create chunks, each stored once, in the background."""
 
-    def __init__(self, writer: "Writer", scope: XeroScope, chunks: list[list[Write]]) -> None:
-        self._writer = writer
-        self._scope = scope
+    def __init__(
+        self, intend: Callable[[list[Write]], Awaitable[None]], chunks: list[list[Write]]
+    ) -> None:
+        self._intend = intend
         self._chunks = chunks
         self._stores: dict[int, asyncio.Future[None]] = {}
 
     def start(self, n: int) -> None:
         if n < len(self._chunks) and n not in self._stores:
-            intend = self._writer._intend(self._scope, self._chunks[n])
-            self._stores[n] = asyncio.ensure_future(intend)
+            self._stores[n] = asyncio.ensure_future(self._intend(self._chunks[n]))
 
     async def stored(self, n: int) -> None:
         await self._stores[n]
@@ -177,6 +187,9 @@ class Writer:
         links = _Links(self._records, scope.org_id, records)
         try:
             await self._write(scope, writes, records, sync_results, links)
+        except asyncio.CancelledError:
+            links.cancel()  # the batch is being stopped (a revoke): now, not once stored
+            raise
         finally:
             await links.stored()
         return links.reached
@@ -192,26 +205,27 @@ class Writer:
         creates = [w for w in writes if w.xero_id is None]
         size = self.chunk_size
         chunks = [creates[start : start + size] for start in range(0, len(creates), size)]
-        intents = _Intents(self, scope, chunks)
+        intents = _Intents(partial(self._intend, scope), chunks)
+        lanes = min(self._lanes, len(chunks))
         taken = iter(range(len(chunks)))
 
         async def lane() -> None:
             for n in taken:  # shared: each chunk goes to the first lane free
                 if self._past_deadline(chunks[n], sync_results):
                     continue
-                # Each create's intent is stored before it is sent; the next chunk's is
-                # stored while this one is written, so no create waits on the others'.
+                # Each create's intent is stored before it is sent; the chunk this lane is
+                # likely to take next has its intents stored while this one is written.
                 intents.start(n)
-                intents.start(n + 1)
+                intents.start(n + lanes)
                 await intents.stored(n)
                 await self._creates(scope, chunks[n], records, sync_results, links)
 
         try:
-            await every(*(lane() for _ in range(min(self._lanes, len(chunks)))))
+            await every(*(lane() for _ in range(lanes)))
         finally:
             await intents.stop()
-        # Linked invoices, and creates adopted above (their xero_id is set now); those the
-        # split path already updated have their outcome.
+        # Linked invoices, and creates adopted above (their xero_id is set now, and they have
+        # no outcome yet).
         updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in sync_results]
         for start in range(0, len(updates), self.chunk_size):
             chunk = updates[start : start + self.chunk_size]
@@ -271,16 +285,15 @@ class Writer:
         records: dict[str, InvoiceRecord],
         sync_results: dict[str, SyncResult],
         links: _Links,
-    ) -> list[Write]:
-        """Creates of one chunk; returns the writes that turned into updates (adopted)."""
-        adopted: list[Write] = []
+    ) -> None:
+        """Creates of one chunk; those adopted get their ``xero_id``, to be updated later."""
         pending = list(chunk)
         # A create tried before without a link to show for it has an unknown outcome (its
         # answer lost, a crash, a renumbering since): look before creating again.
         tried = [w for w in pending if self._tried(scope, w, records)]
         if self._lookup_always or tried:
             doubtful = pending if self._lookup_always else tried
-            kept = await self._look_up(scope, doubtful, records, sync_results, adopted)
+            kept = await self._look_up(scope, doubtful, records, sync_results)
             pending = [w for w in pending if w not in doubtful or w in kept]
         attempt = 0
         while pending:
@@ -293,7 +306,7 @@ class Writer:
                     break
                 await self._pause(attempt, error)
                 # Xero may have written them: look before sending again.
-                pending = await self._look_up(scope, pending, records, sync_results, adopted)
+                pending = await self._look_up(scope, pending, records, sync_results)
                 continue
             except (XeroBadRequest, XeroValidationError) as error:
                 await self._split(scope, pending, error, sync_results, links, records)
@@ -304,7 +317,7 @@ class Writer:
                     again.append(w)  # number taken: ours from before, or someone else's?
             await links.store(pending)
             if again:
-                again = await self._look_up(scope, again, records, sync_results, adopted)
+                again = await self._look_up(scope, again, records, sync_results)
             if again and attempt >= self._attempts:
                 for w in again:
                     sync_results[w.invoice_id] = failed(
@@ -315,7 +328,6 @@ class Writer:
                     )
                 break
             pending = again
-        return adopted
 
     async def _look_up(
         self,
@@ -323,7 +335,6 @@ class Writer:
         pending: list[Write],
         records: dict[str, InvoiceRecord],
         sync_results: dict[str, SyncResult],
-        adopted: list[Write],
     ) -> list[Write]:
         """Decide each create by what Xero holds under every number we ever sent for it."""
         intents = {w.invoice_id: self._intent(scope, w, records) for w in pending}
@@ -335,7 +346,6 @@ class Writer:
             if isinstance(owner, planner.Adopt):
                 log.info("xero.invoice_adopted", invoice_id=w.invoice_id)
                 w.xero_id = owner.invoice.invoice_id
-                adopted.append(w)
             elif isinstance(owner, planner.Taken):
                 number = w.target.invoice.invoice_number
                 sync_results[w.invoice_id] = planner.number_taken(number, owner.invoice)
@@ -413,9 +423,9 @@ class Writer:
         half = len(chunk) // 2
         for part in (chunk[:half], chunk[half:]):
             if records is not None:
-                adopted = await self._creates(scope, part, records, sync_results, links)
-                if adopted:
-                    await self._updates(scope, adopted, sync_results, links)
+                # Creates adopted here are updated with the other updates, after every lane's
+                # creates: an update is never in flight beside another write of the org.
+                await self._creates(scope, part, records, sync_results, links)
             else:
                 await self._updates(scope, part, sync_results, links)
 
