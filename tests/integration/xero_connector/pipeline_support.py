@@ -145,3 +145,32 @@ async def stats(sandbox: Sandbox, tenant: str) -> dict[str, int]:
     body = (await sandbox.http.get("/_sandbox/stats")).json()
     counts: dict[str, int] = body["tenants"].get(tenant, {}).get("by_endpoint", {})
     return counts
+
+
+async def by_hand(sandbox: Sandbox, tenant: str, *invoices: dict[str, Any]) -> list[Any]:
+    """Invoices typed into Xero by a person (or another app): no Url of ours."""
+    response = await sandbox.http.post(
+        f"/_sandbox/orgs/{tenant}/invoices", json={"Invoices": list(invoices)}
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["Invoices"])
+
+
+def hand_made(number: str, kind: str = "ACCREC", contact: str = "Walk-in Customer") -> Any:
+    return {
+        "Type": kind,
+        "InvoiceNumber": number,
+        "Contact": {"Name": contact},
+        "Date": "2026-11-01",
+        "DueDate": "2026-11-30",
+        "Status": "AUTHORISED",
+        "Reference": "typed by hand",
+        "LineItems": [
+            {
+                "Description": "Counter sale",
+                "Quantity": 1,
+                "UnitAmount": 99,
+                "AccountCode": "200" if kind == "ACCREC" else "400",
+            }
+        ],
+    }

@@ -9,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service_kit.clock import utc_now
+from sync_schemas import SyncOutcome
 from tests.integration.xero_connector.pipeline_support import (
+    by_hand,
     created,
+    hand_made,
     invoice,
     publish,
     results,
@@ -136,3 +140,55 @@ async def test_a_zombie_whose_lease_was_taken_writes_nothing_more(
     held = Counter(i["InvoiceNumber"] for i in await xero_invoices(sandbox, tenant))
     assert len(held) == len(bulk) and set(held.values()) == {1}
     assert {e.id for e in bulk} <= {e.data.cause_event_id for e in out}
+
+
+async def test_a_writer_that_waited_out_another_reads_what_that_one_created_meanwhile(
+    connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
+) -> None:
+    # A new writer reads an invoice's record as its batch starts, then waits for the lease of
+    # the writer before it. That writer's last create lands meanwhile, under the number the
+    # invoice had then. Read again once the lease is taken, its intent shows: the invoice is
+    # found under the old number and renumbered, not created a second time under the new.
+    short = {
+        "writer_lease_seconds": 15,
+        "http_read_timeout_seconds": 2,
+        "http_write_timeout_seconds": 1,
+        "http_connect_timeout_seconds": 1,
+        "http_pool_timeout_seconds": 1,
+    }
+    renumbered = invoice("org_r", 1, version=2, invoice_number="INV-00001-R")
+    async with connector(consume=False) as setup:
+        tenant = await setup_org(setup, sandbox, "org_r")
+        url = setup.settings.invoice_url_template.format(org_id="org_r", invoice_id="inv_00001")
+        store = MongoWriterLeases(setup.app.state.mongo[setup.settings.mongodb_database])
+        # The writer before: its lease has 8 s left.
+        before = utc_now() + timedelta(seconds=8)
+        assert await store.create("org_r", 1, "the-writer-before", before)
+        reads = CommandCount("find", "links")
+        async with connector(**short) as writer:
+            await publish(kafka_bootstrap, writer.names.invoice_events, [created(renumbered)])
+            # The new writer has read the record (nothing yet) and waits for the lease.
+            await eventually(reads.grew, what="the new writer's read of the links", timeout=20)
+            # Meanwhile the writer before stores its intent, and its create lands.
+            v1 = {"inv_00001": ("INV-00001", url)}
+            await setup.stores.records.intend("org_r", tenant, v1)
+            [made] = await by_hand(sandbox, tenant, hand_made("INV-00001") | {"Url": url})
+            out = await results(writer, 1, timeout=40)
+    [one] = await xero_invoices(sandbox, tenant)
+    assert one["InvoiceID"] == made["InvoiceID"] and one["InvoiceNumber"] == "INV-00001-R"
+    assert out[0].data.outcome is SyncOutcome.UPDATED
+
+
+class CommandCount:
+    """This process's ``mongo_commands_total`` of one command and collection: has it grown
+    since the count was made?"""
+
+    def __init__(self, command: str, collection: str) -> None:
+        self._labels = {"command": command, "collection": collection}
+        self._start = self._now()
+
+    def _now(self) -> float:
+        return REGISTRY.get_sample_value("mongo_commands_total", self._labels) or 0.0
+
+    async def grew(self) -> bool:
+        return self._now() > self._start

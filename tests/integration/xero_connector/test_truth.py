@@ -16,8 +16,10 @@ from sync_schemas import (
 )
 from tests.integration.xero_connector.pipeline_support import (
     MAPPINGS,
+    by_hand,
     by_invoice,
     created,
+    hand_made,
     invoice,
     publish,
     requested,
@@ -32,35 +34,6 @@ from xero_connector.adapters.mongo_sync import MongoRetries
 from xero_connector.domain import ScheduledRetry
 
 FAST = {"xero_backoff_seconds": 0.01, "linger_ms": 50}
-
-
-async def by_hand(sandbox: Sandbox, tenant: str, *invoices: dict[str, Any]) -> list[Any]:
-    """Invoices typed into Xero by a person (or another app): no Url of ours."""
-    response = await sandbox.http.post(
-        f"/_sandbox/orgs/{tenant}/invoices", json={"Invoices": list(invoices)}
-    )
-    assert response.status_code == 200, response.text
-    return list(response.json()["Invoices"])
-
-
-def hand_made(number: str, kind: str = "ACCREC", contact: str = "Walk-in Customer") -> Any:
-    return {
-        "Type": kind,
-        "InvoiceNumber": number,
-        "Contact": {"Name": contact},
-        "Date": "2026-11-01",
-        "DueDate": "2026-11-30",
-        "Status": "AUTHORISED",
-        "Reference": "typed by hand",
-        "LineItems": [
-            {
-                "Description": "Counter sale",
-                "Quantity": 1,
-                "UnitAmount": 99,
-                "AccountCode": "200" if kind == "ACCREC" else "400",
-            }
-        ],
-    }
 
 
 def held(invoices: list[dict[str, Any]], number: str) -> list[dict[str, Any]]:

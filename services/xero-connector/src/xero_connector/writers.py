@@ -76,6 +76,10 @@ class WriterLeases:
         self._held: dict[str, int] = {}
         self._renewed: dict[str, datetime] = {}
 
+    def held(self, org_id: str) -> int | None:
+        """The epoch this instance holds for the organisation, as far as it knows."""
+        return self._held.get(org_id)
+
     async def acquire(self, org_id: str, wait_seconds: float | None = None) -> int:
         """This instance's epoch for the organisation: the one it holds (renewed, at most once
         every ``RENEW_EVERY`` like ``check``), a new one, or one taken over once the previous

@@ -9,7 +9,8 @@ Per organisation (organisations run concurrently):
 2. the settings and mappings (one read) and the invoice records, side by side: a version
    older than its record's high-water mark is never written;
 3. the connection gives the tenant (``not_connected`` / ``connection_expired`` fail fast),
-   then the writer lease (writers.py), held from batch to batch;
+   then the writer lease (writers.py), held from batch to batch; a lease taken anew reads
+   the records again (the writer before may have stored intents while it waited);
 4. voids: the Xero invoice's current status decides DELETED, VOIDED, nothing, or a refusal;
 5. pre-validation against the mappings and the org's cached Xero settings;
 6. contacts for the whole group (batched creates);
@@ -214,12 +215,8 @@ class SyncPipeline:
         records: dict[str, InvoiceRecord],
     ) -> dict[str, SyncResult]:
         sync_results: dict[str, SyncResult] = {}
-        for t in targets:  # the version guard first: a stale ask never waits on Xero
-            record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
-            stale = planner.guard(t, record, None)
-            if stale is not None:
-                sync_results[t.invoice_id] = stale
-        live = [t for t in targets if t.invoice_id not in sync_results]
+        # The version guard first: a stale ask never waits on Xero.
+        live = _guard(org_id, targets, records, sync_results)
         if not live:
             return sync_results
         try:
@@ -231,7 +228,17 @@ class SyncPipeline:
             _fail_rest(live, sync_results, unavailable(error))
             return sync_results
         if self._writers is not None:  # Fenced, when another instance writes it, ends the batch
+            held = self._writers.held(org_id)
             scope = replace(scope, epoch=await self._writers.acquire(org_id))
+            if scope.epoch != held:
+                # Taken just now, perhaps after waiting out another writer: what that one
+                # stored meanwhile (intents, links, marks) is read again, or a create it sent
+                # under an older number would be sent again under the new one.
+                fresh = await self._records.get_many(org_id, [t.invoice_id for t in live])
+                records.update(fresh)
+                live = _guard(org_id, live, records, sync_results)
+                if not live:
+                    return sync_results
         try:
             await self._run(scope, settings, mappings, live, records, sync_results)
             for t in targets:  # every invoice gets an answer, whatever happened above
@@ -285,6 +292,25 @@ class SyncPipeline:
         )
         await self.writer.write(scope, writes, records, sync_results)
         await self._preparer.after(scope, targets, sync_results)
+
+
+def _guard(
+    org_id: str,
+    targets: list[Target],
+    records: dict[str, InvoiceRecord],
+    sync_results: dict[str, SyncResult],
+) -> list[Target]:
+    """The targets not older than their records' high-water marks; the others' stale
+    outcomes go into ``sync_results``."""
+    live = []
+    for t in targets:
+        record = records.setdefault(t.invoice_id, InvoiceRecord(org_id, t.invoice_id))
+        stale = planner.guard(t, record, None)
+        if stale is None:
+            live.append(t)
+        else:
+            sync_results[t.invoice_id] = stale
+    return live
 
 
 def _fail_rest(
