@@ -35,6 +35,13 @@ ORGS = [f"org_f{n}" for n in range(6)]
 PER_ORG = 12
 # One invoice a batch, so the first instance has something in flight at every moment.
 SLOW = {"xero_backoff_seconds": 0.01, "linger_ms": 20, "topic_partitions": 6, "chunk_size": 1}
+# Xero calls that end within 5 s, so that a writer lease of a few seconds outlives any of them.
+QUICK_CALLS = {
+    "http_read_timeout_seconds": 2,
+    "http_write_timeout_seconds": 1,
+    "http_connect_timeout_seconds": 1,
+    "http_pool_timeout_seconds": 1,
+}
 
 
 async def test_a_second_instance_joining_mid_bulk_leaves_one_newest_copy_of_each(
@@ -99,13 +106,7 @@ async def test_one_holder_per_epoch_on_the_real_server(
 async def test_a_zombie_whose_lease_was_taken_writes_nothing_more(
     connector: ConnectorFactory, sandbox: Sandbox, kafka_bootstrap: str
 ) -> None:
-    short = {
-        "writer_lease_seconds": 8,
-        "http_read_timeout_seconds": 2,
-        "http_write_timeout_seconds": 1,
-        "http_connect_timeout_seconds": 1,
-        "http_pool_timeout_seconds": 1,
-    }
+    short = QUICK_CALLS | {"writer_lease_seconds": 8}
     async with connector(consume=False) as setup:
         tenant = await setup_org(setup, sandbox, "org_z")
         bulk = [created(invoice("org_z", n)) for n in range(1, 21)]
@@ -149,13 +150,7 @@ async def test_a_writer_that_waited_out_another_reads_what_that_one_created_mean
     # the writer before it. That writer's last create lands meanwhile, under the number the
     # invoice had then. Read again once the lease is taken, its intent shows: the invoice is
     # found under the old number and renumbered, not created a second time under the new.
-    short = {
-        "writer_lease_seconds": 15,
-        "http_read_timeout_seconds": 2,
-        "http_write_timeout_seconds": 1,
-        "http_connect_timeout_seconds": 1,
-        "http_pool_timeout_seconds": 1,
-    }
+    short = QUICK_CALLS | {"writer_lease_seconds": 15}
     renumbered = invoice("org_r", 1, version=2, invoice_number="INV-00001-R")
     async with connector(consume=False) as setup:
         tenant = await setup_org(setup, sandbox, "org_r")
