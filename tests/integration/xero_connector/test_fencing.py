@@ -150,14 +150,14 @@ async def test_a_writer_that_waited_out_another_reads_what_that_one_created_mean
     # the writer before it. That writer's last create lands meanwhile, under the number the
     # invoice had then. Read again once the lease is taken, its intent shows: the invoice is
     # found under the old number and renumbered, not created a second time under the new.
-    short = QUICK_CALLS | {"writer_lease_seconds": 15}
+    short = QUICK_CALLS | {"writer_lease_seconds": 30}
     renumbered = invoice("org_r", 1, version=2, invoice_number="INV-00001-R")
     async with connector(consume=False) as setup:
         tenant = await setup_org(setup, sandbox, "org_r")
         url = setup.settings.invoice_url_template.format(org_id="org_r", invoice_id="inv_00001")
         store = MongoWriterLeases(setup.app.state.mongo[setup.settings.mongodb_database])
-        # The writer before: its lease has 8 s left.
-        before = utc_now() + timedelta(seconds=8)
+        # The writer before: its lease outlasts the new writer's start, however slow.
+        before = utc_now() + timedelta(seconds=60)
         assert await store.create("org_r", 1, "the-writer-before", before)
         reads = CommandCount("find", "links")
         async with connector(**short) as writer:
@@ -168,8 +168,16 @@ async def test_a_writer_that_waited_out_another_reads_what_that_one_created_mean
             v1 = {"inv_00001": ("INV-00001", url)}
             await setup.stores.records.intend("org_r", tenant, v1)
             [made] = await by_hand(sandbox, tenant, hand_made("INV-00001") | {"Url": url})
+            await store.extend("org_r", 1, utc_now())  # and then it stops
             out = await results(writer, 1, timeout=40)
-    [one] = await xero_invoices(sandbox, tenant)
+            # Its next batch, under the lease it holds now, reads the records once.
+            reads = CommandCount("find", "links")
+            second = [created(invoice("org_r", 2))]
+            await publish(kafka_bootstrap, writer.names.invoice_events, second)
+            await results(writer, 2, timeout=40)
+            read_once = reads.grown_by()
+    assert read_once == 1
+    [one, _] = sorted(await xero_invoices(sandbox, tenant), key=lambda i: i["InvoiceNumber"])
     assert one["InvoiceID"] == made["InvoiceID"] and one["InvoiceNumber"] == "INV-00001-R"
     assert out[0].data.outcome is SyncOutcome.UPDATED
 
@@ -186,4 +194,7 @@ class CommandCount:
         return REGISTRY.get_sample_value("mongo_commands_total", self._labels) or 0.0
 
     async def grew(self) -> bool:
-        return self._now() > self._start
+        return self.grown_by() > 0
+
+    def grown_by(self) -> float:
+        return self._now() - self._start

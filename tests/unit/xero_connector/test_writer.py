@@ -17,7 +17,8 @@ from xero_connector.limiter import DailyLimitSpent
 from xero_connector.ports import XeroScope
 from xero_connector.sync.model import SyncAsk, SyncResult, Target, Write
 from xero_connector.sync.writer import LINKS_AHEAD, Writer
-from xero_connector.xero_errors import XeroBadRequest, XeroUnavailable
+from xero_connector.writers import Fenced
+from xero_connector.xero_errors import TenantChanged, XeroBadRequest, XeroUnavailable
 from xero_connector.xero_models import RateLimits, WrittenInvoice, XeroInvoice
 
 SCOPE = XeroScope("org_acme", "tenant-1")
@@ -292,14 +293,52 @@ async def test_lanes_send_that_many_chunks_at_once_each_after_its_intents() -> N
     assert len(records.intents) == len(links) == len(records.links) == 9
 
 
-async def test_a_failing_lane_stops_the_others_and_no_chunk_goes_after_it() -> None:
+async def test_a_failing_lane_lets_the_chunks_sent_finish_and_no_chunk_goes_after_it() -> None:
     records = Records()
     xero = InFlight(records, fail_on="INV-3")  # the second chunk fails while the first waits
     sync_results: dict[str, SyncResult] = {}
+    two = lanes(xero, records, 2)
+    writing = asyncio.ensure_future(two.write(SCOPE, creates(9), {}, sync_results))
+    while xero.sent < 2:
+        await asyncio.sleep(0)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not writing.done() and xero.in_flight == 1  # the first chunk is not given up
+    xero.release.set()
     with pytest.raises(RetryLater):
-        await lanes(xero, records, 2).write(SCOPE, creates(9), {}, sync_results)
-    assert xero.sent == 2 and xero.in_flight == 0  # the waiting one cancelled, none after
-    assert sync_results == {} and records.links == {}
+        await writing
+    # Xero wrote the first chunk: its outcomes and links are kept, and nothing was sent after.
+    assert xero.sent == 2 and set(sync_results) == set(records.links) == {"inv_1", "inv_2"}
+
+
+class FailsEach(FakeXero):
+    """Each create of a number in ``failures`` fails with its error, after ``turns`` turns."""
+
+    def __init__(self, failures: dict[str, tuple[int, Exception]]) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def create_invoices(
+        self, scope: XeroScope, invoices: Sequence[Mapping[str, Any]], *, key: str, unitdp: int
+    ) -> list[WrittenInvoice]:
+        for payload in invoices:
+            if (failure := self.failures.get(str(payload["InvoiceNumber"]))) is not None:
+                turns, error = failure
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                raise error
+        return await super().create_invoices(scope, invoices, key=key, unitdp=unitdp)
+
+
+async def test_when_lanes_fail_together_a_fenced_writer_sends_its_batch_back() -> None:
+    xero = FailsEach(
+        {
+            "INV-1": (5, Fenced("org_acme: a later writer took over")),
+            "INV-3": (0, TenantChanged("the connection now reaches another tenant")),
+        }
+    )
+    with pytest.raises(Fenced):  # not the tenant's error: that would fail invoices here
+        await run(lanes(xero, Records(), 2), creates(4), {})
 
 
 class RefusesWhole(FakeXero):

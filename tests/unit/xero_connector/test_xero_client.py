@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from xero_connector.adapters import xero_client
 from xero_connector.adapters.xero_client import ApiCall, XeroApiClient
 from xero_connector.errors import NotConnected
 from xero_connector.ports import XeroAccess
@@ -206,6 +207,40 @@ async def test_a_write_sent_again_after_an_expired_token_is_checked_again() -> N
             "org_a", "PUT", "/Invoices", json={}, before_send=check
         )
     assert (sent, len(checks)) == (["Bearer tok-1"], 2)
+
+
+class WaitingTokens(StubAccessTokens):
+    """A token read that waits, as for another instance's refresh of the connection."""
+
+    async def access(self, org_id: str, *, rejected: str | None = None) -> XeroAccess:
+        await asyncio.sleep(0.05)
+        return await super().access(org_id, rejected=rejected)
+
+
+async def test_a_write_whose_token_read_waited_is_checked_again_before_it_leaves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"Invoices": []})
+
+    checks: list[int] = []
+
+    async def check() -> None:  # a successor takes over while the token is read
+        checks.append(1)
+        if len(checks) > 1:
+            raise Fenced("org_a: a later writer took over")
+
+    api = client(httpx.MockTransport(answer), WaitingTokens(), [])
+    await api.request("org_a", "PUT", "/Invoices", json={}, before_send=check)
+    assert (len(sent), len(checks)) == (1, 1)  # a read well under the threshold: one check
+    monkeypatch.setattr(xero_client, "CHECK_AGAIN_AFTER_S", 0.01)  # now it is a long read
+    checks.clear()
+    with pytest.raises(Fenced):
+        await api.request("org_a", "PUT", "/Invoices", json={}, before_send=check)
+    assert (len(sent), len(checks)) == (1, 2)
 
 
 class GoneTokens(StubAccessTokens):

@@ -47,6 +47,9 @@ ACCOUNTING_PREFIX = "/api.xro/2.0"
 # stops the request unsent.
 BeforeSend = Callable[[], Coroutine[Any, Any, None]]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A token read longer than this (writers.RENEW_EVERY) and the writer check runs again: the
+# lease a write was checked against must outlive the call, counted from the check.
+CHECK_AGAIN_AFTER_S = 1.0
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -208,12 +211,14 @@ class XeroTokenAuth(httpx.Auth):
 
     async def _checked_access(self, rejected: str | None = None) -> XeroAccess:
         """The token, read while ``before_send`` runs (the writer check: two reads of the
-        store side by side); a refusal of either and nothing is sent. When both fail, the
+        store side by side, and the check again when the read took long); a refusal of either
+        and nothing is sent. When both fail, the
         check's error is raised, as if it had run first: a fenced instance sends its batch
         back rather than failing invoices it no longer writes."""
         read = self._tokens.access(self._org_id, rejected=rejected)
         if self._before_send is None:
             return await read
+        started = time.perf_counter()
         check = asyncio.ensure_future(self._before_send())
         try:
             access = await read
@@ -227,6 +232,10 @@ class XeroTokenAuth(httpx.Auth):
                 raise refused  # noqa: B904 (the token's error stays as its context)
             raise
         await check
+        if time.perf_counter() - started > CHECK_AGAIN_AFTER_S:
+            # The token read waited (another instance refreshing the connection): the check
+            # beside it may be older than a successor's takeover by now.
+            await self._before_send()
         return access
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:

@@ -6,7 +6,9 @@ that is not ours is touched.
 - Updates and cancels go by InvoiceID (``POST``); they are idempotent, so an unknown outcome
   (a timeout after sending, a 5xx) is simply sent again.
 - Creates go by ``PUT``, which only creates, up to ``lanes`` chunks at once (no invoice is
-  in two chunks; Xero allows 5 calls in flight a tenant). Before one is sent, its intent (the
+  in two chunks; Xero allows 5 calls in flight a tenant). A lane that fails stops the others
+  taking new chunks; those already sent finish, with their outcomes and links, and then the
+  failure is raised. Before one is sent, its intent (the
   number and source Url about to be sent) is stored: a chunk's while the chunks before it are
   written. Updates, adopted creates' included, go one chunk at a time after the creates. A
   create refused as "Invoice # must be unique.", every create of a write whose outcome is
@@ -30,6 +32,7 @@ from functools import partial
 
 import structlog
 
+from service_kit.errors import RetryLater
 from sync_schemas import ErrorCode
 from xero_connector.domain import Intent, InvoiceRecord, Link
 from xero_connector.mapping import classify, idempotency_key, unit_decimals
@@ -48,9 +51,9 @@ from xero_connector.xero_models import WrittenInvoice
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
-# Chunks whose links may still be storing when a lane sends its next chunk: the writer does
-# not wait for a slow store, and a store that fails lets no more than this many a lane go
-# after it.
+# Chunks whose links may still be storing when a lane sends its next chunk (the other lanes'
+# chunks answered meanwhile may add theirs): the writer does not wait for a slow store, and a
+# store that fails lets no more than this many a lane go after it.
 LINKS_AHEAD = 4
 
 
@@ -61,11 +64,11 @@ def unavailable(error: XeroError) -> SyncResult:
 class _Links:
     """The links one ``write`` reaches, and their storing: each chunk's are stored in the
     background once the chunk before's are (a later link of an invoice never lands first),
-    while the writer goes on. A lane is never more than ``LINKS_AHEAD`` chunks ahead of the
-    links: once it has queued a chunk's, it waits for the oldest store while more than that
-    many are storing, and a store that failed is raised there. Waiting never cancels a store,
-    so a lane stopped meanwhile leaves its chunk's links queued. ``stored`` waits for all of
-    them, and leaves none running whatever ends it."""
+    while the writer goes on. A lane sends no chunk while more than ``LINKS_AHEAD`` are
+    storing: once it has queued a chunk's, it waits for the oldest store (up to one more a
+    lane may be queued meanwhile), and a store that failed is raised there. Waiting never
+    cancels a store, so a lane stopped meanwhile leaves its chunk's links queued. ``stored``
+    waits for all of them, and leaves none running whatever ends it."""
 
     def __init__(
         self, records: InvoiceRecords, org_id: str, known: dict[str, InvoiceRecord]
@@ -209,21 +212,33 @@ class Writer:
         lanes = min(self._lanes, len(chunks))
         taken = iter(range(len(chunks)))
 
+        failures: list[Exception] = []
+
         async def lane() -> None:
             for n in taken:  # shared: each chunk goes to the first lane free
+                if failures:
+                    return  # no new chunk; the other lanes' chunks already sent finish
                 if self._past_deadline(chunks[n], sync_results):
                     continue
                 # Each create's intent is stored before it is sent; the chunk this lane is
                 # likely to take next has its intents stored while this one is written.
                 intents.start(n)
                 intents.start(n + lanes)
-                await intents.stored(n)
-                await self._creates(scope, chunks[n], records, sync_results, links)
+                try:
+                    await intents.stored(n)
+                    await self._creates(scope, chunks[n], records, sync_results, links)
+                except Exception as error:  # not a cancellation: that is the write's own
+                    failures.append(error)
+                    return
 
         try:
             await every(*(lane() for _ in range(lanes)))
         finally:
             await intents.stop()
+        if failures:
+            # Sent back (fenced, an outage) wins over a failure that fails the invoices left:
+            # the batch comes again rather than answering for what this instance may not write.
+            raise next((f for f in failures if isinstance(f, RetryLater)), failures[0])
         # Linked invoices, and creates adopted above (their xero_id is set now, and they have
         # no outcome yet).
         updates = [w for w in writes if w.xero_id is not None and w.invoice_id not in sync_results]
