@@ -144,16 +144,17 @@ def _samples(urls: list[str], families: set[str]) -> Iterator[tuple[str, Sample]
                     yield family.name, sample
 
 
-GcPauses = dict[str, tuple[float, float]]
+# Per service: a summary's or histogram's count and sum (seconds), over its instances.
+Timings = dict[str, tuple[float, float]]
 
 
-def gc_pauses(urls: dict[str, list[str]]) -> GcPauses:
+def gc_pauses(urls: dict[str, list[str]]) -> Timings:
     """Each service's cyclic garbage collections and the seconds they stood still
     (``gc_pause_seconds`` from ``service_kit.collector``), summed over its instances."""
     return timings(urls, "gc_pause_seconds")
 
 
-def timings(urls: dict[str, list[str]], family: str) -> GcPauses:
+def timings(urls: dict[str, list[str]], family: str) -> Timings:
     """Each service's count and sum of the summary or histogram ``family``, summed over its
     instances and labels."""
     pauses: dict[str, list[float]] = {}
@@ -167,7 +168,7 @@ def timings(urls: dict[str, list[str]], family: str) -> GcPauses:
     return {service: (n, seconds) for service, (n, seconds) in pauses.items()}
 
 
-def gc_work(before: GcPauses, after: GcPauses) -> dict[str, dict[str, float]]:
+def gc_work(before: Timings, after: Timings) -> dict[str, dict[str, float]]:
     """Collections and pause seconds per service between two ``gc_pauses``."""
     work = {}
     for service, (n, seconds) in after.items():

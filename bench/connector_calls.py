@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 
 from bench.common import (
-    GcPauses,
     StoreCounts,
+    Timings,
     gc_work,
     machine,
     standalone,
@@ -107,15 +107,15 @@ class Timed:
     cpu_from: dict[str, float]
     cpu_to: dict[str, float]
     store: StoreCounts
-    timed_from: dict[str, GcPauses]  # TIMED's counts and sums at the first call
-    timed_to: dict[str, GcPauses]  # and after the last result
+    timed_from: dict[str, Timings]  # TIMED's counts and sums at the first call
+    timed_to: dict[str, Timings]  # and after the last result
 
 
 # What the drain reads from each connector's /metrics at its first call and after its end.
 TIMED = ("gc_pause_seconds", "xero_call_duration_seconds", "xero_limiter_wait_seconds")
 
 
-def read_timed(urls: dict[str, list[str]]) -> dict[str, GcPauses]:
+def read_timed(urls: dict[str, list[str]]) -> dict[str, Timings]:
     return {family: timings(urls, family) for family in TIMED}
 
 
@@ -149,7 +149,7 @@ async def timed_drain(
             connectors.append(stack.enter_context(connector()))
             mark([connectors[-1].proc.pid])
 
-    async def drain_start() -> tuple[float, dict[str, float], dict[str, GcPauses]]:
+    async def drain_start() -> tuple[float, dict[str, float], dict[str, Timings]]:
         at = await first()
         mark([c.proc.pid for c in connectors])
         roles = cpu_seconds()
