@@ -157,27 +157,32 @@ def gc_pauses(urls: dict[str, list[str]]) -> Timings:
 def timings(urls: dict[str, list[str]], family: str) -> Timings:
     """Each service's count and sum of the summary or histogram ``family``, summed over its
     instances and labels."""
-    pauses: dict[str, list[float]] = {}
+    totals: dict[str, list[float]] = {}
     for service, service_urls in urls.items():
-        sums = pauses.setdefault(service, [0.0, 0.0])
+        sums = totals.setdefault(service, [0.0, 0.0])
         for _, sample in _samples(service_urls, {family}):
             if sample.name.endswith("_count"):
                 sums[0] += sample.value
             elif sample.name.endswith("_sum"):
                 sums[1] += sample.value
-    return {service: (n, seconds) for service, (n, seconds) in pauses.items()}
+    return {service: (n, seconds) for service, (n, seconds) in totals.items()}
+
+
+def timings_between(before: Timings, after: Timings) -> dict[str, tuple[int, float]]:
+    """Per service, the count and the seconds (rounded to ms) added between two ``timings``."""
+    between = {}
+    for service, (n, seconds) in after.items():
+        n_before, seconds_before = before.get(service, (0.0, 0.0))
+        between[service] = (int(n - n_before), round(seconds - seconds_before, 3))
+    return between
 
 
 def gc_work(before: Timings, after: Timings) -> dict[str, dict[str, float]]:
     """Collections and pause seconds per service between two ``gc_pauses``."""
-    work = {}
-    for service, (n, seconds) in after.items():
-        n_before, seconds_before = before.get(service, (0.0, 0.0))
-        work[service] = {
-            "collections": int(n - n_before),
-            "pause_seconds": round(seconds - seconds_before, 3),
-        }
-    return work
+    return {
+        service: {"collections": n, "pause_seconds": seconds}
+        for service, (n, seconds) in timings_between(before, after).items()
+    }
 
 
 def store_work(before: StoreCounts, after: StoreCounts, invoices: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from bench.common import (
     store_counts,
     store_work,
     timings,
+    timings_between,
 )
 from bench.harness import (
     CONNECTOR_NO_LIMITS,
@@ -121,9 +122,9 @@ def read_timed(urls: dict[str, list[str]]) -> dict[str, Timings]:
 
 def waited(timed: Timed, family: str) -> dict[str, float]:
     """The connectors' count and seconds of ``family`` during the drain."""
-    n, seconds = timed.timed_to[family].get("xero-connector", (0.0, 0.0))
-    n_from, seconds_from = timed.timed_from[family].get("xero-connector", (0.0, 0.0))
-    return {"count": int(n - n_from), "seconds": round(seconds - seconds_from, 3)}
+    between = timings_between(timed.timed_from[family], timed.timed_to[family])
+    n, seconds = between.get("xero-connector", (0, 0.0))
+    return {"count": n, "seconds": seconds}
 
 
 async def timed_drain(
@@ -303,9 +304,9 @@ async def bulk_run(
         "store": store_work({}, timed.store, total),
         # the connectors' garbage collections from the first call to the last result, and
         # the time they stood still for them (service_kit.collector)
-        "connector_gc": gc_work(timed.timed_from[TIMED[0]], timed.timed_to[TIMED[0]]).get(
-            "xero-connector"
-        ),
+        "connector_gc": gc_work(
+            timed.timed_from["gc_pause_seconds"], timed.timed_to["gc_pause_seconds"]
+        ).get("xero-connector"),
         # the connectors' Xero calls (their count and the seconds they took, summed: calls
         # in flight together count each), and the calls the client-side limiter held back
         "connector_xero_calls": waited(timed, "xero_call_duration_seconds"),

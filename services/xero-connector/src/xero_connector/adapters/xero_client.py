@@ -27,6 +27,7 @@ import simplejson
 from xero_connector.config import Settings
 from xero_connector.metrics import XERO_CALLS, XERO_LATENCY
 from xero_connector.ports import AccessTokens, XeroAccess
+from xero_connector.writers import RENEW_EVERY
 from xero_connector.xero_errors import (
     TenantChanged,
     XeroTransportError,
@@ -47,9 +48,10 @@ ACCOUNTING_PREFIX = "/api.xro/2.0"
 # stops the request unsent.
 BeforeSend = Callable[[], Coroutine[Any, Any, None]]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# A token read longer than this (writers.RENEW_EVERY) and the writer check runs again: the
-# lease a write was checked against must outlive the call, counted from the check.
-CHECK_AGAIN_AFTER_S = 1.0
+# A token read longer than this and the writer check runs again: the lease a write was
+# checked against must outlive the call, counted from the check (writers.RENEW_EVERY is the
+# slack the settings allow for between the two).
+CHECK_AGAIN_AFTER_S = RENEW_EVERY.total_seconds()
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -212,9 +214,9 @@ class XeroTokenAuth(httpx.Auth):
     async def _checked_access(self, rejected: str | None = None) -> XeroAccess:
         """The token, read while ``before_send`` runs (the writer check: two reads of the
         store side by side, and the check again when the read took long); a refusal of either
-        and nothing is sent. When both fail, the
-        check's error is raised, as if it had run first: a fenced instance sends its batch
-        back rather than failing invoices it no longer writes."""
+        and nothing is sent. When both fail, the check's error is raised, as if it had run
+        first: a fenced instance sends its batch back rather than failing invoices it no
+        longer writes."""
         read = self._tokens.access(self._org_id, rejected=rejected)
         if self._before_send is None:
             return await read

@@ -6,7 +6,7 @@ await every(lane(), lane())
 """
 
 import asyncio
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Collection, Coroutine
 from typing import Any, TypeVar
 
 import structlog
@@ -58,7 +58,13 @@ async def _all(steps: list[Awaitable[Any]]) -> list[Any]:
     try:
         return await asyncio.gather(*tasks)
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_all(tasks)
         raise
+
+
+async def stop_all(tasks: Collection[asyncio.Future[Any]]) -> None:
+    """Cancel those of ``tasks`` still running and wait until every one has ended; their
+    outcomes are left unraised (the caller raises its own)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,14 +8,13 @@ that is not ours is touched.
 - Creates go by ``PUT``, which only creates, up to ``lanes`` chunks at once (no invoice is
   in two chunks; Xero allows 5 calls in flight a tenant). A lane that fails stops the others
   taking new chunks; those already sent finish, with their outcomes and links, and then the
-  failure is raised. Before one is sent, its intent (the
-  number and source Url about to be sent) is stored: a chunk's while the chunks before it are
-  written. Updates, adopted creates' included, go one chunk at a time after the creates. A
-  create refused as "Invoice # must be unique.", every create of a write whose outcome is
-  unknown, and every create tried before (an intent without a link) is looked up by every
-  number this integration ever sent for it: a sales invoice with our number and our Url is
-  adopted (linked, then updated); anything else holding the number fails
-  ``invoice_number_taken``.
+  failure is raised. Before a create is sent, its intent (the number and source Url about to
+  be sent) is stored: a chunk's while the chunks before it are written. Updates, adopted
+  creates' included, go one chunk at a time after the creates. A create refused as "Invoice
+  # must be unique.", every create of a write whose outcome is unknown, and every create
+  tried before (an intent without a link) is looked up by every number this integration ever
+  sent for it: a sales invoice with our number and our Url is adopted (linked, then updated);
+  anything else holding the number fails ``invoice_number_taken``.
 - A request Xero refuses whole (an unreadable element) is halved until the culprit is alone.
 - Each chunk's links are stored while the next chunks are sent (a lane waits for them only
   when more than ``LINKS_AHEAD`` chunks' are storing), one chunk's after the other's, and all
@@ -39,7 +38,7 @@ from xero_connector.mapping import classify, idempotency_key, unit_decimals
 from xero_connector.metrics import BATCH_SIZE
 from xero_connector.ports import InvoiceRecords, XeroAccounting, XeroScope
 from xero_connector.sync import planner
-from xero_connector.sync.concurrent import every
+from xero_connector.sync.concurrent import every, stop_all
 from xero_connector.sync.model import SyncResult, Write, failed
 from xero_connector.xero_errors import (
     XeroBadRequest,
@@ -114,9 +113,7 @@ class _Links:
             for storing in stores:
                 await storing
         finally:  # cancelled, or failed: none of them goes on after the write
-            for storing in stores:
-                storing.cancel()
-            await asyncio.gather(*stores, return_exceptions=True)
+            await stop_all(stores)
 
     def __contains__(self, w: Write) -> bool:
         return w.invoice_id in self.reached
@@ -146,9 +143,7 @@ class _Intents:
     async def stop(self) -> None:
         """None goes on after the write (one started for a chunk never sent is harmless: an
         intent without a link only makes the next create look first)."""
-        for storing in self._stores.values():
-            storing.cancel()
-        await asyncio.gather(*self._stores.values(), return_exceptions=True)
+        await stop_all(list(self._stores.values()))
 
 
 class Writer:
