@@ -27,6 +27,7 @@ Events = list[Received[CloudEvent[Any]]]
 class Message:
     def __init__(self, *records: ConsumerRecord[bytes, bytes]) -> None:
         self.raw_message: Any = records if len(records) > 1 else records[0]
+        self.consumer: Any = None  # these batches are acknowledged whole, by ack()
         self.acks: list[str] = []
 
     async def ack(self) -> None:

@@ -1,5 +1,7 @@
 """One invoice whose handling is a bug never holds back the others (unit, hand-written fakes)."""
 
+import asyncio
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,10 @@ def record(offset: int, invoice_id: str) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
         "invoices.events", 0, offset, 0, 0, rec.key, rec.value, None, 0, 0, rec.headers
     )
+
+
+def first_id(rec: ConsumerRecord[bytes, bytes]) -> str:
+    return bytes(dict(rec.headers)["ce_id"]).decode()
 
 
 class Pipeline:
@@ -60,6 +66,7 @@ class Processed:
 class Message:
     def __init__(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
         self.raw_message = records
+        self.consumer: Any = None
         self.acked = self.nacked = False
 
     async def ack(self) -> None:
@@ -143,13 +150,13 @@ class RebalancedConsumer:
 async def test_a_rebalance_during_the_batch_does_not_fail_the_lag_metric() -> None:
     sync, published, _ = consumer(Pipeline())
     message = Message((record(0, "inv_a"),))
-    message.consumer = RebalancedConsumer()  # type: ignore[attr-defined]
+    message.consumer = RebalancedConsumer()
 
     await sync.consume(message)
 
     assert published == ["result:inv_a"]
     assert message.acked
-    assert message.consumer.asked == []  # type: ignore[attr-defined]
+    assert message.consumer.asked == []
 
 
 async def test_a_batchs_results_go_out_together_before_its_events_are_marked() -> None:
@@ -177,3 +184,50 @@ async def test_a_batchs_results_go_out_together_before_its_events_are_marked() -
     await sync.consume(again)
     assert calls[1] == (["result:inv_a", "result:inv_b"], [])  # published before the marks
     assert len(processed.marked) == 2 and again.acked
+
+
+class Commits:
+    def __init__(self) -> None:
+        self.offsets: list[dict[Any, int]] = []
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.offsets.append(offsets)
+
+
+async def test_an_event_whose_result_is_going_out_is_not_synced_again_by_the_next_batch() -> None:
+    processed = Processed()
+    published: list[Any] = []
+    release = asyncio.Event()
+
+    async def publish_all(results: Any) -> None:
+        await release.wait()
+        published.extend(results)
+
+    async def to_dlq(rec: ConsumerRecord[bytes, bytes], error: EnvelopeError) -> None:
+        raise AssertionError("nothing here is dead-lettered")
+
+    sync = SyncConsumer(
+        Pipeline(),  # type: ignore[arg-type]
+        processed,
+        publish_all,
+        to_dlq,
+        overlap=True,
+    )
+    first = record(0, "inv_a")
+    # The same event again (a producer's retry), in the next batch, while the first's result
+    # is on its way out and not yet marked processed.
+    again = dataclasses.replace(first, offset=1)
+    commits = Commits()
+    messages = [Message((first,)), Message((again,))]
+    for message in messages:
+        message.consumer = commits
+    await sync.consume(messages[0])
+    second = asyncio.create_task(sync.consume(messages[1]))
+    await asyncio.sleep(0.01)  # handled while the first batch's result waits on Kafka
+    release.set()
+    await second
+    await sync.close()
+
+    assert published == ["result:inv_a"]
+    assert processed.marked == [first_id(first)]
+    assert [sorted(o.values()) for o in commits.offsets] == [[1], [2]]

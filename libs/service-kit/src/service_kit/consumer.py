@@ -16,6 +16,13 @@ For every message (one record, or a batch of them) the loop
 5. acknowledges the message (commits its offsets) only when every record was handled or
    dead-lettered.
 
+A handler may return a :data:`Finish`: its batch's last steps (publishing the results, say),
+run before the offsets are committed. With ``overlap=True`` they run while the next batch is
+handled, one batch's at a time and in order, and the offsets committed are those of the batch
+alone (the consumer's position is already past the next one). A batch is acknowledged,
+sent back or abandoned only once the batch before it has finished; when that one could not
+finish, both are sent back, so a failure still redelivers every record not committed.
+
 A ``guard`` may run the whole of it (a fence against rebalances); it raises :class:`Abandoned`
 when the batch is no longer this instance's: the message is then neither acknowledged nor
 sent back, the partitions' new owner reads it again.
@@ -23,11 +30,13 @@ sent back, the partitions' new owner reads it again.
 
 import asyncio
 import contextlib
+import enum
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import structlog
+from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -48,6 +57,7 @@ from sync_schemas import CloudEvent, EnvelopeError
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 Received = tuple[RawRecord, T]
 """A record and what it decoded to."""
@@ -61,6 +71,8 @@ class Ackable(Protocol):
     """What a FastStream Kafka message offers: the raw record(s), ack and nack."""
 
     raw_message: Any
+    consumer: Any
+    """The aiokafka consumer, to commit a batch's own offsets."""
 
     async def ack(self) -> None: ...
 
@@ -74,7 +86,36 @@ class Abandoned(Exception):
     outcome: ClassVar[str] = "abandoned"
 
 
-Guard = Callable[[Sequence[RawRecord], Coroutine[Any, Any, None]], Awaitable[None]]
+class Guard(Protocol):
+    """Runs a batch's work (its handling, or its finish) and returns what it returns."""
+
+    def __call__(
+        self, records: Sequence[RawRecord], work: Coroutine[Any, Any, R], /
+    ) -> Awaitable[R]: ...
+
+
+Finish = Callable[[], Coroutine[Any, Any, None]]
+"""What a handler may leave for after it returns: its batch's last steps."""
+
+
+class _Ended(enum.Enum):
+    """How a batch's finish ended."""
+
+    COMMITTED = "committed"
+    SEND_BACK = "send_back"
+    ABANDONED = "abandoned"
+
+
+@dataclass(slots=True)
+class _Finishing:
+    """A batch whose finish runs while the next one is handled."""
+
+    message: Ackable
+    task: asyncio.Task[_Ended]
+
+    async def ended(self) -> _Ended:
+        await asyncio.wait({self.task})  # never cancels it: its caller may be cancelled
+        return _Ended.ABANDONED if self.task.cancelled() else self.task.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +139,35 @@ def records_of(message: Ackable) -> tuple[RawRecord, ...]:
     return raw if isinstance(raw, tuple) else (raw,)
 
 
+async def commit(message: Ackable, records: Sequence[RawRecord]) -> None:
+    """Commit the offsets just past ``records``, whatever the consumer's position."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+    await message.consumer.commit(offsets)
+
+
+async def _send_back(message: Ackable) -> None:
+    # Partitions revoked meanwhile cannot be sought back: their new owner reads them.
+    with contextlib.suppress(Exception):
+        await message.nack()
+
+
 def _no_count(outcome: str, records: int) -> None:
     return None
 
 
 class Consumer(Generic[T]):
     """See the module docstring. ``handle`` gets the decoded records of a batch (or, when
-    isolating a bug, of one record); ``on_poison`` is called after a record that hit a bug was
-    dead-lettered, with the error; ``after_ack`` after every acknowledged message."""
+    isolating a bug, of one record) and may return the batch's :data:`Finish`;
+    ``on_poison`` is called after a record that hit a bug was dead-lettered, with the error;
+    ``after_ack`` after every acknowledged message; ``overlap`` lets a batch's finish run
+    while the next batch is handled."""
 
     def __init__(
         self,
-        handle: Callable[[list[Received[T]]], Awaitable[object]],
+        handle: Callable[[list[Received[T]]], Awaitable[Finish | None]],
         dead_letter: DeadLetter,
         *,
         decode: Callable[[RawRecord], T],
@@ -118,6 +176,7 @@ class Consumer(Generic[T]):
         guard: Guard | None = None,
         on_poison: Callable[[RawRecord, T, Exception], Awaitable[None]] | None = None,
         after_ack: Callable[[Ackable, Sequence[RawRecord]], None] | None = None,
+        overlap: bool = False,
     ) -> None:
         self._handle = handle
         self._dead_letter = dead_letter
@@ -127,51 +186,129 @@ class Consumer(Generic[T]):
         self._guard = guard
         self._on_poison = on_poison
         self._after_ack = after_ack
+        self._overlap = overlap
+        self._finishing: _Finishing | None = None
+        self._closing = False
 
     async def consume(self, message: Ackable) -> None:
         records = records_of(message)
         try:
-            if self._guard is None:
-                await self._batch(records)
-            else:
-                await self._guard(records, self._batch(records))
+            finish = await self._guarded(records, self._batch(records))
         except Abandoned as stop:
             log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
             self._count(stop.outcome, len(records))
+            await self._end(message, send_back=False)
             return
         except RetryLater as error:
             log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
             self._count(error.outcome, len(records))
             await asyncio.sleep(self._retry.pause_seconds)
-            # Partitions revoked meanwhile cannot be sought back: their new owner reads them.
-            with contextlib.suppress(Exception):
-                await message.nack()
+            await self._end(message, send_back=True)
             return
-        await message.ack()
+        before = await self._before()
+        if before is not _Ended.COMMITTED:
+            # Handled, but the batch before did not finish: this one goes with it.
+            await self._end(message, send_back=before is _Ended.SEND_BACK)
+            return
+        self._finishing = None
+        if finish is None:
+            await self._acknowledge(message, records)
+        elif self._overlap and not self._closing:
+            task = asyncio.create_task(self._finish(message, records, finish))
+            self._finishing = _Finishing(message, task)
+            await asyncio.sleep(0)  # started, up to its first wait, before the next batch
+        else:
+            await self._finish(message, records, finish)
+
+    async def close(self) -> None:
+        """Wait for the finish in flight (a clean stop); later batches finish in place."""
+        self._closing = True
+        await self._before()
+
+    async def _end(self, message: Ackable, *, send_back: bool) -> None:
+        """A batch that is not acknowledged: once the batch before has finished, this one is
+        sent back or abandoned. A batch before that could not finish was sent back as it
+        failed; it is sent back again after this one, so that its earlier offsets win where
+        both have records."""
+        before = await self._before()
+        finishing, self._finishing = self._finishing, None
+        if send_back:
+            await _send_back(message)
+        if before is _Ended.SEND_BACK and finishing is not None:
+            await _send_back(finishing.message)
+
+    async def _before(self) -> _Ended:
+        """How the batch before this one finished (committed when there is none)."""
+        return _Ended.COMMITTED if self._finishing is None else await self._finishing.ended()
+
+    async def _finish(
+        self, message: Ackable, records: Sequence[RawRecord], finish: Finish
+    ) -> _Ended:
+        """A batch's last steps, then the commit of its own offsets."""
+        try:
+            await self._guarded(records, finish())
+        except Abandoned as stop:
+            log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
+            self._count(stop.outcome, len(records))
+            return _Ended.ABANDONED
+        except Exception as error:  # nothing of it is committed: the batch comes again
+            if isinstance(error, RetryLater):
+                log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
+                self._count(error.outcome, len(records))
+            else:
+                log.exception("batch.finish_failed", count=len(records))
+                self._count("redelivered", len(records))
+            # At once, not when the next batch comes: there may be none for a while.
+            await asyncio.sleep(self._retry.pause_seconds)
+            await _send_back(message)
+            return _Ended.SEND_BACK
+        try:
+            await self._acknowledge(message, records)
+        except Exception as error:
+            # Handled and finished: a later commit, or the partitions' next owner (whose
+            # second pass finds the events processed), covers them.
+            log.warning("batch.commit_failed", count=len(records), error=repr(error))
+        return _Ended.COMMITTED
+
+    async def _acknowledge(self, message: Ackable, records: Sequence[RawRecord]) -> None:
+        # Overlapping, the consumer's position may be past the next batch: this one's alone.
+        await (commit(message, records) if self._overlap else message.ack())
         if self._after_ack is not None:
             self._after_ack(message, records)
 
-    async def _batch(self, records: Sequence[RawRecord]) -> None:
+    async def _guarded(self, records: Sequence[RawRecord], work: Coroutine[Any, Any, R]) -> R:
+        return await (work if self._guard is None else self._guard(records, work))
+
+    async def _batch(self, records: Sequence[RawRecord]) -> Finish | None:
         received = [item for record in records if (item := await self._decoded(record))]
         if not received:
-            return
+            return None
         try:
-            await self._with_retries(received)
+            finish = await self._with_retries(received)
         except RetryLater:
             raise
         except Exception as error:
+            # Isolated records finish in place, after the batch before has finished.
+            before = await self._before()
+            if before is _Ended.SEND_BACK:
+                raise RetryLater("the batch before could not finish") from error
+            if before is _Ended.ABANDONED:
+                raise Abandoned("the batch before was abandoned") from error
             if len(received) == 1:
                 await self._poisoned(received[0], error)
-                return
+                return None
             log.warning("batch.failed_isolating", count=len(received), error=repr(error))
             await self._isolate(received)
-            return
+            return None
         self._count("handled", len(received))
+        return finish
 
     async def _isolate(self, received: list[Received[T]]) -> None:
         for item in received:
             try:
-                await self._with_retries([item])
+                finish = await self._with_retries([item])
+                if finish is not None:
+                    await finish()
             except RetryLater:
                 raise
             except Exception as error:
@@ -204,7 +341,7 @@ class Consumer(Generic[T]):
         if self._on_poison is not None:
             await self._on_poison(record, value, error)
 
-    async def _with_retries(self, received: list[Received[T]]) -> None:
+    async def _with_retries(self, received: list[Received[T]]) -> Finish | None:
         policy = self._retry
         stop: stop_base = (
             stop_never if policy.attempts is None else stop_after_attempt(policy.attempts)
@@ -220,7 +357,8 @@ class Consumer(Generic[T]):
             reraise=True,
         ):
             with attempt:
-                await self._handle(received)
+                return await self._handle(received)
+        raise AssertionError("tenacity neither returned nor raised")  # pragma: no cover
 
     async def _to_dlq(self, record: RawRecord, error: EnvelopeError) -> None:
         try:

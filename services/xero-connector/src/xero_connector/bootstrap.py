@@ -239,7 +239,12 @@ def wiring(settings: Settings) -> Wiring:
             publish, publish_all, to_dlq = kafka_ports(broker, names)
             fence = Fence(on_revoked=writers.release_all)
             app.state.consumer = SyncConsumer(
-                app.state.pipeline, stores.processed, publish_all, to_dlq, fence
+                app.state.pipeline,
+                stores.processed,
+                publish_all,
+                to_dlq,
+                fence,
+                overlap=settings.overlap_batches,
             )
             if settings.consume:
                 subscribe(
@@ -278,6 +283,7 @@ def wiring(settings: Settings) -> Wiring:
             finally:
                 for job in jobs:
                     job.cancel()
+                await app.state.consumer.close()  # the results going out, then their commit
                 await broker.stop()
                 await writers.release_all()  # a clean stop: successors need not wait
 

@@ -93,6 +93,11 @@ class Settings(ServiceSettings):
     consume: bool = Field(default=True, description="Run the invoices.events consumer")
     consumer_batch_size: int = Field(default=1000, ge=1, description="Records per poll")
     linger_ms: int = Field(default=200, ge=0, description="How long a poll waits for records")
+    overlap_batches: bool = Field(
+        default=True,
+        description="Publish a batch's results, mark its events processed and commit its "
+        "offsets while the next batch is handled (in order; a failure sends both back)",
+    )
     chunk_size: int = Field(default=50, ge=1, le=100, description="Invoices per Xero write")
     write_lanes: int = Field(
         default=3,

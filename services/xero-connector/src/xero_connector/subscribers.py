@@ -2,8 +2,12 @@
 (``service_kit.consumer``: decode, dead-letter, isolate a bug, nack on :class:`RetryLater`).
 
 What the connector adds to the loop, per batch: drop events seen before (CloudEvents id, in
-the batch and in ``processed_events``), run the pipeline, publish every result with
-``acks=all``, mark the events processed; only then are the offsets committed. An outage
+the batch, in ``processed_events`` and in the batch whose results are going out), run the
+pipeline; then, as the batch's finish, publish every result with ``acks=all`` and mark the
+events processed; only then are the batch's offsets committed. With ``overlap`` (the
+``overlap_batches`` setting) that finish runs while the next batch is synced: a batch's
+steps between its Xero writes, for one organisation most of its time, no longer hold up the
+next batch's writes. Finishes run one at a time, in order. An outage
 (Kafka, MongoDB) nacks the batch after a pause: the records come again and the links make the
 second pass idempotent. A batch runs inside the :class:`Fence`: when its partitions move it is
 abandoned to their new owner (neither acked nor nacked); when another instance holds an
@@ -14,14 +18,14 @@ never left pending without a reason.
 
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from service_kit.clock import utc_now
-from service_kit.consumer import Ackable, Consumer, Received, Retry, listen
+from service_kit.consumer import Ackable, Consumer, Finish, Received, Retry, listen
 from service_kit.errors import RetryLater
 from service_kit.events import (
     RawRecord,
@@ -39,6 +43,7 @@ from xero_connector.sync.pipeline import SyncPipeline
 from xero_connector.sync.results import failure
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 _INVOICE_TYPES = frozenset(
     {EventType.INVOICE_CREATED, EventType.INVOICE_UPDATED, EventType.INVOICE_SYNC_REQUESTED}
 )
@@ -79,11 +84,15 @@ class SyncConsumer:
         publish_all: PublishAll,
         to_dlq: DeadLetter,
         fence: Fence | None = None,
+        *,
+        overlap: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self._processed = processed
         self._publish_all = publish_all
         self.fence = fence or Fence()
+        # The events of the batch whose results are going out: not yet marked processed.
+        self._finishing: set[str] = set()
         self._loop: Consumer[CloudEvent[Any]] = Consumer(
             self.handle,
             to_dlq,
@@ -93,27 +102,44 @@ class SyncConsumer:
             guard=self._fenced,
             on_poison=self._answer_bug,
             after_ack=_observe_lag,
+            overlap=overlap,
         )
 
     async def consume(self, message: Ackable) -> None:
         await self._loop.consume(message)
 
-    async def _fenced(self, records: Sequence[RawRecord], work: Coroutine[Any, Any, None]) -> None:
-        await self.fence.run({TopicPartition(r.topic, r.partition) for r in records}, work)
+    async def close(self) -> None:
+        """A clean stop: the results going out are published and committed first."""
+        await self._loop.close()
 
-    async def handle(self, received: list[Received[CloudEvent[Any]]]) -> None:
+    async def _fenced(self, records: Sequence[RawRecord], work: Coroutine[Any, Any, T]) -> T:
+        return await self.fence.run({TopicPartition(r.topic, r.partition) for r in records}, work)
+
+    async def handle(self, received: list[Received[CloudEvent[Any]]]) -> Finish | None:
+        """Syncs the batch's new events; what it returns publishes their results and marks
+        them processed (the consumer loop runs it, with ``overlap`` while the next batch is
+        handled)."""
         events: dict[str, CloudEvent[Any]] = {}
         for _, event in received:
             if event.type in _INVOICE_TYPES:
                 events.setdefault(event.id, event)
         seen = await self._processed.seen(list(events))
-        fresh = [e for e in events.values() if e.id not in seen]
+        fresh = [e for e in events.values() if e.id not in seen and e.id not in self._finishing]
         CONSUMED.labels("duplicate").inc(len(received) - len(fresh))
         if not fresh:
-            return
+            return None
         results = await self.pipeline.sync([to_ask(e) for e in fresh])
-        await self._publish_all(results)
-        await self._processed.mark([e.id for e in fresh], utc_now())
+        ids = [e.id for e in fresh]
+
+        async def finish() -> None:
+            self._finishing.update(ids)  # before its first wait: the loop starts it at once
+            try:
+                await self._publish_all(results)
+                await self._processed.mark(ids, utc_now())
+            finally:
+                self._finishing.difference_update(ids)
+
+        return finish
 
     async def _answer_bug(
         self, record: RawRecord, event: CloudEvent[Any], error: Exception

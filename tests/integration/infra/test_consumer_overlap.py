@@ -1,0 +1,104 @@
+"""A batch's finish overlapping the next batch, on the real broker: what is committed is the
+finished batch's own offsets, never the consumer's position, so a consumer that dies with a
+batch handled but not finished leaves that batch to be read again."""
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from service_kit.consumer import Consumer, Finish, Received, listen
+from service_kit.events import RawRecord, decode_record, event_broker
+from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, new_event
+from tests.conftest import TopicFactory
+from tests.support.samples import invoice
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    found = offsets.get(TopicPartition(topic, 0))
+    return None if found is None or found.offset < 0 else found.offset
+
+
+async def first_offset_read(bootstrap: str, group: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    return int(records[0].offset)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_finish_commits_its_own_batch_and_a_batch_not_finished_is_read_again(
+    kafka_bootstrap: str, kafka_topic: TopicFactory, unique: str
+) -> None:
+    topic = await kafka_topic("invoices.events", partitions=1)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(6):
+            event = new_event(
+                EventType.INVOICE_CREATED, invoice(invoice_id=f"inv_{n}"), source="/t"
+            )
+            rec = encode(event)
+            await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers)
+    finally:
+        await producer.stop()
+
+    batches: list[list[int]] = []
+    second_handled = asyncio.Event()
+    release_first = asyncio.Event()
+    first_committed = asyncio.Event()
+    never = asyncio.Event()
+
+    async def handle(received: list[Received[CloudEvent[Any]]]) -> Finish:
+        batches.append([rec.offset for rec, _ in received])
+        number = len(batches)
+        if number == 2:
+            second_handled.set()
+
+        async def finish() -> None:
+            # The first batch's results wait for the test; the second's never go out.
+            await (release_first if number == 1 else never).wait()
+
+        return finish
+
+    async def dead_letter(rec: RawRecord, error: EnvelopeError) -> None:
+        raise AssertionError(f"nothing here is dead-lettered: {error}")
+
+    def after_ack(message: Any, records: Any) -> None:
+        first_committed.set()
+
+    consumer = Consumer(
+        handle, dead_letter, decode=decode_record, after_ack=after_ack, overlap=True
+    )
+    broker = event_broker([kafka_bootstrap], client_id=unique)
+    listen(broker, consumer.consume, topic, group_id=unique, max_records=2)
+    await broker.start()
+    try:
+        async with asyncio.timeout(30):
+            await second_handled.wait()
+        # The second batch was handled while the first's finish had not ended.
+        assert await committed(kafka_bootstrap, unique, topic) is None
+        release_first.set()
+        async with asyncio.timeout(30):
+            await first_committed.wait()
+        end_of_first = batches[0][-1] + 1
+        # The consumer's position is past the second batch; the commit is the first's.
+        assert batches[1][0] == end_of_first
+        assert await committed(kafka_bootstrap, unique, topic) == end_of_first
+    finally:
+        await broker.stop()  # dies with the second batch handled, its finish never done
+    assert await committed(kafka_bootstrap, unique, topic) == end_of_first
+    assert await first_offset_read(kafka_bootstrap, unique, topic) == batches[1][0]
