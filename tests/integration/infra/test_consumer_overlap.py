@@ -1,6 +1,7 @@
 """A batch's finish overlapping the next batch, on the real broker: what is committed is the
 finished batch's own offsets, never the consumer's position, so a consumer that dies with a
-batch handled but not finished leaves that batch to be read again."""
+batch handled but not finished leaves that batch to be read again; a finish that fails is
+read again, from its first offset, with the batch handled meanwhile."""
 
 import asyncio
 from typing import Any
@@ -9,10 +10,25 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service_kit.consumer import Consumer, Finish, Received, listen
+from service_kit.errors import RetryLater
 from service_kit.events import RawRecord, decode_record, event_broker
 from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, new_event
 from tests.conftest import TopicFactory
 from tests.support.samples import invoice
+
+
+async def produce(bootstrap: str, topic: str, count: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for n in range(count):
+            event = new_event(
+                EventType.INVOICE_CREATED, invoice(invoice_id=f"inv_{n}"), source="/t"
+            )
+            rec = encode(event)
+            await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers)
+    finally:
+        await producer.stop()
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> int | None:
@@ -44,17 +60,7 @@ async def test_a_finish_commits_its_own_batch_and_a_batch_not_finished_is_read_a
     kafka_bootstrap: str, kafka_topic: TopicFactory, unique: str
 ) -> None:
     topic = await kafka_topic("invoices.events", partitions=1)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        for n in range(6):
-            event = new_event(
-                EventType.INVOICE_CREATED, invoice(invoice_id=f"inv_{n}"), source="/t"
-            )
-            rec = encode(event)
-            await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers)
-    finally:
-        await producer.stop()
+    await produce(kafka_bootstrap, topic, 6)
 
     batches: list[list[int]] = []
     second_handled = asyncio.Event()
@@ -102,3 +108,54 @@ async def test_a_finish_commits_its_own_batch_and_a_batch_not_finished_is_read_a
         await broker.stop()  # dies with the second batch handled, its finish never done
     assert await committed(kafka_bootstrap, unique, topic) == end_of_first
     assert await first_offset_read(kafka_bootstrap, unique, topic) == batches[1][0]
+
+
+async def test_a_finish_that_fails_is_read_again_with_the_batch_handled_meanwhile(
+    kafka_bootstrap: str, kafka_topic: TopicFactory, unique: str
+) -> None:
+    topic = await kafka_topic("invoices.events", partitions=1)
+    await produce(kafka_bootstrap, topic, 6)
+    batches: list[list[int]] = []
+    finished: set[int] = set()
+    second_handled = asyncio.Event()
+    all_committed = asyncio.Event()
+
+    async def handle(received: list[Received[CloudEvent[Any]]]) -> Finish:
+        offsets = [rec.offset for rec, _ in received]
+        batches.append(offsets)
+        number = len(batches)
+        if number == 2:
+            second_handled.set()
+
+        async def finish() -> None:
+            if number == 1:  # fails once the second batch has been fetched and handled
+                await second_handled.wait()
+                raise RetryLater("kafka went away")
+            finished.update(offsets)
+
+        return finish
+
+    async def dead_letter(rec: RawRecord, error: EnvelopeError) -> None:
+        raise AssertionError(f"nothing here is dead-lettered: {error}")
+
+    def after_ack(message: Any, records: Any) -> None:
+        if max(r.offset for r in records) == 5:
+            all_committed.set()
+
+    consumer = Consumer(
+        handle, dead_letter, decode=decode_record, after_ack=after_ack, overlap=True
+    )
+    broker = event_broker([kafka_bootstrap], client_id=unique)
+    listen(broker, consumer.consume, topic, group_id=unique, max_records=2)
+    await broker.start()
+    try:
+        async with asyncio.timeout(30):
+            await all_committed.wait()
+        await consumer.close()
+    finally:
+        await broker.stop()
+    # The batch after the failed one was read again from the failed one's first offset:
+    # every record finished before the last commit, none skipped.
+    assert batches[2][0] == batches[0][0] == 0
+    assert finished == set(range(6))
+    assert await committed(kafka_bootstrap, unique, topic) == 6

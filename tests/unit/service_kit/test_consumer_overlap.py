@@ -1,6 +1,8 @@
 """A batch's finish (its results going out) overlapping the next batch's handling, with
-hand-written fakes: offsets committed in order and only the batch's own, a finish that fails
-sends its batch back with the one handled meanwhile, a bug waits for the finish before it."""
+hand-written fakes: offsets committed in order and only the batch's own; a finish that fails
+sends its batch back at once, and the batch fetched before that goes back with it; a batch
+fetched after the seek or a rebalance goes on; a bug in a finish is isolated when its records
+come again; a bug in the next batch waits for the finish before it."""
 
 import asyncio
 from collections.abc import Coroutine, Sequence
@@ -26,6 +28,9 @@ class KafkaConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.log.append(f"commit {sorted((tp.partition, o) for tp, o in offsets.items())}")
 
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.log.append(f"seek {partition.partition}@{offset}")
+
 
 class Message:
     def __init__(self, log: list[str], *records: ConsumerRecord[bytes, bytes]) -> None:
@@ -34,11 +39,19 @@ class Message:
         self.log = log
         self.name = "batch " + ",".join(str(r.offset) for r in records)
 
+        self.settled = False
+
+    # As FastStream's: only the first ack or nack of a message does anything (a nack seeks
+    # each partition of the batch to its first offset).
     async def ack(self) -> None:
-        self.log.append(f"ack {self.name}")
+        if not self.settled:
+            self.settled = True
+            self.log.append(f"ack {self.name}")
 
     async def nack(self) -> None:
-        self.log.append(f"nack {self.name}")
+        if not self.settled:
+            self.settled = True
+            self.log.append(f"nack {self.name}")
 
 
 def good(offset: int, partition: int = 0, invoice_id: str = "inv_1") -> Any:
@@ -117,27 +130,27 @@ async def test_a_batch_is_handled_while_the_one_before_finishes_and_commits_come
     ]
 
 
-async def test_a_finish_that_fails_sends_its_batch_back_with_the_one_handled_meanwhile() -> None:
+async def test_a_finish_that_fails_sends_its_batch_back_with_the_one_fetched_before_that() -> None:
     log: list[str] = []
     service = Service(log)
     service.finish_errors = [RetryLater("kafka went away")]
     consumer = service.consumer()
 
-    await consumer.consume(Message(log, good(0)))
-    await consumer.consume(Message(log, good(1)))
-
-    # Sent back as it failed; then the later batch, and the earlier one again, so that its
-    # offsets are where the partition resumes.
-    assert log == [
-        "handle batch 0",
-        "finish batch 0",
-        "handle batch 1",
-        "nack batch 0",
-        "nack batch 1",
-        "nack batch 0",
-    ]
+    await consumer.consume(Message(log, good(0), good(1, partition=1)))
+    # Fetched before the first batch was sought back: it starts past it on partition 0.
+    await consumer.consume(Message(log, good(2), good(5, partition=2)))
     await consumer.close()
-    assert not any(line.startswith("commit") for line in log)
+
+    assert log == [
+        "handle batch 0,1",
+        "finish batch 0,1",
+        "handle batch 2,5",
+        "nack batch 0,1",  # at once, as it failed
+        # Both batches together: each partition from its first offset among them.
+        "seek 0@0",
+        "seek 2@5",
+        "seek 1@1",
+    ]
 
 
 async def test_a_finish_that_fails_sends_its_batch_back_without_waiting_for_another() -> None:
@@ -152,30 +165,69 @@ async def test_a_finish_that_fails_sends_its_batch_back_without_waiting_for_anot
     assert log == ["handle batch 0", "finish batch 0", "nack batch 0"]
 
 
-async def test_a_bug_in_a_finish_sends_the_batches_back_rather_than_losing_them() -> None:
+async def test_the_batch_read_again_after_a_finish_failed_goes_on() -> None:
     log: list[str] = []
     service = Service(log)
-    service.finish_errors = [ValueError("a bug in publishing")]
+    service.finish_errors = [RetryLater("kafka went away")]
     consumer = service.consumer()
 
     await consumer.consume(Message(log, good(0)))
-    await consumer.consume(Message(log, good(1)))
+    await asyncio.sleep(0.01)  # sent back before the next fetch
+    await consumer.consume(Message(log, good(0), good(1)))  # from the first offset again
+    await consumer.close()
 
-    assert log[-3:] == ["nack batch 0", "nack batch 1", "nack batch 0"]
+    assert log[2:] == [
+        "nack batch 0",
+        "handle batch 0,1",
+        "finish batch 0,1",
+        "finished batch 0,1",
+        "commit [(0, 2)]",
+    ]
 
 
-async def test_a_batch_handled_after_an_abandoned_finish_is_abandoned_too() -> None:
+async def test_a_bug_in_a_finish_is_isolated_to_its_record_when_it_comes_again() -> None:
+    log: list[str] = []
+    service = Service(log)
+    service.finish_errors = [ValueError("a bug in publishing"), ValueError("again")]
+    consumer = service.consumer()
+
+    await consumer.consume(Message(log, good(0)))
+    await asyncio.sleep(0.01)
+    assert log == ["handle batch 0", "finish batch 0", "nack batch 0"]
+
+    # Read again, it finishes in place, where the bug is the record's: dead-lettered,
+    # the partition goes on.
+    await consumer.consume(Message(log, good(0)))
+    assert log[3:] == ["handle batch 0", "finish batch 0", "dead-letter 0", "commit [(0, 1)]"]
+
+    release = service.hold("batch 1")
+    await consumer.consume(Message(log, good(1)))  # the next ones overlap again
+    assert log[7:] == ["handle batch 1", "finish batch 1"]
+    release.set()
+    await consumer.close()
+    assert log[9:] == ["finished batch 1", "commit [(0, 2)]"]
+
+
+async def test_a_batch_fetched_before_a_revoke_is_abandoned_and_one_after_it_goes_on() -> None:
     log: list[str] = []
     service = Service(log)
     service.finish_errors = [Abandoned("partitions moved")]
     consumer = service.consumer()
 
     await consumer.consume(Message(log, good(0)))
-    await consumer.consume(Message(log, good(1)))
-    await consumer.close()
-
+    await consumer.consume(Message(log, good(1)))  # fetched before the revoke
     # Neither committed nor sent back: the partitions' next owner reads both.
     assert log == ["handle batch 0", "finish batch 0", "handle batch 1"]
+
+    # Given back to this instance, the partition is read from its last commit again.
+    await consumer.consume(Message(log, good(0), good(1)))
+    await consumer.close()
+    assert log[3:] == [
+        "handle batch 0,1",
+        "finish batch 0,1",
+        "finished batch 0,1",
+        "commit [(0, 2)]",
+    ]
 
 
 async def test_an_outage_while_the_batch_before_finishes_waits_for_it_then_sends_back() -> None:

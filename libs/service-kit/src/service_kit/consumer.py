@@ -18,10 +18,12 @@ For every message (one record, or a batch of them) the loop
 
 A handler may return a :data:`Finish`: its batch's last steps (publishing the results, say),
 run before the offsets are committed. With ``overlap=True`` they run while the next batch is
-handled, one batch's at a time and in order, and the offsets committed are those of the batch
-alone (the consumer's position is already past the next one). A batch is acknowledged,
-sent back or abandoned only once the batch before it has finished; when that one could not
-finish, both are sent back, so a failure still redelivers every record not committed.
+handled, one batch's at a time and in order, and each commits its own batch's offsets (the
+consumer's position is already past the next one; ``service_kit.finishing``). The next batch
+is acknowledged or sent back only once that finish has ended. A finish that fails sends its
+batch back at once, and a batch fetched before that goes back with it; one that hit a bug
+(not an outage) makes its records finish in place when they come again, where the bug is
+isolated to its record as in 4.
 
 A ``guard`` may run the whole of it (a fence against rebalances); it raises :class:`Abandoned`
 when the batch is no longer this instance's: the message is then neither acknowledged nor
@@ -30,13 +32,11 @@ sent back, the partitions' new owner reads it again.
 
 import asyncio
 import contextlib
-import enum
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import structlog
-from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -53,9 +53,12 @@ from tenacity.stop import stop_base
 
 from service_kit.errors import RetryLater
 from service_kit.events import ProcessingError, RawRecord, raw_body, readable_headers
+from service_kit.finishing import Ended, Finishing, commit_batch, seek_back
 from sync_schemas import CloudEvent, EnvelopeError
 
 log = structlog.get_logger(__name__)
+# How long a clean stop waits for the finish in flight (a commit can wait out an outage).
+CLOSE_WAIT_S = 10.0
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -72,7 +75,7 @@ class Ackable(Protocol):
 
     raw_message: Any
     consumer: Any
-    """The aiokafka consumer, to commit a batch's own offsets."""
+    """The aiokafka consumer: overlapping batches commit and seek through it."""
 
     async def ack(self) -> None: ...
 
@@ -98,26 +101,6 @@ Finish = Callable[[], Coroutine[Any, Any, None]]
 """What a handler may leave for after it returns: its batch's last steps."""
 
 
-class _Ended(enum.Enum):
-    """How a batch's finish ended."""
-
-    COMMITTED = "committed"
-    SEND_BACK = "send_back"
-    ABANDONED = "abandoned"
-
-
-@dataclass(slots=True)
-class _Finishing:
-    """A batch whose finish runs while the next one is handled."""
-
-    message: Ackable
-    task: asyncio.Task[_Ended]
-
-    async def ended(self) -> _Ended:
-        await asyncio.wait({self.task})  # never cancels it: its caller may be cancelled
-        return _Ended.ABANDONED if self.task.cancelled() else self.task.result()
-
-
 @dataclass(frozen=True, slots=True)
 class Retry:
     """How long an outage is waited out in place before the batch is sent back.
@@ -139,19 +122,14 @@ def records_of(message: Ackable) -> tuple[RawRecord, ...]:
     return raw if isinstance(raw, tuple) else (raw,)
 
 
-async def commit(message: Ackable, records: Sequence[RawRecord]) -> None:
-    """Commit the offsets just past ``records``, whatever the consumer's position."""
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
-    await message.consumer.commit(offsets)
-
-
 async def _send_back(message: Ackable) -> None:
     # Partitions revoked meanwhile cannot be sought back: their new owner reads them.
     with contextlib.suppress(Exception):
         await message.nack()
+
+
+def _keys(records: Sequence[RawRecord]) -> set[tuple[str, int, int]]:
+    return {(r.topic, r.partition, r.offset) for r in records}
 
 
 def _no_count(outcome: str, records: int) -> None:
@@ -187,7 +165,10 @@ class Consumer(Generic[T]):
         self._on_poison = on_poison
         self._after_ack = after_ack
         self._overlap = overlap
-        self._finishing: _Finishing | None = None
+        self._finishing: Finishing | None = None  # overlapping: the batch before's finish
+        # Records whose finish hit a bug: when they come again their batch finishes in
+        # place, where a bug is isolated to its record.
+        self._finish_bugs: set[tuple[str, int, int]] = set()
         self._closing = False
 
     async def consume(self, message: Ackable) -> None:
@@ -197,111 +178,135 @@ class Consumer(Generic[T]):
         except Abandoned as stop:
             log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
             self._count(stop.outcome, len(records))
-            await self._end(message, send_back=False)
+            await self._not_acknowledged(message, records, send_back=False)
             return
         except RetryLater as error:
             log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
             self._count(error.outcome, len(records))
             await asyncio.sleep(self._retry.pause_seconds)
-            await self._end(message, send_back=True)
+            await self._not_acknowledged(message, records, send_back=True)
             return
-        before = await self._before()
-        if before is not _Ended.COMMITTED:
-            # Handled, but the batch before did not finish: this one goes with it.
-            await self._end(message, send_back=before is _Ended.SEND_BACK)
+        if await self._held_by_before(records) is not None:
+            await self._not_acknowledged(message, records, send_back=False)
             return
         self._finishing = None
         if finish is None:
             await self._acknowledge(message, records)
-        elif self._overlap and not self._closing:
-            task = asyncio.create_task(self._finish(message, records, finish))
-            self._finishing = _Finishing(message, task)
-            await asyncio.sleep(0)  # started, up to its first wait, before the next batch
-        else:
-            await self._finish(message, records, finish)
+            return
+        task = asyncio.create_task(self._finish(message, records, finish))
+        self._finishing = Finishing(records, task)
+        await asyncio.sleep(0)  # started, up to its first wait, before the next batch
 
     async def close(self) -> None:
-        """Wait for the finish in flight (a clean stop); later batches finish in place."""
+        """A clean stop: wait (at most ``CLOSE_WAIT_S``) for the finish in flight; later
+        batches finish in place."""
         self._closing = True
-        await self._before()
+        if self._finishing is not None:
+            await asyncio.wait({self._finishing.task}, timeout=CLOSE_WAIT_S)
 
-    async def _end(self, message: Ackable, *, send_back: bool) -> None:
-        """A batch that is not acknowledged: once the batch before has finished, this one is
-        sent back or abandoned. A batch before that could not finish was sent back as it
-        failed; it is sent back again after this one, so that its earlier offsets win where
-        both have records."""
-        before = await self._before()
-        finishing, self._finishing = self._finishing, None
-        if send_back:
+    async def _held_by_before(self, records: Sequence[RawRecord]) -> Ended | None:
+        """None when this batch may be acknowledged: no finish before it, or that finish
+        ended, or it could not finish but this batch was fetched after it was sought back
+        or revoked. Otherwise how it ended: this batch goes with it."""
+        before = self._finishing
+        if before is None:
+            return None
+        ended = await before.ended()
+        if ended is Ended.FINISHED or not before.fetched_before_its_end(records):
+            return None
+        return ended
+
+    async def _not_acknowledged(
+        self, message: Ackable, records: Sequence[RawRecord], *, send_back: bool
+    ) -> None:
+        """Once the finish before has ended: a batch held by it goes with it (sought back
+        together, the earlier offsets winning, or abandoned); otherwise this batch alone is
+        sent back, or abandoned."""
+        held = await self._held_by_before(records)
+        before, self._finishing = self._finishing, None
+        if held is Ended.SEND_BACK and before is not None:
+            seek_back(message.consumer, records, before.records)
+        elif held is None and send_back:
             await _send_back(message)
-        if before is _Ended.SEND_BACK and finishing is not None:
-            await _send_back(finishing.message)
-
-    async def _before(self) -> _Ended:
-        """How the batch before this one finished (committed when there is none)."""
-        return _Ended.COMMITTED if self._finishing is None else await self._finishing.ended()
 
     async def _finish(
         self, message: Ackable, records: Sequence[RawRecord], finish: Finish
-    ) -> _Ended:
-        """A batch's last steps, then the commit of its own offsets."""
+    ) -> Ended:
+        """A batch's finish, run while the next batch is handled; then its own commit."""
         try:
             await self._guarded(records, finish())
         except Abandoned as stop:
             log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
             self._count(stop.outcome, len(records))
-            return _Ended.ABANDONED
-        except Exception as error:  # nothing of it is committed: the batch comes again
+            return Ended.ABANDONED
+        except Exception as error:  # nothing of it is committed: it is read again
             if isinstance(error, RetryLater):
                 log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
                 self._count(error.outcome, len(records))
             else:
                 log.exception("batch.finish_failed", count=len(records))
                 self._count("redelivered", len(records))
-            # At once, not when the next batch comes: there may be none for a while.
+                self._finish_bugs.update(_keys(records))
+            # Sent back now, not when the next batch comes: there may be none for a while.
             await asyncio.sleep(self._retry.pause_seconds)
             await _send_back(message)
-            return _Ended.SEND_BACK
+            return Ended.SEND_BACK
         try:
             await self._acknowledge(message, records)
         except Exception as error:
-            # Handled and finished: a later commit, or the partitions' next owner (whose
-            # second pass finds the events processed), covers them.
+            # Finished: a later commit, or the partitions' next owner (whose second pass
+            # finds the events processed), covers them.
             log.warning("batch.commit_failed", count=len(records), error=repr(error))
-        return _Ended.COMMITTED
+        return Ended.FINISHED
 
     async def _acknowledge(self, message: Ackable, records: Sequence[RawRecord]) -> None:
         # Overlapping, the consumer's position may be past the next batch: this one's alone.
-        await (commit(message, records) if self._overlap else message.ack())
+        await (commit_batch(message.consumer, records) if self._overlap else message.ack())
         if self._after_ack is not None:
-            self._after_ack(message, records)
+            try:
+                self._after_ack(message, records)
+            except Exception:
+                log.exception("batch.after_ack_failed", count=len(records))
 
     async def _guarded(self, records: Sequence[RawRecord], work: Coroutine[Any, Any, R]) -> R:
         return await (work if self._guard is None else self._guard(records, work))
 
     async def _batch(self, records: Sequence[RawRecord]) -> Finish | None:
+        """Handles the batch; returns its finish to run later, or None when it is done (its
+        finish ran in place, or a bug was isolated record by record)."""
         received = [item for record in records if (item := await self._decoded(record))]
         if not received:
             return None
+        keys = _keys(records)
+        in_place = not self._overlap or self._closing or not self._finish_bugs.isdisjoint(keys)
         try:
             finish = await self._with_retries(received)
+            if finish is not None and in_place:
+                await self._after_before(records)
+                await finish()
+                finish = None
         except RetryLater:
             raise
         except Exception as error:
-            # Isolated records finish in place, after the batch before has finished.
-            before = await self._before()
-            if before is _Ended.SEND_BACK:
-                raise RetryLater("the batch before could not finish") from error
-            if before is _Ended.ABANDONED:
-                raise Abandoned("the batch before was abandoned") from error
+            await self._after_before(records)  # isolated records finish in place, in order
+            self._finish_bugs.difference_update(keys)
             if len(received) == 1:
                 await self._poisoned(received[0], error)
                 return None
             log.warning("batch.failed_isolating", count=len(received), error=repr(error))
             await self._isolate(received)
             return None
+        self._finish_bugs.difference_update(keys)
         self._count("handled", len(received))
         return finish
+
+    async def _after_before(self, records: Sequence[RawRecord]) -> None:
+        """Waits for the finish before; raises when this batch must go with it."""
+        held = await self._held_by_before(records)
+        if held is Ended.SEND_BACK:
+            raise RetryLater("the batch before could not finish")
+        if held is Ended.ABANDONED:
+            raise Abandoned("the batch before was abandoned")
 
     async def _isolate(self, received: list[Received[T]]) -> None:
         for item in received:

@@ -92,7 +92,7 @@ class SyncConsumer:
         self._publish_all = publish_all
         self.fence = fence or Fence()
         # The events of the batch whose results are going out: not yet marked processed.
-        self._finishing: set[str] = set()
+        self._going_out: set[str] = set()
         self._loop: Consumer[CloudEvent[Any]] = Consumer(
             self.handle,
             to_dlq,
@@ -123,8 +123,9 @@ class SyncConsumer:
         for _, event in received:
             if event.type in _INVOICE_TYPES:
                 events.setdefault(event.id, event)
+        going_out = set(self._going_out)  # before the read: they may be marked meanwhile
         seen = await self._processed.seen(list(events))
-        fresh = [e for e in events.values() if e.id not in seen and e.id not in self._finishing]
+        fresh = [e for e in events.values() if e.id not in seen and e.id not in going_out]
         CONSUMED.labels("duplicate").inc(len(received) - len(fresh))
         if not fresh:
             return None
@@ -132,12 +133,14 @@ class SyncConsumer:
         ids = [e.id for e in fresh]
 
         async def finish() -> None:
-            self._finishing.update(ids)  # before its first wait: the loop starts it at once
+            # Before its first wait. The consumer loop starts this finish's task before it
+            # takes the next batch, whose handling (a task the fence starts) runs after it.
+            self._going_out.update(ids)
             try:
                 await self._publish_all(results)
                 await self._processed.mark(ids, utc_now())
             finally:
-                self._finishing.difference_update(ids)
+                self._going_out.difference_update(ids)
 
         return finish
 
