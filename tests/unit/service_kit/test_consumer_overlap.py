@@ -208,25 +208,66 @@ async def test_a_bug_in_a_finish_is_isolated_to_its_record_when_it_comes_again()
     assert log[9:] == ["finished batch 1", "commit [(0, 2)]"]
 
 
-async def test_a_batch_fetched_before_a_revoke_is_abandoned_and_one_after_it_goes_on() -> None:
+async def test_a_batch_fetched_while_the_one_before_finished_is_held_back_by_its_revoke() -> None:
+    log: list[str] = []
+    service = Service(log)
+    service.finish_errors = [Abandoned("partitions moved")]
+    release = service.hold("batch 0")
+    consumer = service.consumer()
+
+    await consumer.consume(Message(log, good(0)))
+    # On another partition, fetched before the rebalance: it lost its partition too.
+    second = asyncio.create_task(consumer.consume(Message(log, good(7, partition=1))))
+    await asyncio.sleep(0.01)
+    release.set()
+    await second
+    await consumer.close()
+
+    # Not committed, not finished: sought back with the batch before (a partition that was
+    # revoked is left to its new owner).
+    assert log == ["handle batch 0", "finish batch 0", "handle batch 7", "seek 1@7", "seek 0@0"]
+
+
+async def test_a_batch_fetched_after_a_revoke_goes_on_wherever_it_starts() -> None:
     log: list[str] = []
     service = Service(log)
     service.finish_errors = [Abandoned("partitions moved")]
     consumer = service.consumer()
 
     await consumer.consume(Message(log, good(0)))
-    await consumer.consume(Message(log, good(1)))  # fetched before the revoke
-    # Neither committed nor sent back: the partitions' next owner reads both.
-    assert log == ["handle batch 0", "finish batch 0", "handle batch 1"]
-
-    # Given back to this instance, the partition is read from its last commit again.
-    await consumer.consume(Message(log, good(0), good(1)))
+    await asyncio.sleep(0.01)  # revoked; the partition comes back later
+    # Read from the last commit, which another owner may have moved on meanwhile.
+    await consumer.consume(Message(log, good(5), good(6)))
     await consumer.close()
-    assert log[3:] == [
-        "handle batch 0,1",
-        "finish batch 0,1",
-        "finished batch 0,1",
-        "commit [(0, 2)]",
+
+    assert log == [
+        "handle batch 0",
+        "finish batch 0",
+        "handle batch 5,6",
+        "finish batch 5,6",
+        "finished batch 5,6",
+        "commit [(0, 7)]",
+    ]
+
+
+async def test_a_batch_on_other_partitions_goes_on_after_a_finish_failed() -> None:
+    log: list[str] = []
+    service = Service(log)
+    service.finish_errors = [RetryLater("kafka went away")]
+    consumer = service.consumer()
+
+    await consumer.consume(Message(log, good(0)))
+    await consumer.consume(Message(log, good(3, partition=1)))  # not moved by that seek
+    await consumer.close()
+
+    assert log == [
+        "handle batch 0",
+        "finish batch 0",
+        "handle batch 3",
+        "nack batch 0",
+        "finish batch 3",
+        "finished batch 3",
+        "commit [(1, 4)]",
     ]
 
 
@@ -317,6 +358,31 @@ async def test_after_close_a_batch_finishes_before_consume_returns() -> None:
 
     await consumer.consume(Message(log, good(1)))
     assert log[-2:] == ["finished batch 1", "commit [(0, 2)]"]
+
+
+async def test_a_batch_being_handled_when_close_is_called_finishes_in_place() -> None:
+    log: list[str] = []
+    service = Service(log)
+    go = asyncio.Event()
+
+    async def slow(received: Events) -> Finish | None:
+        finish = await service.handle(received)
+        await go.wait()
+        return finish
+
+    consumer = service.consumer()
+    consumer._handle = slow
+    release = service.hold("batch 0")
+    consuming = asyncio.create_task(consumer.consume(Message(log, good(0))))
+    await asyncio.sleep(0.01)
+    await consumer.close()  # nothing is finishing yet
+    go.set()
+    await asyncio.sleep(0.01)
+    assert not consuming.done()  # the finish runs inside consume, not behind it
+    release.set()
+    await consuming
+
+    assert log == ["handle batch 0", "finish batch 0", "finished batch 0", "commit [(0, 1)]"]
 
 
 async def test_the_finish_runs_inside_the_guard() -> None:

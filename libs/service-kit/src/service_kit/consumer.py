@@ -19,11 +19,11 @@ For every message (one record, or a batch of them) the loop
 A handler may return a :data:`Finish`: its batch's last steps (publishing the results, say),
 run before the offsets are committed. With ``overlap=True`` they run while the next batch is
 handled, one batch's at a time and in order, and each commits its own batch's offsets (the
-consumer's position is already past the next one; ``service_kit.finishing``). The next batch
-is acknowledged or sent back only once that finish has ended. A finish that fails sends its
-batch back at once, and a batch fetched before that goes back with it; one that hit a bug
-(not an outage) makes its records finish in place when they come again, where the bug is
-isolated to its record as in 4.
+consumer's position is already past the next one). The next batch is acknowledged or sent
+back only once that finish has ended. A finish that fails sends its batch back at once; a
+batch fetched before that, or before a rebalance revoked the finish, goes back with it
+(:class:`HeldBack`, ``service_kit.finishing``). After a bug (not an outage) in a finish, its
+records finish in place when they come again, where the bug is isolated as in 4.
 
 A ``guard`` may run the whole of it (a fence against rebalances); it raises :class:`Abandoned`
 when the batch is no longer this instance's: the message is then neither acknowledged nor
@@ -101,6 +101,13 @@ Finish = Callable[[], Coroutine[Any, Any, None]]
 """What a handler may leave for after it returns: its batch's last steps."""
 
 
+class HeldBack(Abandoned):
+    """Fetched before the batch ahead of it was sought back or revoked: it is sought back
+    with that one, not acknowledged."""
+
+    outcome: ClassVar[str] = "held_back"
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """How long an outage is waited out in place before the batch is sent back.
@@ -130,6 +137,16 @@ async def _send_back(message: Ackable) -> None:
 
 def _keys(records: Sequence[RawRecord]) -> set[tuple[str, int, int]]:
     return {(r.topic, r.partition, r.offset) for r in records}
+
+
+def _keys_up_to(
+    records: Sequence[RawRecord], keys: set[tuple[str, int, int]]
+) -> set[tuple[str, int, int]]:
+    """The ``keys`` a commit of ``records`` goes past."""
+    last: dict[tuple[str, int], int] = {}
+    for r in records:
+        last[r.topic, r.partition] = max(last.get((r.topic, r.partition), r.offset), r.offset)
+    return {k for k in keys if k[2] <= last.get((k[0], k[1]), -1)}
 
 
 def _no_count(outcome: str, records: int) -> None:
@@ -165,74 +182,79 @@ class Consumer(Generic[T]):
         self._on_poison = on_poison
         self._after_ack = after_ack
         self._overlap = overlap
-        self._finishing: Finishing | None = None  # overlapping: the batch before's finish
+        self._previous: Finishing | None = None  # the finish of the batch before, if any
         # Records whose finish hit a bug: when they come again their batch finishes in
-        # place, where a bug is isolated to its record.
+        # place, where a bug is isolated to its record. Dropped once committed past.
         self._finish_bugs: set[tuple[str, int, int]] = set()
         self._closing = False
 
     async def consume(self, message: Ackable) -> None:
         records = records_of(message)
+        # Fetched while the batch before was still finishing: a revoke that ends that finish
+        # took this batch's partitions too (aiokafka revokes them all at a rebalance).
+        early = self._previous is not None and not self._previous.task.done()
         try:
-            finish = await self._guarded(records, self._batch(records))
+            finish = await self._guarded(records, self._batch(records, early))
         except Abandoned as stop:
             log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
             self._count(stop.outcome, len(records))
-            await self._not_acknowledged(message, records, send_back=False)
+            await self._not_acknowledged(message, records, early, send_back=False)
             return
         except RetryLater as error:
             log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
             self._count(error.outcome, len(records))
             await asyncio.sleep(self._retry.pause_seconds)
-            await self._not_acknowledged(message, records, send_back=True)
+            await self._not_acknowledged(message, records, early, send_back=True)
             return
-        if await self._held_by_before(records) is not None:
-            await self._not_acknowledged(message, records, send_back=False)
+        if await self._held_by_previous(records, early):
+            await self._not_acknowledged(message, records, early, send_back=False)
             return
-        self._finishing = None
+        self._previous = None
         if finish is None:
             await self._acknowledge(message, records)
-            return
-        task = asyncio.create_task(self._finish(message, records, finish))
-        self._finishing = Finishing(records, task)
-        await asyncio.sleep(0)  # started, up to its first wait, before the next batch
+        elif self._closing:  # stopping: nothing is left running behind
+            await self._finish(message, records, finish)
+        else:
+            task = asyncio.create_task(self._finish(message, records, finish))
+            self._previous = Finishing(records, task)
+            await asyncio.sleep(0)  # started, up to its first wait, before the next batch
 
     async def close(self) -> None:
-        """A clean stop: wait (at most ``CLOSE_WAIT_S``) for the finish in flight; later
-        batches finish in place."""
+        """A clean stop: wait (at most ``CLOSE_WAIT_S``) for the finish in flight; from now
+        on batches finish in place."""
         self._closing = True
-        if self._finishing is not None:
-            await asyncio.wait({self._finishing.task}, timeout=CLOSE_WAIT_S)
+        if self._previous is not None:
+            await asyncio.wait({self._previous.task}, timeout=CLOSE_WAIT_S)
 
-    async def _held_by_before(self, records: Sequence[RawRecord]) -> Ended | None:
-        """None when this batch may be acknowledged: no finish before it, or that finish
-        ended, or it could not finish but this batch was fetched after it was sought back
-        or revoked. Otherwise how it ended: this batch goes with it."""
-        before = self._finishing
-        if before is None:
-            return None
-        ended = await before.ended()
-        if ended is Ended.FINISHED or not before.fetched_before_its_end(records):
-            return None
-        return ended
+    async def _held_by_previous(self, records: Sequence[RawRecord], early: bool) -> bool:
+        """Whether this batch must go with the batch before, which did not finish: fetched
+        before that one was sought back (``Finishing.fetched_before_its_end``), or, ``early``,
+        before it was revoked. Waits for that finish to end."""
+        previous = self._previous
+        if previous is None:
+            return False
+        ended = await previous.ended()
+        if ended is Ended.SEND_BACK:
+            return previous.fetched_before_its_end(records)
+        return ended is Ended.ABANDONED and early
 
     async def _not_acknowledged(
-        self, message: Ackable, records: Sequence[RawRecord], *, send_back: bool
+        self, message: Ackable, records: Sequence[RawRecord], early: bool, *, send_back: bool
     ) -> None:
-        """Once the finish before has ended: a batch held by it goes with it (sought back
-        together, the earlier offsets winning, or abandoned); otherwise this batch alone is
-        sent back, or abandoned."""
-        held = await self._held_by_before(records)
-        before, self._finishing = self._finishing, None
-        if held is Ended.SEND_BACK and before is not None:
-            seek_back(message.consumer, records, before.records)
-        elif held is None and send_back:
+        """Once the batch before has finished: a batch held by it is sought back with it
+        (each partition to its first offset among both; a revoked one is left to its new
+        owner); otherwise this batch alone is sent back, or abandoned."""
+        held = await self._held_by_previous(records, early)
+        previous, self._previous = self._previous, None
+        if held and previous is not None:
+            seek_back(message.consumer, records, previous.records)
+        elif send_back:
             await _send_back(message)
 
     async def _finish(
         self, message: Ackable, records: Sequence[RawRecord], finish: Finish
     ) -> Ended:
-        """A batch's finish, run while the next batch is handled; then its own commit."""
+        """A batch's finish, then its own commit."""
         try:
             await self._guarded(records, finish())
         except Abandoned as stop:
@@ -262,6 +284,8 @@ class Consumer(Generic[T]):
     async def _acknowledge(self, message: Ackable, records: Sequence[RawRecord]) -> None:
         # Overlapping, the consumer's position may be past the next batch: this one's alone.
         await (commit_batch(message.consumer, records) if self._overlap else message.ack())
+        if self._finish_bugs:
+            self._finish_bugs -= _keys_up_to(records, self._finish_bugs)
         if self._after_ack is not None:
             try:
                 self._after_ack(message, records)
@@ -271,42 +295,39 @@ class Consumer(Generic[T]):
     async def _guarded(self, records: Sequence[RawRecord], work: Coroutine[Any, Any, R]) -> R:
         return await (work if self._guard is None else self._guard(records, work))
 
-    async def _batch(self, records: Sequence[RawRecord]) -> Finish | None:
+    async def _batch(self, records: Sequence[RawRecord], early: bool) -> Finish | None:
         """Handles the batch; returns its finish to run later, or None when it is done (its
         finish ran in place, or a bug was isolated record by record)."""
         received = [item for record in records if (item := await self._decoded(record))]
         if not received:
             return None
-        keys = _keys(records)
-        in_place = not self._overlap or self._closing or not self._finish_bugs.isdisjoint(keys)
+        in_place = (
+            not self._overlap or self._closing or not self._finish_bugs.isdisjoint(_keys(records))
+        )
         try:
             finish = await self._with_retries(received)
             if finish is not None and in_place:
-                await self._after_before(records)
+                await self._wait_for_previous(records, early)
                 await finish()
                 finish = None
-        except RetryLater:
+        except (RetryLater, Abandoned):
             raise
         except Exception as error:
-            await self._after_before(records)  # isolated records finish in place, in order
-            self._finish_bugs.difference_update(keys)
+            await self._wait_for_previous(records, early)  # isolated records finish in order
             if len(received) == 1:
                 await self._poisoned(received[0], error)
                 return None
             log.warning("batch.failed_isolating", count=len(received), error=repr(error))
             await self._isolate(received)
             return None
-        self._finish_bugs.difference_update(keys)
         self._count("handled", len(received))
         return finish
 
-    async def _after_before(self, records: Sequence[RawRecord]) -> None:
-        """Waits for the finish before; raises when this batch must go with it."""
-        held = await self._held_by_before(records)
-        if held is Ended.SEND_BACK:
-            raise RetryLater("the batch before could not finish")
-        if held is Ended.ABANDONED:
-            raise Abandoned("the batch before was abandoned")
+    async def _wait_for_previous(self, records: Sequence[RawRecord], early: bool) -> None:
+        """Before a finish runs in place: the batch before has finished. Raises
+        :class:`HeldBack` when this batch must go with it."""
+        if await self._held_by_previous(records, early):
+            raise HeldBack("fetched with a batch before it that did not finish")
 
     async def _isolate(self, received: list[Received[T]]) -> None:
         for item in received:

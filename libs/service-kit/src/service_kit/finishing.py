@@ -3,11 +3,16 @@
 
 Kafka keeps one position per partition. By the time a batch's finish ends, the consumer's
 position is past the next batch, so the finish commits its own batch's offsets, never the
-position. A batch that could not finish is sought back to its first offsets. A batch fetched
-before that seek, or before a rebalance revoked the one before it, would otherwise be
-committed past records never finished: it is recognised because it starts past the first
-offset of the unfinished batch on a partition they share (a fetch after the seek or the
-rebalance starts at that offset or before it).
+position. A batch whose finish could not end is read again, and the batch fetched after it
+must not be committed past it:
+
+- a finish that failed sought its batch back to its first offsets. A batch fetched before
+  that seek starts past those offsets on a partition they share (aiokafka drops what it
+  fetched before a seek, and fetches from the offset sought), so it is sought back with it;
+- a finish a rebalance revoked took every partition with it (aiokafka revokes them all): a
+  batch fetched while that finish still ran is sought back with it, where its partitions
+  are still this instance's. A batch fetched after the revoke is read from the last commit
+  and goes on.
 """
 
 import asyncio
@@ -72,8 +77,8 @@ class Finishing:
         return Ended.SEND_BACK if self.task.cancelled() else self.task.result()
 
     def fetched_before_its_end(self, records: Iterable[RawRecord]) -> bool:
-        """Whether ``records`` were fetched before this batch was sought back or revoked:
-        they start past its first offset on a partition both have."""
+        """Whether ``records`` were fetched before this batch was sought back: they start
+        past its first offset on a partition both have."""
         mine = first_offsets(self.records)
         return any(
             offset > mine[partition]
