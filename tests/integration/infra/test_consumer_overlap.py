@@ -4,16 +4,18 @@ batch handled but not finished leaves that batch to be read again; a finish that
 read again, from its first offset, with the batch handled meanwhile."""
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from service_kit.consumer import Consumer, Finish, Received, listen
 from service_kit.errors import RetryLater
 from service_kit.events import RawRecord, decode_record, event_broker
 from sync_schemas import CloudEvent, EnvelopeError, EventType, encode, new_event
 from tests.conftest import TopicFactory
+from tests.support.kafka import committed_offsets
 from tests.support.samples import invoice
 
 
@@ -32,14 +34,32 @@ async def produce(bootstrap: str, topic: str, count: int) -> None:
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> int | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    return (await committed_offsets(bootstrap, group)).get(TopicPartition(topic, 0))
+
+
+Handle = Callable[[list[Received[CloudEvent[Any]]]], Any]
+
+
+@asynccontextmanager
+async def consuming(
+    bootstrap: str, topic: str, group: str, handle: Handle, after_ack: Callable[[Any, Any], None]
+) -> AsyncIterator[Consumer[CloudEvent[Any]]]:
+    """An overlapping consumer of ``topic`` in batches of at most 2, until the block ends
+    (the broker then stops as it would on a crash: no ``close()``)."""
+
+    async def dead_letter(rec: RawRecord, error: EnvelopeError) -> None:
+        raise AssertionError(f"nothing here is dead-lettered: {error}")
+
+    consumer = Consumer(
+        handle, dead_letter, decode=decode_record, after_ack=after_ack, overlap=True
+    )
+    broker = event_broker([bootstrap], client_id=group)
+    listen(broker, consumer.consume, topic, group_id=group, max_records=2)
+    await broker.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
+        yield consumer
     finally:
-        await admin.close()
-    found = offsets.get(TopicPartition(topic, 0))
-    return None if found is None or found.offset < 0 else found.offset
+        await broker.stop()
 
 
 async def first_offset_read(bootstrap: str, group: str, topic: str) -> int:
@@ -80,19 +100,10 @@ async def test_a_finish_commits_its_own_batch_and_a_batch_not_finished_is_read_a
 
         return finish
 
-    async def dead_letter(rec: RawRecord, error: EnvelopeError) -> None:
-        raise AssertionError(f"nothing here is dead-lettered: {error}")
-
     def after_ack(message: Any, records: Any) -> None:
         first_committed.set()
 
-    consumer = Consumer(
-        handle, dead_letter, decode=decode_record, after_ack=after_ack, overlap=True
-    )
-    broker = event_broker([kafka_bootstrap], client_id=unique)
-    listen(broker, consumer.consume, topic, group_id=unique, max_records=2)
-    await broker.start()
-    try:
+    async with consuming(kafka_bootstrap, topic, unique, handle, after_ack):
         async with asyncio.timeout(30):
             await second_handled.wait()
         # The second batch was handled while the first's finish had not ended.
@@ -104,8 +115,7 @@ async def test_a_finish_commits_its_own_batch_and_a_batch_not_finished_is_read_a
         # The consumer's position is past the second batch; the commit is the first's.
         assert batches[1][0] == end_of_first
         assert await committed(kafka_bootstrap, unique, topic) == end_of_first
-    finally:
-        await broker.stop()  # dies with the second batch handled, its finish never done
+    # Stopped with the second batch handled, its finish never done.
     assert await committed(kafka_bootstrap, unique, topic) == end_of_first
     assert await first_offset_read(kafka_bootstrap, unique, topic) == batches[1][0]
 
@@ -135,25 +145,14 @@ async def test_a_finish_that_fails_is_read_again_with_the_batch_handled_meanwhil
 
         return finish
 
-    async def dead_letter(rec: RawRecord, error: EnvelopeError) -> None:
-        raise AssertionError(f"nothing here is dead-lettered: {error}")
-
     def after_ack(message: Any, records: Any) -> None:
         if max(r.offset for r in records) == 5:
             all_committed.set()
 
-    consumer = Consumer(
-        handle, dead_letter, decode=decode_record, after_ack=after_ack, overlap=True
-    )
-    broker = event_broker([kafka_bootstrap], client_id=unique)
-    listen(broker, consumer.consume, topic, group_id=unique, max_records=2)
-    await broker.start()
-    try:
+    async with consuming(kafka_bootstrap, topic, unique, handle, after_ack) as consumer:
         async with asyncio.timeout(30):
             await all_committed.wait()
         await consumer.close()
-    finally:
-        await broker.stop()
     # The batch after the failed one was read again from the failed one's first offset:
     # every record finished before the last commit, none skipped.
     assert batches[2][0] == batches[0][0] == 0

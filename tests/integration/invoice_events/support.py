@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from invoice_events.config import Settings
 from service_kit.events import Topics
 from sync_schemas import CloudEvent, EnvelopeError, decode, encode
+from tests.support.kafka import committed_offsets
 
 T = TypeVar("T")
 
@@ -84,11 +84,5 @@ async def read_events(bootstrap: str, topic: str) -> list[CloudEvent[Any]]:
 
 async def committed(bootstrap: str, group: str, topic: str, count: int) -> bool:
     """True once ``group`` has committed at least ``count`` records of ``topic``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    done: int = sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
-    return done >= count
+    offsets = await committed_offsets(bootstrap, group)
+    return sum(offset for tp, offset in offsets.items() if tp.topic == topic) >= count
