@@ -70,6 +70,7 @@ class Service:
         self.poison = poison
         self.held: dict[str, asyncio.Event] = {}
         self.finish_errors: list[Exception | None] = []
+        self.counts: dict[str, int] = {}
 
     def hold(self, name: str) -> asyncio.Event:
         self.held[name] = asyncio.Event()
@@ -100,9 +101,13 @@ class Service:
             self.dead_letter,
             decode=decode_record,
             retry=Retry(attempts=1),
+            count=self.count,
             overlap=options.pop("overlap", True),
             **options,
         )
+
+    def count(self, outcome: str, records: int) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + records
 
 
 async def test_a_batch_is_handled_while_the_one_before_finishes_and_commits_come_in_order() -> None:
@@ -151,6 +156,7 @@ async def test_a_finish_that_fails_sends_its_batch_back_with_the_one_fetched_bef
         "seek 2@5",
         "seek 1@1",
     ]
+    assert service.counts == {"handled": 4, "redelivered": 2, "held_back": 2}
 
 
 async def test_a_finish_that_fails_sends_its_batch_back_without_waiting_for_another() -> None:

@@ -207,6 +207,8 @@ class Consumer(Generic[T]):
             await self._not_acknowledged(message, records, early, send_back=True)
             return
         if await self._held_by_previous(records, early):
+            log.warning(f"batch.{HeldBack.outcome}", count=len(records))
+            self._count(HeldBack.outcome, len(records))
             await self._not_acknowledged(message, records, early, send_back=False)
             return
         self._previous = None
