@@ -96,7 +96,8 @@ class Settings(ServiceSettings):
     overlap_batches: bool = Field(
         default=True,
         description="Publish a batch's results, mark its events processed and commit its "
-        "offsets while the next batch is handled (in order; a failure sends both back)",
+        "offsets while the next batch is handled (in order; a batch that fails there is sent "
+        "back, with the next one when that was fetched before)",
     )
     chunk_size: int = Field(default=50, ge=1, le=100, description="Invoices per Xero write")
     write_lanes: int = Field(
