@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import structlog
+from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -53,7 +54,7 @@ from tenacity.stop import stop_base
 
 from service_kit.errors import RetryLater
 from service_kit.events import ProcessingError, RawRecord, raw_body, readable_headers
-from service_kit.finishing import Ended, Finishing, commit_batch, seek_back
+from service_kit.finishing import Ended, Finishing, commit_batch, last_offsets, seek_back
 from sync_schemas import CloudEvent, EnvelopeError
 
 log = structlog.get_logger(__name__)
@@ -143,10 +144,8 @@ def _keys_up_to(
     records: Sequence[RawRecord], keys: set[tuple[str, int, int]]
 ) -> set[tuple[str, int, int]]:
     """The ``keys`` a commit of ``records`` goes past."""
-    last: dict[tuple[str, int], int] = {}
-    for r in records:
-        last[r.topic, r.partition] = max(last.get((r.topic, r.partition), r.offset), r.offset)
-    return {k for k in keys if k[2] <= last.get((k[0], k[1]), -1)}
+    lasts = last_offsets(records)
+    return {k for k in keys if k[2] <= lasts.get(TopicPartition(k[0], k[1]), -1)}
 
 
 def _no_count(outcome: str, records: int) -> None:
@@ -196,19 +195,16 @@ class Consumer(Generic[T]):
         try:
             finish = await self._guarded(records, self._batch(records, early))
         except Abandoned as stop:
-            log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
-            self._count(stop.outcome, len(records))
+            self._report(stop, records)
             await self._not_acknowledged(message, records, early, send_back=False)
             return
         except RetryLater as error:
-            log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
-            self._count(error.outcome, len(records))
+            self._report(error, records)
             await asyncio.sleep(self._retry.pause_seconds)
             await self._not_acknowledged(message, records, early, send_back=True)
             return
         if await self._held_by_previous(records, early):
-            log.warning(f"batch.{HeldBack.outcome}", count=len(records))
-            self._count(HeldBack.outcome, len(records))
+            self._report(HeldBack("fetched with a batch before it that did not finish"), records)
             await self._not_acknowledged(message, records, early, send_back=False)
             return
         self._previous = None
@@ -260,13 +256,11 @@ class Consumer(Generic[T]):
         try:
             await self._guarded(records, finish())
         except Abandoned as stop:
-            log.warning(f"batch.{stop.outcome}", count=len(records), reason=str(stop))
-            self._count(stop.outcome, len(records))
+            self._report(stop, records)
             return Ended.ABANDONED
         except Exception as error:  # nothing of it is committed: it is read again
             if isinstance(error, RetryLater):
-                log.warning(f"batch.{error.outcome}", count=len(records), error=str(error))
-                self._count(error.outcome, len(records))
+                self._report(error, records)
             else:
                 log.exception("batch.finish_failed", count=len(records))
                 self._count("redelivered", len(records))
@@ -282,6 +276,11 @@ class Consumer(Generic[T]):
             # finds the events processed), covers them.
             log.warning("batch.commit_failed", count=len(records), error=repr(error))
         return Ended.FINISHED
+
+    def _report(self, why: Abandoned | RetryLater, records: Sequence[RawRecord]) -> None:
+        """A batch not acknowledged, logged and counted under ``why.outcome``."""
+        log.warning(f"batch.{why.outcome}", count=len(records), reason=str(why))
+        self._count(why.outcome, len(records))
 
     async def _acknowledge(self, message: Ackable, records: Sequence[RawRecord]) -> None:
         # Overlapping, the consumer's position may be past the next batch: this one's alone.

@@ -46,14 +46,19 @@ def first_offsets(records: Iterable[RawRecord]) -> Offsets:
     return firsts
 
 
+def last_offsets(records: Iterable[RawRecord]) -> Offsets:
+    """The last offset of each partition among ``records``."""
+    lasts: Offsets = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        lasts[partition] = max(lasts.get(partition, record.offset), record.offset)
+    return lasts
+
+
 async def commit_batch(consumer: Any, records: Sequence[RawRecord]) -> None:
     """Commit the offsets just past ``records`` (an aiokafka consumer's ``commit``),
     whatever the consumer's position."""
-    offsets: Offsets = {}
-    for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
-    await consumer.commit(offsets)
+    await consumer.commit({p: offset + 1 for p, offset in last_offsets(records).items()})
 
 
 def seek_back(consumer: Any, *batches: Sequence[RawRecord]) -> None:

@@ -35,6 +35,7 @@ from service_kit.events import (
     publish_event,
     publish_events,
 )
+from service_kit.finishing import last_offsets
 from sync_schemas import CloudEvent, EnvelopeError, ErrorCode, EventType, Invoice
 from xero_connector.fence import Fence
 from xero_connector.metrics import CONSUMED, CONSUMER_LAG
@@ -169,17 +170,13 @@ def _observe_lag(message: Ackable, records: Sequence[RawRecord]) -> None:
     consumer = getattr(message, "consumer", None)
     if consumer is None or not hasattr(consumer, "highwater"):
         return
-    last: dict[Any, int] = {}
-    for record in records:
-        last[(record.topic, record.partition)] = record.offset
     assigned = consumer.assignment() if hasattr(consumer, "assignment") else None
-    for (topic, partition), offset in last.items():
-        tp = TopicPartition(topic, partition)
+    for tp, offset in last_offsets(records).items():
         if assigned is not None and tp not in assigned:
             continue  # revoked by a rebalance since the poll: highwater() would assert
         high = consumer.highwater(tp)
         if high is not None:
-            CONSUMER_LAG.labels(str(partition)).set(max(0, high - offset - 1))
+            CONSUMER_LAG.labels(str(tp.partition)).set(max(0, high - offset - 1))
 
 
 def subscribe(
