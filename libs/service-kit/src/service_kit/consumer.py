@@ -302,9 +302,7 @@ class Consumer(Generic[T]):
         received = [item for record in records if (item := await self._decoded(record))]
         if not received:
             return None
-        in_place = (
-            not self._overlap or self._closing or not self._finish_bugs.isdisjoint(_keys(records))
-        )
+        in_place = not self._overlap or self._closing or self._after_finish_bug(records)
         try:
             finish = await self._with_retries(received)
             if finish is not None and in_place:
@@ -323,6 +321,10 @@ class Consumer(Generic[T]):
             return None
         self._count("handled", len(received))
         return finish
+
+    def _after_finish_bug(self, records: Sequence[RawRecord]) -> bool:
+        # Nearly always empty: a batch's keys are built only when there is something to meet.
+        return bool(self._finish_bugs) and not self._finish_bugs.isdisjoint(_keys(records))
 
     async def _wait_for_previous(self, records: Sequence[RawRecord], early: bool) -> None:
         """Before a finish runs in place: the batch before has finished. Raises
