@@ -68,7 +68,8 @@ Received = tuple[RawRecord, T]
 
 DeadLetter = Callable[[RawRecord, EnvelopeError], Awaitable[None]]
 Count = Callable[[str, int], None]
-"""``count(outcome, records)``: handled, dead_lettered, or an exception's ``outcome``."""
+"""``count(outcome, records)``: handled (once acknowledged), dead_lettered, or an exception's
+``outcome``."""
 
 
 class Ackable(Protocol):
@@ -107,6 +108,19 @@ class HeldBack(Abandoned):
     with that one, not acknowledged."""
 
     outcome: ClassVar[str] = "held_back"
+
+
+@dataclass(frozen=True, slots=True)
+class _Handled:
+    """A batch handled: its finish to run (None when there is none left), and its records
+    counted ``handled`` once it is acknowledged (none when a bug was isolated: each record
+    was counted as it was handled or dead-lettered)."""
+
+    finish: Finish | None
+    records: int
+
+
+_NOTHING = _Handled(None, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +207,7 @@ class Consumer(Generic[T]):
         # took this batch's partitions too (aiokafka revokes them all at a rebalance).
         early = self._previous is not None and not self._previous.task.done()
         try:
-            finish = await self._guarded(records, self._batch(records, early))
+            handled = await self._guarded(records, self._batch(records, early))
         except Abandoned as stop:
             self._report(stop, records)
             await self._not_acknowledged(message, records, early, send_back=False)
@@ -208,12 +222,13 @@ class Consumer(Generic[T]):
             await self._not_acknowledged(message, records, early, send_back=False)
             return
         self._previous = None
-        if finish is None:
+        if handled.finish is None:
             await self._acknowledge(message, records)
+            self._count("handled", handled.records)
         elif self._closing:  # stopping: nothing is left running behind
-            await self._finish(message, records, finish)
+            await self._finish(message, records, handled)
         else:
-            task = asyncio.create_task(self._finish(message, records, finish))
+            task = asyncio.create_task(self._finish(message, records, handled))
             self._previous = Finishing(records, task)
             await asyncio.sleep(0)  # started, up to its first wait, before the next batch
 
@@ -250,11 +265,12 @@ class Consumer(Generic[T]):
             await _send_back(message)
 
     async def _finish(
-        self, message: Ackable, records: Sequence[RawRecord], finish: Finish
+        self, message: Ackable, records: Sequence[RawRecord], handled: _Handled
     ) -> Ended:
         """A batch's finish, then its own commit."""
+        assert handled.finish is not None
         try:
-            await self._guarded(records, finish())
+            await self._guarded(records, handled.finish())
         except Abandoned as stop:
             self._report(stop, records)
             return Ended.ABANDONED
@@ -275,6 +291,7 @@ class Consumer(Generic[T]):
             # Finished: a later commit, or the partitions' next owner (whose second pass
             # finds the events processed), covers them.
             log.warning("batch.commit_failed", count=len(records), error=repr(error))
+        self._count("handled", handled.records)
         return Ended.FINISHED
 
     def _report(self, why: Abandoned | RetryLater, records: Sequence[RawRecord]) -> None:
@@ -296,12 +313,12 @@ class Consumer(Generic[T]):
     async def _guarded(self, records: Sequence[RawRecord], work: Coroutine[Any, Any, R]) -> R:
         return await (work if self._guard is None else self._guard(records, work))
 
-    async def _batch(self, records: Sequence[RawRecord], early: bool) -> Finish | None:
-        """Handles the batch; returns its finish to run later, or None when it is done (its
+    async def _batch(self, records: Sequence[RawRecord], early: bool) -> _Handled:
+        """Handles the batch; returns its finish to run later, or none when it is done (its
         finish ran in place, or a bug was isolated record by record)."""
         received = [item for record in records if (item := await self._decoded(record))]
         if not received:
-            return None
+            return _NOTHING
         in_place = not self._overlap or self._closing or self._after_finish_bug(records)
         try:
             finish = await self._with_retries(received)
@@ -315,12 +332,11 @@ class Consumer(Generic[T]):
             await self._wait_for_previous(records, early)  # isolated records finish in order
             if len(received) == 1:
                 await self._poisoned(received[0], error)
-                return None
+                return _NOTHING
             log.warning("batch.failed_isolating", count=len(received), error=repr(error))
             await self._isolate(received)
-            return None
-        self._count("handled", len(received))
-        return finish
+            return _NOTHING
+        return _Handled(finish, len(received))
 
     def _after_finish_bug(self, records: Sequence[RawRecord]) -> bool:
         # Nearly always empty: a batch's keys are built only when there is something to meet.
