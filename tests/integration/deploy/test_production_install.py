@@ -66,12 +66,19 @@ def test_every_service_image_is_covered_and_installs_only_its_own_package() -> N
         assert installs and all(f"--package {service}" in i for i in installs), installs
         assert all("--no-dev" in i for i in installs) and "--all-packages" not in text
         assert image.command == [service], image
+        # Bytecode compiled at build time, as install() does: a start compiles nothing.
+        assert re.search(r"^ENV UV_COMPILE_BYTECODE=1 ", text, re.MULTILINE), service
 
 
 def install(image: Image) -> Path:
     """``uv sync`` of the package alone into ``.cache/prod-install/<service>``."""
     env_dir = ROOT / ".cache" / "prod-install" / image.service
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(env_dir), "UV_PYTHON_DOWNLOADS": "never"}
+    env = {
+        **os.environ,
+        "UV_PROJECT_ENVIRONMENT": str(env_dir),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_COMPILE_BYTECODE": "1",  # as the Dockerfiles set it
+    }
     env.pop("VIRTUAL_ENV", None)
     # The uv that runs the tests (``uv run`` names itself in $UV), else the base Python's.
     base = getattr(sys, "_base_executable", sys.executable)
