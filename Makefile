@@ -19,12 +19,12 @@ uv: ## Install uv with pip when it is missing
 # Bytecode compiled once at install: every service process, test and benchmark run then skips
 # compiling its imports (about 1.2 s of CPU per start here, where PYTHONDONTWRITEBYTECODE is
 # set); the images do the same (UV_COMPILE_BYTECODE). compileall skips what is up to date.
-SOURCES := schemas/src libs/service-kit/src $(wildcard services/*/src) deploy/local/src tools/ops-cli/src
+SOURCES := schemas/src $(wildcard libs/*/src services/*/src) deploy/local/src tools/ops-cli/src
 
 .PHONY: install
 install: uv console-assets ## Create .venv with every workspace package from uv.lock
 	@$(UV) sync --quiet --locked --all-packages --compile-bytecode
-	@$(UV) run --quiet --frozen --no-sync python -m compileall -q -j 0 $(SOURCES) >/dev/null
+	@$(UV) run --quiet --frozen --no-sync python -m compileall -q -j 0 $(SOURCES)
 
 CONSOLE_ASSETS := services/console/node_modules/.package-lock.json
 

@@ -141,6 +141,16 @@ async def test_an_outage_while_isolating_sends_the_batch_back() -> None:
     assert (service.dead, message.acks) == ([], ["nack"])
 
 
+async def test_records_isolated_before_an_outage_are_not_counted_handled() -> None:
+    # The bug sends the batch to isolation; its first record goes through, the second meets
+    # an outage that outlasts the attempts: the batch goes back whole and comes again.
+    service = Service([KeyError("a bug"), None] + [RetryLater("mongo")] * 10)
+    message = Message(good(0), good(1))
+    await service.consumer().consume(message)
+    assert message.acks == ["nack"]
+    assert service.counts == {"redelivered": 2}
+
+
 async def test_a_dead_letter_queue_that_fails_sends_the_batch_back() -> None:
     service = Service()
 

@@ -161,6 +161,24 @@ async def test_a_finish_that_fails_sends_its_batch_back_with_the_one_fetched_bef
     assert service.counts == {"redelivered": 2, "held_back": 2}
 
 
+async def test_a_batch_whose_commit_fails_is_not_counted_handled() -> None:
+    log: list[str] = []
+    service = Service(log)
+    consumer = service.consumer()
+    message = Message(log, good(0))
+
+    async def refused(offsets: dict[TopicPartition, int]) -> None:
+        raise ConnectionError("the group coordinator moved")
+
+    message.consumer.commit = refused  # type: ignore[method-assign]
+    await consumer.consume(message)
+    await consumer.close()
+
+    # Finished, left to a later commit (or the next owner), and counted when that one is.
+    assert log == ["handle batch 0", "finish batch 0", "finished batch 0"]
+    assert service.counts == {}
+
+
 async def test_a_finish_that_fails_sends_its_batch_back_without_waiting_for_another() -> None:
     log: list[str] = []
     service = Service(log)

@@ -112,12 +112,11 @@ class HeldBack(Abandoned):
 
 @dataclass(frozen=True, slots=True)
 class _Handled:
-    """A batch handled: its finish to run (None when there is none left), and its records
-    counted ``handled`` once it is acknowledged (none when a bug was isolated: each record
-    was counted as it was handled or dead-lettered)."""
+    """A batch handled: its finish to run (None when there is none left), and how many of
+    its records to count ``handled`` once it is acknowledged."""
 
     finish: Finish | None
-    records: int
+    count: int
 
 
 _NOTHING = _Handled(None, 0)
@@ -224,7 +223,7 @@ class Consumer(Generic[T]):
         self._previous = None
         if handled.finish is None:
             await self._acknowledge(message, records)
-            self._count("handled", handled.records)
+            self._handled(handled)
         elif self._closing:  # stopping: nothing is left running behind
             await self._finish(message, records, handled)
         else:
@@ -289,10 +288,15 @@ class Consumer(Generic[T]):
             await self._acknowledge(message, records)
         except Exception as error:
             # Finished: a later commit, or the partitions' next owner (whose second pass
-            # finds the events processed), covers them.
+            # finds the events processed), covers them. Counted when that one commits.
             log.warning("batch.commit_failed", count=len(records), error=repr(error))
-        self._count("handled", handled.records)
+        else:
+            self._handled(handled)
         return Ended.FINISHED
+
+    def _handled(self, handled: _Handled) -> None:
+        if handled.count:
+            self._count("handled", handled.count)
 
     def _report(self, why: Abandoned | RetryLater, records: Sequence[RawRecord]) -> None:
         """A batch not acknowledged, logged and counted under ``why.outcome``."""
@@ -314,8 +318,8 @@ class Consumer(Generic[T]):
         return await (work if self._guard is None else self._guard(records, work))
 
     async def _batch(self, records: Sequence[RawRecord], early: bool) -> _Handled:
-        """Handles the batch; returns its finish to run later, or none when it is done (its
-        finish ran in place, or a bug was isolated record by record)."""
+        """Handles the batch; returns its finish to run later (none when it is done: it ran
+        in place, or a bug was isolated record by record) and the records handled."""
         received = [item for record in records if (item := await self._decoded(record))]
         if not received:
             return _NOTHING
@@ -334,8 +338,7 @@ class Consumer(Generic[T]):
                 await self._poisoned(received[0], error)
                 return _NOTHING
             log.warning("batch.failed_isolating", count=len(received), error=repr(error))
-            await self._isolate(received)
-            return _NOTHING
+            return _Handled(None, await self._isolate(received))
         return _Handled(finish, len(received))
 
     def _after_finish_bug(self, records: Sequence[RawRecord]) -> bool:
@@ -348,7 +351,9 @@ class Consumer(Generic[T]):
         if await self._held_by_previous(records, early):
             raise HeldBack("fetched with a batch before it that did not finish")
 
-    async def _isolate(self, received: list[Received[T]]) -> None:
+    async def _isolate(self, received: list[Received[T]]) -> int:
+        """Handles the records one by one, dead-lettering each that fails; how many did not."""
+        handled = 0
         for item in received:
             try:
                 finish = await self._with_retries([item])
@@ -359,7 +364,8 @@ class Consumer(Generic[T]):
             except Exception as error:
                 await self._poisoned(item, error)
                 continue
-            self._count("handled", 1)
+            handled += 1
+        return handled
 
     async def _decoded(self, record: RawRecord) -> Received[T] | None:
         try:
