@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from prometheus_client import REGISTRY
 
 from tests.unit.xero_connector.test_consumer_isolation import Message, Processed, record
 from xero_connector.fence import BatchRevoked, Fence
@@ -78,3 +79,17 @@ async def test_a_revoked_batch_is_stopped_and_left_to_the_new_owner() -> None:
     await consuming
     assert pipeline.stopped and published == []
     assert not message.acked and not message.nacked
+
+
+async def test_the_partitions_assigned_are_counted_as_rebalances_move_them() -> None:
+    def gauge() -> float | None:
+        return REGISTRY.get_sample_value("invoice_events_assigned_partitions")
+
+    fence = Fence()
+    await fence.on_partitions_assigned([P0, P1])
+    assert (fence.assigned, gauge()) == ({P0, P1}, 2)
+    await fence.on_partitions_revoked([P0])  # a rebalance takes one away
+    assert (fence.assigned, gauge()) == ({P1}, 1)
+    await fence.on_partitions_revoked([P1])
+    await fence.on_partitions_assigned([P0])
+    assert (fence.assigned, gauge()) == ({P0}, 1)

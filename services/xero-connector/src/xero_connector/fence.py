@@ -23,6 +23,7 @@ import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from service_kit.consumer import Abandoned
+from xero_connector.metrics import ASSIGNED_PARTITIONS
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -42,6 +43,7 @@ class Fence(ConsumerRebalanceListener):  # type: ignore[misc]
         self._on_revoked = on_revoked
         self._running: dict[asyncio.Task[object], frozenset[TopicPartition]] = {}
         self._revoked: set[asyncio.Task[object]] = set()
+        self.assigned: set[TopicPartition] = set()  # as of the last rebalance
 
     async def run(self, partitions: Collection[TopicPartition], work: Awaitable[T]) -> T:
         task: asyncio.Task[T] = asyncio.ensure_future(work)
@@ -59,6 +61,8 @@ class Fence(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
         gone = set(revoked)
+        self.assigned -= gone
+        ASSIGNED_PARTITIONS.set(len(self.assigned))
         victims = [task for task, parts in self._running.items() if parts & gone]
         for task in victims:
             self._revoked.add(task)
@@ -71,4 +75,5 @@ class Fence(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._on_revoked()  # e.g. end the writer leases: successors need not wait
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        return None
+        self.assigned |= set(assigned)
+        ASSIGNED_PARTITIONS.set(len(self.assigned))

@@ -27,6 +27,10 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 5, 10, 20, 30, 40, 50, 100),
 )
 CONSUMED = Counter("invoice_events_consumed_total", "Invoice events consumed by fate", ["fate"])
+ASSIGNED_PARTITIONS = Gauge(
+    "invoice_events_assigned_partitions",
+    "Partitions of invoices.events assigned to this instance (by the last rebalance)",
+)
 CONSUMER_LAG = Gauge(
     "invoice_events_consumer_lag", "Records behind the partition's end after a batch", ["partition"]
 )
