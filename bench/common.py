@@ -144,6 +144,11 @@ def _samples(urls: list[str], families: set[str]) -> Iterator[tuple[str, Sample]
                     yield family.name, sample
 
 
+def gauge(url: str, family: str) -> float:
+    """The value of the gauge ``family`` that the service at ``url`` serves (0 without it)."""
+    return sum(sample.value for _, sample in _samples([url], {family}))
+
+
 # Per service: a summary's or histogram's count and sum (seconds), over its instances.
 Timings = dict[str, tuple[float, float]]
 

@@ -23,7 +23,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ import httpx
 from bench.common import (
     StoreCounts,
     Timings,
+    gauge,
     gc_work,
     machine,
     standalone,
@@ -133,10 +134,14 @@ async def timed_drain(
     results: TopicFollower,
     total: int,
     first: Callable[[], Awaitable[float]],
+    *,
+    running: list[Running] | None = None,
+    kickoff: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> Timed:
     """Start ``instances`` connectors, one after the other, and wait for ``total`` results;
-    ``first`` returns when the first Xero call is made."""
-    connectors: list[Running] = []
+    ``first`` returns when the first Xero call is made. With ``running`` (connectors up and
+    consuming already) none is started: ``kickoff`` publishes the bulk instead."""
+    connectors: list[Running] = list(running or [])
     # Each connector's CPU counts from the drain's start, or from its own start when it
     # starts later (its start-up is no drain work): the later of two readings.
     cpu_from: dict[int, float] = {}
@@ -168,7 +173,11 @@ async def timed_drain(
             first_task = asyncio.create_task(drain_start())
             # Instances start in a thread while the follower and the first-call poll keep their
             # pace; a small bulk may drain before the last one is up.
-            starting = asyncio.create_task(asyncio.to_thread(start, stack))
+            if running is None:
+                starting = asyncio.create_task(asyncio.to_thread(start, stack))
+            else:
+                assert kickoff is not None, "connectors running already: kickoff publishes"
+                starting = asyncio.create_task(kickoff())
             draining = asyncio.create_task(drained())
             try:
                 await asyncio.wait({starting, draining}, return_when=asyncio.FIRST_EXCEPTION)
@@ -200,6 +209,22 @@ async def timed_drain(
     )
 
 
+async def joined(connectors: list[Running], partitions: int, within: float = 60.0) -> None:
+    """Until the consumer group has settled with every one of ``connectors`` holding some of
+    its ``partitions`` (``invoice_events_assigned_partitions``), all of them assigned."""
+    deadline = time.monotonic() + within
+    while True:
+        held = [
+            await asyncio.to_thread(gauge, c.url, "invoice_events_assigned_partitions")
+            for c in connectors
+        ]
+        if sum(held) == partitions and min(held) > 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the connectors hold {held} of {partitions} partitions")
+        await asyncio.sleep(0.2)
+
+
 async def bulk_run(
     kafka: str,
     mongo: str,
@@ -212,9 +237,11 @@ async def bulk_run(
     baseline: bool = False,
     limits: dict[str, float] = REAL_LIMITS,
     latency_ms: int = 0,
+    running_first: bool = False,
 ) -> dict[str, Any]:
     """Publish the bulk, then start ``instances`` connectors and time them draining it, every
-    Xero call ``latency_ms`` slower."""
+    Xero call ``latency_ms`` slower. ``running_first``: the connectors are started first,
+    and the bulk is published once the group has given each of them partitions."""
     prefix = f"bench_calls_{uuid.uuid4().hex[:8]}"
     settings: dict[str, Any] = {
         "xero_time_scale": limits["time_scale"],
@@ -251,15 +278,30 @@ async def bulk_run(
             for i, org in enumerate(names)
             for e in bulk(org, invoices_per_org, customers_per_org, seed=i)
         ]
-        await publish(kafka, topics.invoice_events, events)
         before = await tenant_counts(http, tenants)
-        timed = await timed_drain(
-            lambda: connector_process(kafka, mongo, prefix, url, **settings),
-            instances,
-            TopicFollower(kafka, topics.sync_results),
-            total,
-            lambda: first_call(http, tenants, before["calls"]),
-        )
+
+        def connector() -> AbstractContextManager[Running]:
+            return connector_process(kafka, mongo, prefix, url, **settings)
+
+        async def kickoff() -> None:
+            await publish(kafka, topics.invoice_events, events)
+
+        with ExitStack() as up:
+            running = None
+            if running_first:
+                running = [up.enter_context(connector()) for _ in range(instances)]
+                await joined(running, PARTITIONS)
+            else:
+                await kickoff()
+            timed = await timed_drain(
+                connector,
+                instances,
+                TopicFollower(kafka, topics.sync_results),
+                total,
+                lambda: first_call(http, tenants, before["calls"]),
+                running=running,
+                kickoff=kickoff,
+            )
         after = await tenant_counts(http, tenants)
         held = 0
         for tenant in tenants:
@@ -275,6 +317,8 @@ async def bulk_run(
         "invoices": total,
         "new_customers": orgs * customers_per_org,
         "instances": instances,
+        # started before the bulk was published, each holding partitions (else after it)
+        "running_first": running_first,
         "baseline_mode": baseline,
         "xero_latency_ms": latency_ms,
         "limits": limits,
@@ -288,7 +332,8 @@ async def bulk_run(
         },
         # from the first Xero call to the last result published
         "drain_seconds": round(drain, 2),
-        # including the connectors' start (Kafka group join)
+        # including the connectors' start (Kafka group join), or with ``running_first`` the
+        # bulk's publishing
         "seconds_with_start": round(timed.ended - timed.started, 2),
         "lower_bound_seconds": round(bound, 2),
         "drain_vs_lower_bound": round(drain / bound, 3) if limits is not NO_LIMITS else None,
