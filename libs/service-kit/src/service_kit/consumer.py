@@ -221,13 +221,14 @@ class Consumer(Generic[T]):
             await self._not_acknowledged(message, records, early, send_back=False)
             return
         self._previous = None
-        if handled.finish is None:
+        finish, count = handled.finish, handled.count
+        if finish is None:
             await self._acknowledge(message, records)
-            self._handled(handled)
+            self._handled(count)
         elif self._closing:  # stopping: nothing is left running behind
-            await self._finish(message, records, handled)
+            await self._finish(message, records, finish, count)
         else:
-            task = asyncio.create_task(self._finish(message, records, handled))
+            task = asyncio.create_task(self._finish(message, records, finish, count))
             self._previous = Finishing(records, task)
             await asyncio.sleep(0)  # started, up to its first wait, before the next batch
 
@@ -264,12 +265,11 @@ class Consumer(Generic[T]):
             await _send_back(message)
 
     async def _finish(
-        self, message: Ackable, records: Sequence[RawRecord], handled: _Handled
+        self, message: Ackable, records: Sequence[RawRecord], finish: Finish, count: int
     ) -> Ended:
-        """A batch's finish, then its own commit."""
-        assert handled.finish is not None
+        """A batch's finish, then its own commit; ``count`` records counted ``handled``."""
         try:
-            await self._guarded(records, handled.finish())
+            await self._guarded(records, finish())
         except Abandoned as stop:
             self._report(stop, records)
             return Ended.ABANDONED
@@ -291,12 +291,12 @@ class Consumer(Generic[T]):
             # finds the events processed), covers them. Counted when that one commits.
             log.warning("batch.commit_failed", count=len(records), error=repr(error))
         else:
-            self._handled(handled)
+            self._handled(count)
         return Ended.FINISHED
 
-    def _handled(self, handled: _Handled) -> None:
-        if handled.count:
-            self._count("handled", handled.count)
+    def _handled(self, count: int) -> None:
+        if count:
+            self._count("handled", count)
 
     def _report(self, why: Abandoned | RetryLater, records: Sequence[RawRecord]) -> None:
         """A batch not acknowledged, logged and counted under ``why.outcome``."""

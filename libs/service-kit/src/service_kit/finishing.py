@@ -18,7 +18,7 @@ must not be committed past it:
 import asyncio
 import contextlib
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,22 +37,22 @@ class Ended(enum.Enum):
     ABANDONED = "abandoned"  # its partitions moved: their new owner reads it
 
 
-def first_offsets(records: Iterable[RawRecord]) -> Offsets:
-    """The first offset of each partition among ``records``."""
-    firsts: Offsets = {}
+def _offsets(records: Iterable[RawRecord], pick: Callable[[int, int], int]) -> Offsets:
+    chosen: Offsets = {}
     for record in records:
         partition = TopicPartition(record.topic, record.partition)
-        firsts[partition] = min(firsts.get(partition, record.offset), record.offset)
-    return firsts
+        chosen[partition] = pick(chosen.get(partition, record.offset), record.offset)
+    return chosen
+
+
+def first_offsets(records: Iterable[RawRecord]) -> Offsets:
+    """The first offset of each partition among ``records``."""
+    return _offsets(records, min)
 
 
 def last_offsets(records: Iterable[RawRecord]) -> Offsets:
     """The last offset of each partition among ``records``."""
-    lasts: Offsets = {}
-    for record in records:
-        partition = TopicPartition(record.topic, record.partition)
-        lasts[partition] = max(lasts.get(partition, record.offset), record.offset)
-    return lasts
+    return _offsets(records, max)
 
 
 async def commit_batch(consumer: Any, records: Sequence[RawRecord]) -> None:
