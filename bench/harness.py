@@ -227,6 +227,16 @@ def stolen_between(before: float | None) -> float | None:
     return None if before is None or now is None else round(now - before, 2)
 
 
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each role spent between two ``cpu_seconds()`` readings (a role that
+    started between them: all of its own)."""
+    return {
+        role: round(after[role] - before.get(role, 0.0), 3)
+        for role in sorted(after)
+        if after[role] > before.get(role, 0.0)
+    }
+
+
 def cpu_share(
     before: dict[str, float], after: dict[str, float], seconds: float
 ) -> dict[str, float]:

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from bench.capacity import pipeline_needs
 from bench.common import (
     free_port,
     gc_pauses,
@@ -50,6 +51,7 @@ from bench.harness import (
     connector_process,
     cpu_seconds,
     cpu_share,
+    cpu_spent,
     sandbox_process,
     stolen_between,
     stolen_seconds,
@@ -247,7 +249,8 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         ingested = time.time()
     done = await stored(s, set(sent), within=900)
     elapsed = max(done.values()) - began
-    cpu = cpu_share(cpu_before, cpu_seconds(), time.time() - began)
+    cpu_after = cpu_seconds()
+    cpu = cpu_share(cpu_before, cpu_after, time.time() - began)
     # Settled work only: what the services still do after the last invoice is synced
     # (published marks, sweeps) belongs to the run too, so give it a moment.
     await asyncio.sleep(2)
@@ -261,6 +264,8 @@ async def throughput(s: Stack, orgs: list[str], count: int) -> dict[str, Any]:
         "pipeline_invoices_per_s": round(count / elapsed, 1),
         # cores each process used on average (2 on this machine): who is busy, who waits
         "cpu_cores_used": cpu,
+        # the CPU seconds behind them: what the invoices cost each process (bench.capacity)
+        "cpu_seconds": cpu_spent(cpu_before, cpu_after),
         "stolen_cpu_seconds": stolen_between(stolen),
         "store": store,
         # each service's garbage collections in the run, and the time they stood still
@@ -410,6 +415,11 @@ async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any
     slowest = min(kafka_rate, mongo_rate)
     best = max(r["pipeline_invoices_per_s"] for r in runs.values())
     one = runs["instances_1"]
+    # What issue 18's two rate goals would need at this run's cost per invoice: half the
+    # slowest raw part end to end, and a ceiling twice the latency goal's 1,000/s.
+    capacity = pipeline_needs(
+        one, {"end_to_end": slowest / 2, "ceiling_for_latency": 2 * args.rate}
+    )
     peak: dict[str, float] = {}
     for r in runs.values():
         for name, mb in r["peak_rss_mb"].items():
@@ -428,6 +438,7 @@ async def run(kafka: str, mongo: str, args: argparse.Namespace) -> dict[str, Any
         "latency_p99_ms": one["steady"]["latency_p99_ms"],
         "latency_rate_per_s": one["steady"]["rate_target"],
         "peak_rss_mb": peak,
+        "capacity": capacity,
         "runs": runs,
     }
 

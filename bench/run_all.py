@@ -10,6 +10,7 @@ a million invoices included (seeding dominates them); every size is a flag.
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -85,6 +86,17 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _needs(label: str, capacity: dict[str, float] | None) -> list[tuple[str, str, Any]]:
+    """The rows of a drain's ``bench.capacity.drain_needs``."""
+    if not capacity:
+        return []
+    return [
+        (label, "cores_needed", capacity["cores"]),
+        (label, "… connector", capacity["cores_connector"]),
+        (label, "… the others", capacity["cores_others"]),
+    ]
+
+
 def summary(console: Console) -> None:
     """The table of the result keys, read back from the results files."""
     calls, many, pipe = _load("connector_calls"), _load("drain"), _load("pipeline")
@@ -104,6 +116,7 @@ def summary(console: Console) -> None:
         rows.append((f"2 drain, 1 org, time_scale {scale}", "drain_vs_lower_bound", ratio))
     for latency, ratio in calls.get("drain_vs_lower_bound_latency", {}).items():
         rows.append((f"2 drain, 1 org, +{latency} ms a call", "drain_vs_lower_bound", ratio))
+    rows += _needs("2 drain, 1 org", calls.get("batched", {}).get("capacity"))
     drain_calls = calls.get("batched", {}).get("connector_xero_calls") or {}
     rows.append(("2 drain, 1 org", "connector_xero_call_s", drain_calls.get("seconds")))
     many_orgs: set[str] = set()  # measured with the 1.5 target of many organisations
@@ -113,6 +126,7 @@ def summary(console: Console) -> None:
         if run["orgs"] > 1:
             many_orgs.add(label)
         rows.append((label, "responses_429", run["responses_429"]))
+        rows += _needs(label, run.get("capacity"))
     rows += [
         ("3 pipeline", "pipeline_invoices_per_s", pipe.get("pipeline_invoices_per_s")),
         ("3 pipeline", "slowest_component_per_s", pipe.get("slowest_component_per_s")),
@@ -124,6 +138,9 @@ def summary(console: Console) -> None:
         ("3 latency", "latency_p50_ms", pipe.get("latency_p50_ms")),
         ("3 latency", "latency_p99_ms", pipe.get("latency_p99_ms")),
     ]
+    for goal, needs in pipe.get("capacity", {}).get("goals", {}).items():
+        label = f"3 pipeline, {goal} at {needs['per_s']:,.0f}/s"
+        rows += [(label, "cores_needed", needs["cores"]), (label, "… store", needs["cores_store"])]
     for service, gc in pipe.get("runs", {}).get("instances_1", {}).get("gc", {}).items():
         rows.append(("3 pipeline", f"gc_pause_s.{service}", gc["pause_seconds"]))
     steady = pipe.get("runs", {}).get("instances_1", {}).get("steady", {})
@@ -142,6 +159,8 @@ def summary(console: Console) -> None:
         )
     for measure, key, value in rows:
         target = TARGETS.get(key, "")
+        if key == "cores_needed":
+            target = f"<= {os.cpu_count()}, this machine's"
         if key == "pipeline_vs_slowest":
             target = ">= 0.5"
         if key == "drain_vs_lower_bound" and measure in many_orgs:
