@@ -23,6 +23,7 @@ from tests.support.eventually import eventually
 from tests.support.samples import invoice
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+INVOICES = 30  # the seeded log's, half synced and half failed
 CODES = [ErrorCode.TAX_RATE_UNMAPPED, ErrorCode.CONTACT_MISSING, ErrorCode.CURRENCY_NOT_ENABLED]
 
 
@@ -63,7 +64,7 @@ def seed_events(count: int) -> list[CloudEvent[Any]]:
 
 @pytest.fixture
 async def seeded(sync_log: SyncLog) -> tuple[SyncLog, list[Any]]:
-    events = seed_events(30)
+    events = seed_events(INVOICES)
     for event in events:
         await sync_log.publish(event)
 
@@ -71,7 +72,15 @@ async def seeded(sync_log: SyncLog) -> tuple[SyncLog, list[Any]]:
         page = await sync_log.get("/v1/sync-log", limit=500)
         return len(page["items"]) == len(events)
 
+    # A batch's entries are stored before its invoice states, and a state that changes (an
+    # invoice whose creation came in an earlier batch) is written after the new ones: wait
+    # for every invoice's outcome too, not only for the entries.
+    async def all_settled() -> bool:
+        states = (await sync_log.get("/v1/invoices", limit=500))["items"]
+        return len(states) == INVOICES and all(s["status"] != "pending" for s in states)
+
     await eventually(all_recorded, what=f"{len(events)} entries recorded")
+    await eventually(all_settled, what="every invoice's outcome folded into its state")
     return sync_log, events
 
 
