@@ -5,12 +5,16 @@ a row short of its goal, in the run's own figures.
     cores = cores_for_seconds(cpu, goal_seconds)           # a drain that must end in time
 
 ``cpu`` is the CPU seconds each process of the machine spent on the measured work (a
-benchmark's ``cpu_seconds``). The load generator (``bench-harness``) is left out: no
-deployment runs it. The projection is linear: it assumes each invoice costs at the goal what
-it cost in the run. The runs it reads are bulks, where batches are already as large as they
-get, so a faster machine would not make an invoice much cheaper; a figure above the
-machine's cores (``os.cpu_count()``) is a goal this machine cannot show met, whatever the
-code waits on.
+benchmark's ``cpu_seconds``). The question is what showing the goal on one machine like this
+one would take, so every process of the run counts, Xero's stand-in included, except the load
+generator (``bench-harness``), which makes the figure slightly optimistic.
+
+The projection is linear, at this run's cost on this host (a slower host costs more CPU per
+invoice). It is optimistic in that it lets the work spread over any number of cores: each
+Python service runs on one core at a time, and FerretDB's SQLite storage takes one writer at
+a time. It is pessimistic in that work which grows with wall time rather than with invoices
+(polling, heartbeats) is scaled as if it were per invoice. A figure well above the machine's
+cores (``os.cpu_count()``) is a goal the machine cannot show met, whatever the code waits on.
 """
 
 from collections.abc import Iterable, Mapping

@@ -338,7 +338,7 @@ async def bulk_run(
         # including the connectors' start (Kafka group join), or with ``running_first`` the
         # bulk's publishing
         "seconds_with_start": round(timed.ended - timed.started, 2),
-        "lower_bound_seconds": round(bound, 2),
+        "lower_bound_seconds": round(bound, 3),
         "drain_vs_lower_bound": round(drain / bound, 3) if limits is not NO_LIMITS else None,
         # CPU seconds of each connector process during the drain, and the cores that is
         # (1.0: the connector is CPU-bound; well below: it waits)

@@ -228,8 +228,9 @@ def stolen_between(before: float | None) -> float | None:
 
 
 def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """CPU seconds each role spent between two ``cpu_seconds()`` readings (a role that
-    started between them: all of its own)."""
+    """CPU seconds each role spent between two ``cpu_seconds()`` readings. A process that
+    started between them counts whole, its start-up included; one that exited between them
+    is missing from the second reading, so its role is undercounted (or left out)."""
     return {
         role: round(after[role] - before.get(role, 0.0), 3)
         for role in sorted(after)

@@ -30,7 +30,7 @@ def test_a_drain_goal_splits_the_connector_from_the_rest() -> None:
         "lower_bound_seconds": 0.25,
         "cpu_seconds": {
             "xero-connector": 1.5,
-            "xero-sandbox": 0.75,
+            "xero-sandbox": 1.125,
             "ferretdb": 0.6,
             "kafka": 0.15,
             "bench-harness": 0.3,
@@ -41,9 +41,9 @@ def test_a_drain_goal_splits_the_connector_from_the_rest() -> None:
 
     assert needs == {
         "goal_seconds": 0.38,  # 1.5 x 0.25 = 0.375, rounded
-        "cores": 8.0,  # 3.0 CPU seconds in 0.375 s
+        "cores": 9.0,  # 3.375 CPU seconds in 0.375 s
         "cores_connector": 4.0,
-        "cores_others": 4.0,
+        "cores_others": 5.0,
     }
 
 
@@ -55,16 +55,16 @@ def test_a_result_file_from_before_cpu_seconds_were_kept_gives_no_figure() -> No
 def test_a_pipeline_run_gives_each_process_cost_and_each_goal_cores() -> None:
     run = {
         "invoices": 4000,
-        "cpu_seconds": {"ferretdb": 4.0, "sync-log": 1.0, "kafka": 1.0, "bench-harness": 9.0},
+        "cpu_seconds": {"ferretdb": 4.0, "sync-log": 1.0, "kafka": 2.0, "bench-harness": 9.0},
     }
 
     needs = pipeline_needs(run, {"end_to_end": 10_000, "ceiling_for_latency": 2_000})
 
-    assert needs["cpu_ms_per_invoice"] == {"ferretdb": 1.0, "kafka": 0.25, "sync-log": 0.25}
-    assert needs["goals"]["end_to_end"] == {"per_s": 10_000, "cores": 15.0, "cores_store": 10.0}
+    assert needs["cpu_ms_per_invoice"] == {"ferretdb": 1.0, "kafka": 0.5, "sync-log": 0.25}
+    assert needs["goals"]["end_to_end"] == {"per_s": 10_000, "cores": 17.5, "cores_store": 10.0}
     assert needs["goals"]["ceiling_for_latency"] == {
         "per_s": 2_000,
-        "cores": 3.0,
+        "cores": 3.5,
         "cores_store": 2.0,
     }
 
