@@ -227,15 +227,15 @@ def stolen_between(before: float | None) -> float | None:
     return None if before is None or now is None else round(now - before, 2)
 
 
+def _differences(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: after[role] - before.get(role, 0.0) for role in sorted(after)}
+
+
 def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds each role spent between two ``cpu_seconds()`` readings. A process that
     started between them counts whole, its start-up included; one that exited between them
     is missing from the second reading, so its role is undercounted (or left out)."""
-    return {
-        role: round(after[role] - before.get(role, 0.0), 3)
-        for role in sorted(after)
-        if after[role] > before.get(role, 0.0)
-    }
+    return {role: round(s, 3) for role, s in _differences(before, after).items() if s > 0}
 
 
 def cpu_share(
@@ -243,9 +243,9 @@ def cpu_share(
 ) -> dict[str, float]:
     """Cores used on average by each role between two ``cpu_seconds()`` readings."""
     return {
-        role: round((after[role] - before.get(role, 0.0)) / seconds, 2)
-        for role in sorted(after)
-        if after[role] - before.get(role, 0.0) > 0.01 * seconds
+        role: round(s / seconds, 2)
+        for role, s in _differences(before, after).items()
+        if s > 0.01 * seconds
     }
 
 

@@ -37,7 +37,7 @@ MEASUREMENTS: dict[str, tuple[str, Measure]] = {
 }
 TARGETS = {
     "calls_per_invoice": "<= 0.03",
-    "drain_vs_lower_bound": "<= 1.1",
+    "drain_vs_lower_bound": f"<= {connector_calls.GOAL_RATIO}",
     "responses_429": "0",
     "pipeline_invoices_per_s": ">= 0.5 x slowest part",
     "store_statements_per_invoice": "<= 3, in batched commands",
@@ -164,7 +164,7 @@ def summary(console: Console) -> None:
         if key == "pipeline_vs_slowest":
             target = ">= 0.5"
         if key == "drain_vs_lower_bound" and measure in many_orgs:
-            target = "<= 1.5"  # issue 18: many organisations at once
+            target = f"<= {drain.GOAL_RATIO}"  # issue 18: many organisations at once
         table.add_row(measure, key, "-" if value is None else str(value), target)
     console.print(table)
 
